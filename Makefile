@@ -1,0 +1,32 @@
+# Workforce on Kubernetes — developer entry points.
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROTO_OUT := services
+
+.PHONY: setup run test protos bench chart-check clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Installs everything the system and its tests need (system packages, Python packages, binaries).
+setup: $(BIN)/python
+	@for s in scripts/setup.d/*.sh; do echo "== $$s"; VENV=$(VENV) bash $$s || exit 1; done
+
+# Generated code lives next to the package as workforce/v1/*_pb2.py (import: from workforce.v1 import …).
+protos: $(BIN)/python
+	$(BIN)/python scripts/gen_protos.py $(PROTO_OUT)
+
+# Runs the whole system on this machine: nats-server, every service as its own process, the embedded model.
+run: setup
+	$(BIN)/python -m workforce.local
+
+test: setup
+	bash scripts/run_tests.sh
+
+bench: setup
+	bash scripts/run_bench.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache build

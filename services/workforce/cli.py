@@ -1,0 +1,110 @@
+"""`workforce`: submit a task and watch it live, look at tasks and workers (talks to the gateway's HTTP API)."""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+
+def _client(args) -> httpx.Client:
+    key = args.api_key or os.environ.get("WF_API_KEY", "")
+    if not key and Path(args.data_dir, "api-key").exists():
+        key = Path(args.data_dir, "api-key").read_text().strip()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.Client(base_url=args.url, headers=headers, timeout=httpx.Timeout(30, read=None))
+
+
+def _fail(response: httpx.Response) -> None:
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError):
+        message = response.text
+    sys.exit(f"workforce: {response.status_code}: {message}")
+
+
+def submit(args) -> int:
+    with _client(args) as http:
+        body = {"question": args.question, "answer_format": args.answer_format, "timeout_s": args.timeout}
+        if args.files:
+            files = [("files", (Path(f).name, Path(f).read_bytes())) for f in args.files]
+            form = {k: str(v) for k, v in body.items()}
+            response = http.post("/v1/tasks/upload", data=form, files=files)
+        else:
+            response = http.post("/v1/tasks", json=body)
+        if response.status_code >= 400:
+            _fail(response)
+        task_id = response.json()["task_id"]
+        print(f"task {task_id}")
+        with http.stream("GET", f"/v1/tasks/{task_id}/events") as events:
+            for line in events.iter_lines():
+                if line.startswith("data:"):
+                    event = json.loads(line[5:])
+                    where = f" [{event['subtask_id']}]" if event.get("subtask_id") else ""
+                    print(f"  {event['type']}{where} {event.get('message', '')[:160]}".rstrip())
+        record = http.get(f"/v1/tasks/{task_id}").json()
+    if record["status"] == "TASK_STATUS_SUCCEEDED":
+        print(f"\nanswer: {record['answer']}")
+        return 0
+    print(f"\n{record['status'].removeprefix('TASK_STATUS_').lower()}: {record.get('failure_reason', '')}")
+    return 1
+
+
+def show(args) -> int:
+    with _client(args) as http:
+        response = http.get(f"/v1/tasks/{args.task_id}")
+        if response.status_code >= 400:
+            _fail(response)
+        print(json.dumps(response.json(), indent=2))
+    return 0
+
+
+def workers(args) -> int:
+    with _client(args) as http:
+        response = http.get("/v1/workers")
+        if response.status_code >= 400:
+            _fail(response)
+        for pool in response.json()["pools"]:
+            print(f"{pool['worker_type']:<12} replicas={pool.get('replicas', 0)} queue={pool.get('queue_depth', 0)} "
+                  f"tools={','.join(pool.get('tools', []))}")
+    return 0
+
+
+def cancel(args) -> int:
+    with _client(args) as http:
+        response = http.post(f"/v1/tasks/{args.task_id}/cancel", json={"reason": args.reason})
+        if response.status_code >= 400:
+            _fail(response)
+        print(response.json()["status"])
+    return 0
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="workforce")
+    parser.add_argument("--url", default=os.environ.get("WF_GATEWAY_URL", "http://127.0.0.1:8080"))
+    parser.add_argument("--api-key", default="")
+    parser.add_argument("--data-dir", default=os.environ.get("WF_LOCAL_DIR", ".local"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("submit", help="submit a task and print its events and answer")
+    p.add_argument("question")
+    p.add_argument("--answer-format", default="")
+    p.add_argument("--file", dest="files", action="append", default=[])
+    p.add_argument("--timeout", type=int, default=0)
+    p.set_defaults(fn=submit)
+    p = sub.add_parser("show", help="print a task record")
+    p.add_argument("task_id")
+    p.set_defaults(fn=show)
+    p = sub.add_parser("workers", help="list worker pools")
+    p.set_defaults(fn=workers)
+    p = sub.add_parser("cancel", help="cancel a task")
+    p.add_argument("task_id")
+    p.add_argument("--reason", default="")
+    p.set_defaults(fn=cancel)
+    args = parser.parse_args(argv)
+    sys.exit(args.fn(args))
+
+
+if __name__ == "__main__":
+    main()

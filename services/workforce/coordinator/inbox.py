@@ -1,0 +1,93 @@
+"""The coordinator's consumers: its inbox, the dead-letter advisories of the worker pools, the deadline sweeper."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+from google.protobuf.message import DecodeError
+from nats.js.errors import NotFoundError
+
+from ..core.channel import PullWorker, layout
+from ..core.channel.consumer import Poison
+from ..core.metrics import QUEUE_DEPTH
+from ..v1 import channel_pb2
+from .engine import Coordinator, UnknownTask
+
+log = logging.getLogger(__name__)
+
+
+class Inbox:
+    def __init__(self, coordinator: Coordinator, concurrency: int = 32):
+        self.coordinator = coordinator
+        channel = coordinator.channel
+        self.channel = channel
+        self.pull = PullWorker(
+            channel, subject=layout.COORDINATOR_SUBJECT, durable=layout.COORDINATOR_CONSUMER,
+            stream=layout.CONTROL_STREAM,
+            config=channel.layout.control_consumer(layout.COORDINATOR_CONSUMER, layout.COORDINATOR_SUBJECT),
+            handler=self.handle, concurrency=concurrency)
+        self.dead_letters = PullWorker(
+            channel, subject=f"{layout.MAX_DELIVERIES_ADVISORY}.{layout.WORK_STREAM}.*", durable=layout.DLQ_CONSUMER,
+            stream=layout.DLQ_STREAM, config=channel.layout.dlq_consumer(), handler=self.handle_dead_letter,
+            concurrency=4)
+        # Messages of one task are applied one at a time per replica (fewer CAS conflicts); tasks run in parallel.
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, task_id: str) -> asyncio.Lock:
+        lock = self._locks.get(task_id)
+        if lock is None:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            lock = self._locks[task_id] = asyncio.Lock()
+        return lock
+
+    async def handle(self, msg) -> None:
+        try:
+            message = channel_pb2.CoordinatorMessage.FromString(msg.data)
+        except DecodeError as exc:
+            raise Poison(f"undecodable coordinator message: {exc}") from exc
+        if not message.task_id or not message.WhichOneof("kind"):
+            raise Poison("coordinator message without task id or kind")
+        key = (msg.headers or {}).get("Nats-Msg-Id") or f"seq:{msg.metadata.sequence.stream}"
+        async with self._lock(message.task_id):
+            try:
+                await self.coordinator.apply(message.task_id, key, message)
+            except UnknownTask as exc:
+                raise Poison(f"message for unknown task {exc}") from exc
+
+    async def handle_dead_letter(self, msg) -> None:
+        advisory = json.loads(msg.data)
+        seq = int(advisory.get("stream_seq", 0))
+        try:
+            raw = await self.channel.js.get_msg(layout.WORK_STREAM, seq)
+        except NotFoundError:
+            return  # already handled by another replica
+        item = channel_pb2.WorkItem.FromString(raw.data)
+        letter = channel_pb2.DeadLetter(subtask_id=item.subtask_id, attempt_id=item.attempt_id, stream_seq=seq,
+                                        deliveries=int(advisory.get("deliveries", 0)))
+        async with self._lock(item.task_id):
+            with contextlib.suppress(UnknownTask):
+                await self.coordinator.apply(item.task_id, f"dl:{item.attempt_id}",
+                                             channel_pb2.CoordinatorMessage(task_id=item.task_id, dead_letter=letter))
+        with contextlib.suppress(NotFoundError):
+            await self.channel.js.delete_msg(layout.WORK_STREAM, seq)
+
+    async def sweep(self, stop: asyncio.Event, period_s: float = 1.0) -> None:
+        """Deadlines, leftover outboxes and queue-depth gauges, every period."""
+        while not stop.is_set():
+            try:
+                now = time.time()
+                for task_id in await self.channel.active.keys():
+                    async with self._lock(task_id):
+                        await self.coordinator.sweep_task(task_id, now)
+                for name, stream in ((layout.PLANNER_CONSUMER, layout.CONTROL_STREAM),
+                                     (layout.COORDINATOR_CONSUMER, layout.CONTROL_STREAM)):
+                    QUEUE_DEPTH.labels(name).set(await self.channel.consumer_lag(stream, name))
+                for info in await self.channel.js.consumers_info(layout.WORK_STREAM):
+                    QUEUE_DEPTH.labels(info.name).set((info.num_pending or 0) + (info.num_ack_pending or 0))
+            except Exception:
+                log.exception("sweep failed")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), period_s)

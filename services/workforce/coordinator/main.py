@@ -1,0 +1,27 @@
+"""Entry point: `workforce-service coordinator`."""
+
+import asyncio
+
+from ..core.channel import connect
+from ..core.grpc_server import GrpcServer
+from ..core.llm import make_llm
+from ..core.runtime import run_service
+from .engine import Coordinator
+from .inbox import Inbox
+
+
+async def serve(settings, stop: asyncio.Event) -> None:
+    channel = await connect(settings)
+    inbox = Inbox(Coordinator(channel, make_llm(settings), settings))
+    server = GrpcServer(settings.bind_host, settings.grpc_port)  # health + reflection only
+    await server.start()
+    loops = [asyncio.create_task(inbox.pull.run(stop)), asyncio.create_task(inbox.dead_letters.run(stop)),
+             asyncio.create_task(inbox.sweep(stop))]
+    await stop.wait()
+    await asyncio.gather(*loops, return_exceptions=True)
+    await server.stop()
+    await channel.close()
+
+
+def main() -> None:
+    run_service("coordinator", serve)

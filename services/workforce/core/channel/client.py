@@ -1,0 +1,256 @@
+"""Connect to NATS, make sure the streams and buckets exist, and publish/read channel messages."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats
+from google.protobuf.message import Message
+from google.protobuf.struct_pb2 import Struct
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy, ConsumerConfig, KeyValueConfig, StorageType
+from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+
+from ...v1 import channel_pb2, common_pb2
+from ..config import Settings
+from . import layout
+from .state import KVStore
+
+log = logging.getLogger(__name__)
+
+_TERMINAL_EVENTS = {"task.succeeded", "task.failed", "task.cancelled"}
+
+
+async def connect(settings: Settings, name: str = "") -> "Channel":
+    opts = dict(servers=[settings.nats_url], name=name or settings.service_name, max_reconnect_attempts=-1)
+    if settings.nats_creds:
+        opts["user_credentials"] = settings.nats_creds
+    nc = await nats.connect(**opts)
+    channel = Channel(nc, settings)
+    await channel.ensure()
+    return channel
+
+
+class Channel:
+    """One NATS connection and everything a service does on the task channel."""
+
+    def __init__(self, nc: NATS, settings: Settings):
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(timeout=10)
+        self.settings = settings
+        self.layout = layout.Layout(settings)
+        self.tasks: KVStore | None = None
+        self.plans: KVStore | None = None
+        self.workers: KVStore | None = None
+        self.idempotency: KVStore | None = None
+        self.active: KVStore | None = None
+        self.files = None
+
+    async def ensure(self) -> None:
+        """Create or update the streams and buckets (idempotent; every service may call it)."""
+        for config in self.layout.streams():
+            try:
+                await self.js.add_stream(config)
+            except BadRequestError:
+                await self.js.update_stream(config)
+        s = self.settings
+        self.tasks = await self._bucket(layout.TASKS_BUCKET, history=5)
+        self.plans = await self._bucket(layout.PLANS_BUCKET, history=5)
+        self.workers = await self._bucket(layout.WORKERS_BUCKET, history=1, ttl=s.worker_registry_ttl_s)
+        self.idempotency = await self._bucket(layout.IDEMPOTENCY_BUCKET, history=1, ttl=24 * 3600)
+        self.active = await self._bucket(layout.ACTIVE_BUCKET, history=1)
+        try:
+            self.files = await self.js.object_store(layout.FILES_BUCKET)
+        except (NotFoundError, BadRequestError):
+            self.files = await self.js.create_object_store(
+                bucket=layout.FILES_BUCKET, storage=StorageType.FILE, replicas=s.stream_replicas
+            )
+
+    async def _bucket(self, name: str, history: int, ttl: float | None = None) -> KVStore:
+        try:
+            kv = await self.js.key_value(name)
+        except (NotFoundError, BadRequestError):
+            config = KeyValueConfig(
+                bucket=name, history=history, ttl=ttl, storage=StorageType.FILE, replicas=self.settings.stream_replicas
+            )
+            try:
+                kv = await self.js.create_key_value(config)
+            except BadRequestError:  # created concurrently by another service
+                kv = await self.js.key_value(name)
+        return KVStore(kv)
+
+    async def close(self) -> None:
+        try:
+            await self.nc.drain()
+        except Exception:  # already closed
+            pass
+
+    # ---- publishing ----
+
+    async def publish(self, subject: str, message: Message, msg_id: str = "", task_id: str = "") -> int:
+        """Publish a protobuf message; a repeated msg_id within the duplicate window is dropped by the server."""
+        headers = {"Content-Type": "application/protobuf", "Wf-Type": message.DESCRIPTOR.full_name}
+        if msg_id:
+            headers["Nats-Msg-Id"] = msg_id
+        if task_id:
+            headers["Wf-Task-Id"] = task_id
+        ack = await self.js.publish(subject, message.SerializeToString(), headers=headers)
+        return ack.seq
+
+    async def publish_raw(self, subject: str, payload: bytes, msg_id: str = "", task_id: str = "") -> None:
+        """Publish already-serialized bytes (the coordinator's outbox); cancel subjects go over core NATS."""
+        if subject.startswith(layout.CANCEL_PREFIX + "."):
+            await self.nc.publish(subject, payload)
+            return
+        headers = {"Content-Type": "application/protobuf"}
+        if msg_id:
+            headers["Nats-Msg-Id"] = msg_id
+        if task_id:
+            headers["Wf-Task-Id"] = task_id
+        await self.js.publish(subject, payload, headers=headers)
+
+    async def to_planner(self, request: channel_pb2.PlannerRequest, msg_id: str) -> None:
+        await self.publish(layout.PLANNER_SUBJECT, request, msg_id=msg_id, task_id=request.task_id)
+
+    async def to_coordinator(self, message: channel_pb2.CoordinatorMessage, msg_id: str) -> None:
+        await self.publish(layout.COORDINATOR_SUBJECT, message, msg_id=msg_id, task_id=message.task_id)
+
+    async def dispatch(self, item: channel_pb2.WorkItem) -> None:
+        await self.publish(layout.work_subject(item.worker_type), item, msg_id=item.attempt_id, task_id=item.task_id)
+
+    async def cancel_running(self, task_id: str) -> None:
+        await self.nc.publish(layout.cancel_subject(task_id), b"")
+
+    # ---- events ----
+
+    async def emit(
+        self,
+        task_id: str,
+        type_: str,
+        message: str = "",
+        *,
+        subtask_id: str = "",
+        data: dict | None = None,
+        status: int = 0,
+        msg_id: str = "",
+    ) -> int:
+        event = channel_pb2.TaskEvent(
+            task_id=task_id,
+            type=type_,
+            source=self.settings.instance_id or self.settings.service_name,
+            subtask_id=subtask_id,
+            message=message,
+            status=status,
+        )
+        event.time.GetCurrentTime()
+        if data:
+            struct = Struct()
+            struct.update(_jsonable(data))
+            event.data.CopyFrom(struct)
+        return await self.publish(layout.events_subject(task_id), event, msg_id=msg_id, task_id=task_id)
+
+    async def watch(self, task_id: str, from_seq: int = 0, idle_timeout: float | None = None) -> AsyncIterator[channel_pb2.TaskEvent]:
+        """Yield the task's events from stream sequence from_seq (0 = all) until a terminal event."""
+        if from_seq > 0:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=from_seq)
+        else:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+        sub = await self.js.subscribe(
+            layout.events_subject(task_id), ordered_consumer=True, config=config, stream=layout.EVENTS_STREAM
+        )
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=idle_timeout or 3600)
+                except nats.errors.TimeoutError:
+                    return
+                event = channel_pb2.TaskEvent.FromString(msg.data)
+                event.seq = msg.metadata.sequence.stream
+                yield event
+                if event.type in _TERMINAL_EVENTS:
+                    return
+        finally:
+            await sub.unsubscribe()
+
+    async def events(self, task_id: str) -> list[channel_pb2.TaskEvent]:
+        """Every stored event of a task (for trajectories and tests)."""
+        out = []
+        async for event in self.watch(task_id, idle_timeout=0.5):
+            out.append(event)
+        return out
+
+    # ---- task records ----
+
+    async def get_task(self, task_id: str) -> common_pb2.TaskRecord | None:
+        entry = await self.tasks.get(task_id)
+        return common_pb2.TaskRecord.FromString(entry.value) if entry else None
+
+    async def update_task(
+        self, task_id: str, change: Callable[[common_pb2.TaskRecord], bool | None]
+    ) -> common_pb2.TaskRecord | None:
+        """Compare-and-set loop: change(record) edits in place; return False to write nothing.
+
+        Terminal records are never changed again.
+        """
+        async def apply(raw: bytes):
+            record = common_pb2.TaskRecord.FromString(raw)
+            if record.status in TERMINAL_STATUSES:
+                return None
+            if change(record) is False:
+                return None
+            record.updated_at.GetCurrentTime()
+            return record.SerializeToString()
+
+        raw = await self.tasks.update_with(task_id, apply)
+        return common_pb2.TaskRecord.FromString(raw) if raw else None
+
+    async def get_plan(self, task_id: str) -> tuple[channel_pb2.PlanState | None, int]:
+        entry = await self.plans.get(task_id)
+        if not entry:
+            return None, 0
+        return channel_pb2.PlanState.FromString(entry.value), entry.revision
+
+    # ---- consumers ----
+
+    async def pull(self, subject: str, durable: str, stream: str, config: ConsumerConfig):
+        return await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+
+    async def consumer_lag(self, stream: str, consumer: str) -> int:
+        try:
+            info = await self.js.consumer_info(stream, consumer)
+        except NotFoundError:
+            return 0
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+TERMINAL_STATUSES = {
+    common_pb2.TASK_STATUS_SUCCEEDED,
+    common_pb2.TASK_STATUS_FAILED,
+    common_pb2.TASK_STATUS_CANCELLED,
+}
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, bool, float)) or value is None:
+        return value
+    if isinstance(value, int):
+        return float(value)
+    return str(value)
+
+
+async def retry_forever(what: str, call: Callable[[], Awaitable], delay: float = 1.0):
+    """Retry a channel call across a NATS outage (used at start-up)."""
+    while True:
+        try:
+            return await call()
+        except (nats.errors.Error, asyncio.TimeoutError) as exc:
+            log.warning("%s failed (%s); retrying", what, exc)
+            await asyncio.sleep(delay)
+
+
+__all__ = ["Channel", "connect", "TERMINAL_STATUSES", "KeyNotFoundError", "KeyWrongLastSequenceError"]

@@ -1,0 +1,78 @@
+"""KV buckets with compare-and-set on revision, so several replicas can update the same key safely."""
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+from nats.js.errors import APIError, KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+
+class CasConflict(Exception):
+    """The key changed between read and write more times than the retry budget allows."""
+
+
+class KVStore:
+    def __init__(self, kv: KeyValue):
+        self.kv = kv
+
+    async def get(self, key: str):
+        try:
+            return await self.kv.get(key)
+        except (KeyNotFoundError, KeyDeletedError):
+            return None
+
+    async def create(self, key: str, value: bytes) -> int | None:
+        """Write only if the key does not exist; None when it does."""
+        try:
+            return await self.kv.create(key, value)
+        except (KeyWrongLastSequenceError, APIError) as exc:
+            if isinstance(exc, KeyWrongLastSequenceError) or getattr(exc, "err_code", 0) == 10071:
+                return None
+            raise
+
+    async def put(self, key: str, value: bytes) -> int:
+        return await self.kv.put(key, value)
+
+    async def update(self, key: str, value: bytes, revision: int) -> int | None:
+        """Write only if the key is still at `revision`; None on a conflict."""
+        try:
+            return await self.kv.update(key, value, last=revision)
+        except KeyWrongLastSequenceError:
+            return None
+        except APIError as exc:
+            if getattr(exc, "err_code", 0) == 10071:
+                return None
+            raise
+
+    async def update_with(
+        self, key: str, change: Callable[[bytes], Awaitable[bytes | None] | bytes | None], attempts: int = 50
+    ) -> bytes | None:
+        """Read-modify-write with compare-and-set; change() returns the new value or None for no write."""
+        for _ in range(attempts):
+            entry = await self.get(key)
+            if entry is None:
+                return None
+            new = change(entry.value)
+            if asyncio.iscoroutine(new):
+                new = await new
+            if new is None:
+                return None
+            if await self.update(key, new, entry.revision) is not None:
+                return new
+            await asyncio.sleep(random.uniform(0.001, 0.02))
+        raise CasConflict(key)
+
+    async def keys(self) -> list[str]:
+        try:
+            return await self.kv.keys()
+        except Exception as exc:  # nats-py raises NoKeysError on an empty bucket
+            if type(exc).__name__ == "NoKeysError":
+                return []
+            raise
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self.kv.delete(key)
+        except (KeyNotFoundError, KeyDeletedError):
+            pass

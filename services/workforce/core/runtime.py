@@ -1,0 +1,34 @@
+"""Process plumbing shared by every service's entry point: logging, metrics, signals, graceful stop."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from .config import Settings, get_settings
+from .ids import instance_id
+from .logging import setup_logging
+from .metrics import serve_metrics
+
+log = logging.getLogger(__name__)
+
+
+def run_service(name: str, main: Callable[[Settings, asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(settings, stop_event)` until SIGTERM/SIGINT sets the stop event."""
+    settings = get_settings()
+    settings.service_name = name
+    if not settings.instance_id:
+        settings.instance_id = instance_id(name)
+    setup_logging(settings.log_level)
+    serve_metrics(settings.metrics_port, settings.bind_host)
+
+    async def _runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("%s starting as %s", name, settings.instance_id)
+        await main(settings, stop)
+        log.info("%s stopped", name)
+
+    asyncio.run(_runner())

@@ -1,0 +1,1 @@
+"""The gateway: the public gRPC `Workforce` service, the HTTP API, and an OpenAI-compatible chat endpoint."""

@@ -1,0 +1,50 @@
+"""Entry point: `workforce-service gateway` — gRPC on WF_GRPC_PORT, HTTP on WF_HTTP_PORT."""
+
+import asyncio
+import contextlib
+
+import uvicorn
+from fastapi import Depends, Header
+
+from ..core.channel import connect
+from ..core.grpc_server import GrpcServer
+from ..core.runtime import run_service
+from .auth import ApiKeys, key_from_headers
+from .grpc_api import AuthInterceptor, WorkforceServicer, add_to_server, SERVICE
+from .http_api import build_app
+from .openai_api import router as openai_router
+from .tasks import TaskService
+
+
+async def serve(settings, stop: asyncio.Event) -> None:
+    keys = ApiKeys(settings)
+    channel = await connect(settings)
+    tasks = TaskService(channel, settings)
+
+    server = GrpcServer(settings.bind_host, settings.grpc_port, interceptors=[AuthInterceptor(keys)])
+    server.add(lambda servicer, srv: add_to_server(servicer, srv), WorkforceServicer(tasks, keys), SERVICE.full_name)
+    await server.start()
+
+    def owner(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> str:
+        return keys.check(key_from_headers(authorization, x_api_key))
+
+    app = build_app(tasks, keys, settings, extra_routers=[openai_router(tasks, Depends(owner))])
+    http = _Server(uvicorn.Config(app, host=settings.bind_host, port=settings.http_port, log_level="warning",
+                                         access_log=False, lifespan="off"))
+    http_task = asyncio.create_task(http.serve())
+    await stop.wait()
+    http.should_exit = True
+    await http_task
+    await server.stop()
+    await channel.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the service's stop event governs shutdown."""
+
+    def capture_signals(self):
+        return contextlib.nullcontext()
+
+
+def main() -> None:
+    run_service("gateway", serve)

@@ -1,0 +1,112 @@
+"""What a worker type is made of: tools (JSON-schema'd callables with timeouts) and a spec."""
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from ..core.config import Settings
+from ..v1 import common_pb2
+
+
+@dataclass
+class ToolOutcome:
+    ok: bool
+    text: str
+    duration_s: float = 0.0
+    files: list = field(default_factory=list)  # FileRefs the tool produced
+
+
+@dataclass
+class ToolContext:
+    """What a tool may see: its own subtask, the task's files, a private work directory."""
+
+    task_id: str
+    subtask_id: str
+    attempt_id: str
+    worker_type: str
+    settings: Settings
+    workdir: Path
+    files: list = field(default_factory=list)       # FileRef of the task's attached files
+    channel: Any = None                              # core.channel.Channel (None when run without NATS)
+    produced: list = field(default_factory=list)     # FileRefs produced during the subtask
+
+    async def read_file(self, ref: common_pb2.FileRef) -> bytes:
+        if self.channel is None:
+            raise RuntimeError("no object store available in this context")
+        result = await self.channel.files.get(ref.object_key)
+        return result.data
+
+    async def save_file(self, name: str, data: bytes, media_type: str = "application/octet-stream"):
+        """Store a produced file in the object store and remember it for the subtask's result."""
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"{self.task_id}/out/{self.subtask_id}/{digest[:16]}/{Path(name).name}"
+        if self.channel is not None:
+            await self.channel.files.put(key, data)
+        ref = common_pb2.FileRef(name=Path(name).name, object_key=key, size=len(data), media_type=media_type,
+                                 sha256=digest)
+        self.produced.append(ref)
+        return ref
+
+    async def emit(self, type_: str, message: str = "", data: dict | None = None) -> None:
+        if self.channel is not None:
+            await self.channel.emit(self.task_id, type_, message, subtask_id=self.subtask_id, data=data)
+
+
+ToolFunc = Callable[..., Awaitable[Any]]
+
+
+@dataclass
+class Tool:
+    """A callable the worker's model may use. `func(ctx, **arguments)` returns text (or something JSON-able)."""
+
+    name: str
+    description: str
+    parameters: dict
+    func: ToolFunc
+    timeout_s: float = 60.0
+
+    def openai_spec(self) -> dict:
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+    async def run(self, ctx: ToolContext, arguments: dict) -> ToolOutcome:
+        started = time.perf_counter()
+        try:
+            jsonschema.validate(arguments, self.parameters)
+        except jsonschema.ValidationError as exc:
+            return ToolOutcome(False, f"invalid arguments for {self.name}: {exc.message}", 0.0)
+        try:
+            value = await asyncio.wait_for(self.func(ctx, **arguments), timeout=self.timeout_s)
+        except asyncio.TimeoutError:
+            return ToolOutcome(False, f"{self.name} timed out after {self.timeout_s:g} s",
+                               time.perf_counter() - started)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a tool error is information for the model, not a worker crash
+            return ToolOutcome(False, f"{self.name} failed: {type(exc).__name__}: {exc}",
+                               time.perf_counter() - started)
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        return ToolOutcome(True, text, time.perf_counter() - started)
+
+
+@dataclass
+class WorkerSpec:
+    """A worker type: its description and tools for the registry, and how its agent is built."""
+
+    worker_type: str
+    description: str
+    tools: list[Tool] = field(default_factory=list)
+    system_prompt: str = ""
+    # Build a custom agent (α-UMi, AutoAct); default: the tool-calling agent in workers/agent.py.
+    make_agent: Callable | None = None
+    start: Callable[[], Awaitable[None]] | None = None   # e.g. launch a browser
+    stop: Callable[[], Awaitable[None]] | None = None

@@ -1,0 +1,138 @@
+"""Tasks through every service as a separate process: dependencies, events, replay, replanning, load."""
+
+import concurrent.futures
+
+import grpc
+
+from tests.support.system import API_KEY
+from workforce.v1 import gateway_pb2, gateway_pb2_grpc
+
+pytestmark = __import__("pytest").mark.e2e
+
+THREE = "Collect the facts. SUBTASKS:\n- find alpha @echo\n- find beta @echo\n- combine alpha and beta after:1 after:2"
+
+
+def types(events):
+    return [e["type"] for e in events]
+
+
+def test_three_subtasks_with_a_dependency(system):
+    task_id = system.submit(THREE)["task_id"]
+    record = system.wait(task_id)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED", record
+    assert record["subtasks_total"] == 3 and record["subtasks_done"] == 3
+    assert "done: find alpha" in record["answer"] and "done: combine alpha and beta" in record["answer"]
+    assert set(record["usage"]) >= {"planner", "coordinator", "worker:echo"}
+
+    events = system.events(task_id)
+    seqs = [int(e["seq"]) for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    kinds = types(events)
+    assert kinds[0] == "task.submitted" and kinds[-1] == "task.succeeded"
+    assert kinds.index("plan.created") < kinds.index("plan.assigned") < kinds.index("subtask.dispatched")
+    succeeded = {e["subtask_id"]: i for i, e in enumerate(events) if e["type"] == "subtask.succeeded"}
+    dispatched = {e["subtask_id"]: i for i, e in enumerate(events) if e["type"] == "subtask.dispatched"}
+    assert dispatched["3"] > succeeded["1"] and dispatched["3"] > succeeded["2"]
+    assert kinds.count("task.succeeded") == 1
+
+    # Watching again from sequence N replays exactly from N.
+    n = int(events[4]["seq"])
+    replay = system.events(task_id, from_seq=n)
+    assert [e["seq"] for e in replay] == [e["seq"] for e in events[4:]]
+
+    # Context isolation: a worker sees its subtask and its own dependencies' results, nothing else.
+    worker_prompts = {r["messages"][-1]["content"].rsplit("Your subtask:", 1)[-1].strip(): r["messages"][-1]["content"]
+                      for r in system.llm.requests() if r["role"] == "worker:echo" and r["task"] == task_id}
+    combine = next(v for k, v in worker_prompts.items() if k.startswith("combine"))
+    alpha = next(v for k, v in worker_prompts.items() if k.startswith("find alpha"))
+    assert "done: find alpha" in combine and "done: find beta" in combine
+    assert "Results of the subtasks" not in alpha and "done: find beta" not in alpha
+
+
+def test_grpc_submit_and_watch_resumes_from_sequence(system):
+    with grpc.insecure_channel(f"127.0.0.1:{system.grpc_port}") as channel:
+        stub = gateway_pb2_grpc.WorkforceStub(channel)
+        auth = (("authorization", f"Bearer {API_KEY}"),)
+        response = stub.SubmitTask(gateway_pb2.SubmitTaskRequest(question="Say hi @echo"), metadata=auth)
+        events = list(stub.WatchTask(gateway_pb2.WatchTaskRequest(task_id=response.task_id), metadata=auth))
+        assert events[-1].type == "task.succeeded"
+        tail = list(stub.WatchTask(gateway_pb2.WatchTaskRequest(task_id=response.task_id, from_seq=events[2].seq),
+                                   metadata=auth))
+        assert [e.seq for e in tail] == [e.seq for e in events[2:]]
+        record = stub.GetTask(gateway_pb2.GetTaskRequest(task_id=response.task_id), metadata=auth)
+        assert record.answer.startswith("done: Say hi")
+        pools = stub.ListWorkers(gateway_pb2.ListWorkersRequest(), metadata=auth).pools
+        assert [(p.worker_type, p.replicas) for p in pools] == [("echo", 2)]
+        assert set(pools[0].tools) == {"add", "wait"}
+
+
+def test_failure_then_replan_then_success_keeps_done_subtasks(system):
+    system.llm.script([
+        {"role": "worker:", "contains": "Your subtask:\nflaky", "times": 1,
+         "reply": {"content": {"content": "the site was down", "failed": True}}},
+        {"role": "planner", "contains": "FAILED_JSON", "times": 1,
+         "reply": {"content": {"subtasks": [{"id": "1", "content": "mirror route @echo", "dependencies": []}]}}},
+    ])
+    task_id = system.submit("Get it. SUBTASKS:\n- base facts @echo\n- flaky step after:1\n- wrap up after:2")["task_id"]
+    record = system.wait(task_id)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED", record
+    assert record["replans"] == 1
+    events = system.events(task_id)
+    kinds = types(events)
+    assert "replan.requested" in kinds and "plan.replanned" in kinds
+    assert [e["subtask_id"] for e in events if e["type"] == "subtask.dispatched"].count("1") == 1  # kept, not redone
+    replan_prompt = next(r for r in system.llm.requests() if r["role"] == "planner" and r["task"] == task_id
+                         and "FAILED_JSON" in r["messages"][-1]["content"])["messages"][-1]["content"]
+    assert "the site was down" in replan_prompt and "done: base facts" in replan_prompt
+    plan = system.http.get(f"/v1/tasks/{task_id}/plan").json()
+    statuses = {s["subtask_id"]: s["status"] for s in plan["subtasks"]}
+    assert statuses["2"] == "SUBTASK_STATUS_REPLACED" and statuses["2.r1.1"] == "SUBTASK_STATUS_DONE"
+    wrap = next(s for s in plan["subtasks"] if s["subtask_id"] == "3")
+    assert wrap["dependencies"] == ["2.r1.1"]
+
+
+def test_failing_beyond_the_threshold_fails_the_task_with_the_reason(system):
+    system.llm.script([
+        {"role": "worker:", "contains": "doomed", "reply": {"content": {"content": "archive unreachable",
+                                                                        "failed": True}}},
+        {"role": "planner", "contains": "FAILED_JSON",
+         "reply": {"content": {"subtasks": [{"id": "1", "content": "doomed again", "dependencies": []}]}}},
+    ])
+    task_id = system.submit("Try. SUBTASKS:\n- doomed step")["task_id"]
+    record = system.wait(task_id)
+    assert record["status"] == "TASK_STATUS_FAILED"
+    assert "failed 2 time(s)" in record["failure_reason"] and "archive unreachable" in record["failure_reason"]
+    assert record["replans"] == 1
+    assert types(system.events(task_id))[-1] == "task.failed"
+
+
+def test_fifty_concurrent_tasks_all_finish(system):
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(lambda i: system.submit(f"Task {i}. SUBTASKS:\n- part a {i}\n- part b {i}")["task_id"],
+                            range(50)))
+        records = list(pool.map(lambda t: system.wait(t, timeout=180), ids))
+    assert len(set(ids)) == 50
+    assert [r["status"] for r in records] == ["TASK_STATUS_SUCCEEDED"] * 50
+    for i, r in enumerate(records):
+        assert f"done: part a {i}" in r["answer"]
+
+
+def test_idempotency_key_returns_the_first_task(system):
+    first = system.submit("Once only @echo", idempotency_key="order-17")
+    second = system.submit("Once only @echo", idempotency_key="order-17")
+    assert first["created"] is True and second["created"] is False
+    assert first["task_id"] == second["task_id"]
+
+
+def test_openai_chat_completions(system):
+    import openai
+
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{system.http_port}/v1", api_key=API_KEY)
+    reply = client.chat.completions.create(model="workforce", messages=[{"role": "user", "content": "Ping @echo"}])
+    assert reply.choices[0].message.content.startswith("done: Ping")
+    assert reply.usage.total_tokens > 0
+    chunks = list(client.chat.completions.create(model="workforce", stream=True,
+                                                 messages=[{"role": "user", "content": "Stream it @echo"}]))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith("done: Stream it")
+    assert client.models.list().data[0].id == "workforce"

@@ -1,0 +1,90 @@
+"""The task channel against a real nats-server: de-duplication, compare-and-set, resumable events,
+competing consumers with heartbeats, redelivery and dead letters."""
+
+import asyncio
+
+import pytest
+
+from workforce.core.channel import PullWorker, layout
+from workforce.core.channel.state import CasConflict
+from workforce.v1 import channel_pb2, common_pb2
+
+
+async def test_publish_is_deduplicated_by_msg_id(channel):
+    info = await channel.js.stream_info(layout.EVENTS_STREAM)
+    before = info.state.messages
+    for _ in range(3):
+        await channel.emit("tdedupe", "x.happened", msg_id="same-id")
+    info = await channel.js.stream_info(layout.EVENTS_STREAM)
+    assert info.state.messages == before + 1
+
+
+async def test_compare_and_set_refuses_a_stale_revision(channel):
+    record = common_pb2.TaskRecord(task_id="tcas", status=common_pb2.TASK_STATUS_QUEUED)
+    revision = await channel.tasks.create("tcas", record.SerializeToString())
+    assert await channel.tasks.create("tcas", b"again") is None
+    assert await channel.tasks.update("tcas", b"first", revision) is not None
+    assert await channel.tasks.update("tcas", b"second", revision) is None  # lost the race
+
+
+async def test_concurrent_updates_all_apply(channel):
+    await channel.tasks.create("tcount", common_pb2.TaskRecord(task_id="tcount").SerializeToString())
+
+    async def bump(_):
+        def change(record):
+            record.replans += 1
+        await channel.update_task("tcount", change)
+
+    await asyncio.gather(*[bump(i) for i in range(20)])
+    assert (await channel.get_task("tcount")).replans == 20
+
+
+async def test_terminal_records_never_change(channel):
+    done = common_pb2.TaskRecord(task_id="tdone", status=common_pb2.TASK_STATUS_SUCCEEDED, answer="42")
+    await channel.tasks.create("tdone", done.SerializeToString())
+    assert await channel.update_task("tdone", lambda r: setattr(r, "answer", "43")) is None
+    assert (await channel.get_task("tdone")).answer == "42"
+
+
+async def test_watch_resumes_from_a_sequence(channel):
+    seqs = [await channel.emit("twatch", f"step.{i}") for i in range(4)]
+    await channel.emit("twatch", "task.succeeded")
+    everything = [e async for e in channel.watch("twatch")]
+    assert [e.type for e in everything] == ["step.0", "step.1", "step.2", "step.3", "task.succeeded"]
+    tail = [e async for e in channel.watch("twatch", from_seq=seqs[2])]
+    assert [e.seq for e in tail] == [e.seq for e in everything[2:]]
+
+
+async def test_competing_consumers_heartbeats_redelivery_and_dead_letters(channel):
+    """Two replicas share one durable consumer; a slow handler that heartbeats keeps its message; a handler
+    that keeps failing exhausts max_deliver and the advisory lands in the dead-letter stream."""
+    worker_type = "itest"
+    seen: dict[str, list[str]] = {}
+
+    async def handler(name, msg):
+        item = channel_pb2.WorkItem.FromString(msg.data)
+        seen.setdefault(item.attempt_id, []).append(name)
+        if item.subtask == "slow":
+            await asyncio.sleep(2.5)  # longer than ack_wait (1 s): in_progress() heartbeats keep it
+        if item.subtask == "poison":
+            raise RuntimeError("always fails")
+
+    stop = asyncio.Event()
+    replicas = [
+        PullWorker(channel, subject=layout.work_subject(worker_type), durable=layout.pool_consumer(worker_type),
+                   stream=layout.WORK_STREAM, config=channel.layout.pool_consumer(worker_type),
+                   handler=lambda m, n=name: handler(n, m), concurrency=2, retry_delay_s=0.1)
+        for name in ("a", "b")
+    ]
+    loops = [asyncio.create_task(r.run(stop)) for r in replicas]
+    for i, subtask in enumerate(["slow", "quick", "quick", "quick", "poison"]):
+        await channel.dispatch(channel_pb2.WorkItem(task_id="titem", subtask_id=str(i), attempt_id=f"titem/{i}/1",
+                                                    worker_type=worker_type, subtask=subtask))
+    await asyncio.sleep(5)
+    stop.set()
+    await asyncio.gather(*loops)
+    assert seen["titem/0/1"] in (["a"], ["b"])          # heartbeats: never redelivered
+    assert {n for k in ("titem/1/1", "titem/2/1", "titem/3/1") for n in seen[k]} <= {"a", "b"}
+    assert len(seen["titem/4/1"]) == 2                   # max_deliver = 2
+    dead = await channel.js.stream_info(layout.DLQ_STREAM)
+    assert dead.state.messages >= 1

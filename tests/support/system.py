@@ -1,0 +1,216 @@
+"""The whole system for end-to-end tests: a real nats-server, the scripted LLM server, and every service as a
+separate OS process (`workforce-service <name>`), talking over real ports.
+
+    system = System(tmp_path, workers={"echo": 2}).start()
+    task_id = system.submit("…")["task_id"]
+    record = system.wait(task_id)
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from workforce.local.nats_server import NatsServer, free_port
+
+from .scripted_llm import ScriptedLLM
+
+API_KEY = "test-secret-key"
+TERMINAL = {"TASK_STATUS_SUCCEEDED", "TASK_STATUS_FAILED", "TASK_STATUS_CANCELLED"}
+SERVICE_BIN = str(Path(sys.executable).parent / "workforce-service")
+
+
+class Service:
+    def __init__(self, name: str, env: dict, log_path: Path):
+        self.name, self.env, self.log_path = name, env, log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Service":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([SERVICE_BIN, self.name], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.alive():
+            os.kill(self.proc.pid, sig)
+            self.proc.wait(15)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class System:
+    def __init__(self, tmp: Path, workers: dict[str, int] | None = None, env: dict | None = None,
+                 llm: ScriptedLLM | None = None):
+        self.tmp = Path(tmp)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.worker_counts = workers if workers is not None else {"echo": 2}
+        self.extra_env = env or {}
+        self.nats = NatsServer(store_dir=str(self.tmp / "nats"))
+        self.llm = llm or ScriptedLLM(log_dir=str(self.tmp))
+        self.http_port = free_port()
+        self.grpc_port = free_port()
+        self.services: dict[str, list[Service]] = {}
+        self.http: httpx.Client | None = None
+
+    # ---- lifecycle ----
+
+    def env_for(self, name: str, **extra) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WF_")}
+        env.update({
+            "WF_NATS_URL": self.nats.url, "WF_LLM_BASE_URL": self.llm.base_url, "WF_LLM_MAX_RETRIES": "1",
+            "WF_API_KEYS": f"test:{API_KEY}", "WF_GRPC_PORT": str(free_port()), "WF_METRICS_PORT": str(free_port()),
+            "WF_ACK_WAIT_S": "3", "WF_MAX_DELIVER": "3", "WF_WORKER_REGISTRY_TTL_S": "6", "WF_BIND_HOST": "127.0.0.1",
+            "WF_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+        })
+        if name == "gateway":
+            env["WF_GRPC_PORT"], env["WF_HTTP_PORT"] = str(self.grpc_port), str(self.http_port)
+        env.update(self.extra_env)
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def start_service(self, name: str, **env) -> Service:
+        index = len(self.services.get(name, []))
+        service = Service(name, self.env_for(name, **env), self.tmp / f"{name}-{index}.log").start()
+        self.services.setdefault(name, []).append(service)
+        return service
+
+    def start(self, timeout: float = 90) -> "System":
+        self.nats.start()
+        if self.llm.proc is None:
+            self.llm.start()
+        for name in ("gateway", "planner", "coordinator"):
+            self.start_service(name)
+        for worker_type, count in self.worker_counts.items():
+            for _ in range(count):
+                self.start_service(f"worker-{worker_type}")
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.http_port}",
+                                 headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            self._check_alive()
+            try:
+                pools = {p["worker_type"]: p.get("replicas", 0) for p in self.http.get("/v1/workers").json()["pools"]}
+                if all(pools.get(t, 0) >= n for t, n in self.worker_counts.items()) and self._port_open(
+                        int(self.services["planner"][0].env["WF_GRPC_PORT"])) and self._port_open(
+                        int(self.services["coordinator"][0].env["WF_GRPC_PORT"])):
+                    return
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the system did not become ready:\n" + self.logs())
+
+    @staticmethod
+    def _port_open(port: int) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def _check_alive(self) -> None:
+        for name, services in self.services.items():
+            for s in services:
+                if s.proc and s.proc.poll() is not None and not getattr(s, "killed", False):
+                    raise RuntimeError(f"{name} exited with {s.proc.returncode}:\n{s.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        for services in self.services.values():
+            for s in services:
+                s.stop()
+        if self.http:
+            self.http.close()
+        self.llm.stop()
+        self.nats.stop()
+
+    def logs(self, tail: int = 2000) -> str:
+        out = []
+        for path in sorted(self.tmp.glob("*.log")):
+            out.append(f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}")
+        return "\n".join(out)
+
+    # ---- the API ----
+
+    def submit(self, question: str, **fields) -> dict:
+        response = self.http.post("/v1/tasks", json={"question": question, **fields})
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def get(self, task_id: str) -> dict:
+        response = self.http.get(f"/v1/tasks/{task_id}")
+        response.raise_for_status()
+        return response.json()
+
+    def wait(self, task_id: str, timeout: float = 60) -> dict:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            record = self.get(task_id)
+            if record.get("status") in TERMINAL:
+                return record
+            time.sleep(0.1)
+        raise TimeoutError(f"task {task_id} did not finish: {self.get(task_id)}\n{self.logs()}")
+
+    def events(self, task_id: str, from_seq: int = 0, timeout: float = 60) -> list[dict]:
+        """The task's events over Server-Sent Events, until the terminal event."""
+        out = []
+        with self.http.stream("GET", f"/v1/tasks/{task_id}/events", params={"from_seq": from_seq},
+                              timeout=timeout) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    out.append(json.loads(line[5:].strip()))
+                    if out[-1]["type"] in ("task.succeeded", "task.failed", "task.cancelled"):
+                        break
+        return out
+
+
+def stored_events(nats_url: str, task_id: str) -> list[dict]:
+    """Every event stored for a task, read straight from the stream (also those after the terminal event)."""
+    import asyncio
+
+    import nats
+    from google.protobuf.json_format import MessageToDict
+
+    from workforce.v1 import channel_pb2
+
+    async def read():
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            sub = await js.subscribe(f"wf.events.{task_id}", ordered_consumer=True, stream="WF_EVENTS")
+            out = []
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=0.5)
+                except nats.errors.TimeoutError:
+                    return out
+                event = channel_pb2.TaskEvent.FromString(msg.data)
+                event.seq = msg.metadata.sequence.stream
+                out.append(MessageToDict(event, preserving_proto_field_name=True))
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())

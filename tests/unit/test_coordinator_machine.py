@@ -1,0 +1,108 @@
+"""The coordinator's transitions on a plan, without I/O."""
+
+from workforce.coordinator import dag
+from workforce.coordinator.assign import validate
+from workforce.coordinator.machine import Effects, Machine
+from workforce.core.config import Settings
+from workforce.planner.parsing import PlanError
+from workforce.v1 import channel_pb2, common_pb2
+
+import pytest
+
+S = common_pb2
+
+
+def plan_with(*specs) -> channel_pb2.PlanState:
+    plan = channel_pb2.PlanState(task_id="t1", question="q", status=S.TASK_STATUS_PLANNING)
+    ready = channel_pb2.PlanReady()
+    assignments = {}
+    for sid, deps in specs:
+        ready.subtasks.add(subtask_id=sid, content=f"do {sid}", dependencies=deps)
+        assignments[sid] = ("echo", deps)
+    Machine(Settings()).on_plan(plan, ready, assignments, Effects())
+    return plan
+
+
+def result(plan, sid, failed=False, content="ok"):
+    sub = dag.by_id(plan)[sid]
+    return channel_pb2.SubtaskResult(task_id="t1", subtask_id=sid, attempt_id=sub.attempt_id, failed=failed,
+                                     content=content)
+
+
+def subjects(plan):
+    return [e.subject for e in plan.outbox]
+
+
+def test_ready_subtasks_are_dispatched_at_once_and_dependents_wait():
+    plan = plan_with(("1", []), ("2", []), ("3", ["1", "2"]))
+    assert subjects(plan).count("wf.work.echo") == 2
+    machine = Machine(Settings())
+    machine.on_result(plan, result(plan, "1"), Effects())
+    assert subjects(plan).count("wf.work.echo") == 2
+    machine.on_result(plan, result(plan, "2"), Effects())
+    assert subjects(plan).count("wf.work.echo") == 3
+    item = channel_pb2.WorkItem.FromString([e for e in plan.outbox if e.subject == "wf.work.echo"][-1].payload)
+    assert [d.subtask_id for d in item.dependencies] == ["1", "2"]
+
+
+def test_duplicate_and_stale_results_are_ignored():
+    plan = plan_with(("1", []))
+    machine = Machine(Settings())
+    stale = result(plan, "1")
+    stale.attempt_id = "t1/1/0"
+    machine.on_result(plan, stale, Effects())
+    assert dag.by_id(plan)["1"].status == S.SUBTASK_STATUS_DISPATCHED
+    effects = Effects()
+    machine.on_result(plan, result(plan, "1"), effects)
+    machine.on_result(plan, result(plan, "1"), effects)
+    assert effects.subtask_results == [("echo", "done")]
+    assert plan.status == S.TASK_STATUS_SYNTHESIZING
+
+
+def test_failure_asks_for_a_replan_until_the_threshold():
+    plan = plan_with(("1", []), ("2", ["1"]))
+    machine = Machine(Settings(replan_threshold=2))
+    machine.on_result(plan, result(plan, "1", failed=True, content="blocked"), Effects())
+    assert plan.replans == 1 and "wf.planner.requests" in subjects(plan)
+    replacement = channel_pb2.PlanReady(plan_version=1, replaced_subtask_id="1")
+    replacement.subtasks.add(subtask_id="1.r1.1", content="other way", dependencies=[])
+    machine.on_plan(plan, replacement, {"1.r1.1": ("echo", [])}, Effects())
+    assert list(dag.by_id(plan)["2"].dependencies) == ["1.r1.1"]
+    assert dag.by_id(plan)["1.r1.1"].failures == 1
+    effects = Effects()
+    machine.on_result(plan, result(plan, "1.r1.1", failed=True, content="blocked again"), effects)
+    assert plan.status == S.TASK_STATUS_FAILED and "failed 2 time(s)" in plan.failure_reason
+    assert effects.finished == S.TASK_STATUS_FAILED
+    assert dag.by_id(plan)["2"].status == S.SUBTASK_STATUS_CANCELLED
+
+
+def test_replan_keeps_done_subtasks():
+    plan = plan_with(("1", []), ("2", ["1"]), ("3", ["2"]))
+    machine = Machine(Settings())
+    machine.on_result(plan, result(plan, "1", content="fact"), Effects())
+    machine.on_result(plan, result(plan, "2", failed=True), Effects())
+    replacement = channel_pb2.PlanReady(plan_version=1, replaced_subtask_id="2")
+    replacement.subtasks.add(subtask_id="2.r1.a", content="alt", dependencies=["1"])
+    machine.on_plan(plan, replacement, {"2.r1.a": ("echo", ["1"])}, Effects())
+    index = dag.by_id(plan)
+    assert index["1"].status == S.SUBTASK_STATUS_DONE and index["1"].result == "fact"
+    assert index["2.r1.a"].status == S.SUBTASK_STATUS_DISPATCHED
+
+
+def test_deadlines():
+    plan = plan_with(("1", []))
+    plan.deadline.FromSeconds(100)
+    Machine(Settings()).on_deadlines(plan, 101, Effects())
+    assert plan.status == S.TASK_STATUS_FAILED and plan.failure_reason == "task deadline exceeded"
+
+
+def test_assignment_validation_names_bad_ids():
+    subtasks = [channel_pb2.Subtask(subtask_id="1", content="a"), channel_pb2.Subtask(subtask_id="2", content="b")]
+    ok = validate({"assignments": [{"task_id": "1", "assignee_id": "web", "dependencies": []},
+                                   {"task_id": "2", "assignee_id": "code", "dependencies": ["1"]}]},
+                  subtasks, {"web", "code"}, set())
+    assert ok == {"1": ("web", []), "2": ("code", ["1"])}
+    with pytest.raises(PlanError, match="unknown worker id 'chef'"):
+        validate({"assignments": [{"task_id": "1", "assignee_id": "chef"}]}, subtasks, {"web"}, set())
+    with pytest.raises(PlanError, match="without an assignment: 2"):
+        validate({"assignments": [{"task_id": "1", "assignee_id": "web"}]}, subtasks, {"web"}, set())
