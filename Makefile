@@ -28,5 +28,9 @@ test: setup
 bench: setup
 	bash scripts/run_bench.sh
 
+# Chart and monitoring checks only (helm lint/template, kubernetes-validate, promtool, a real Prometheus).
+chart-check: setup
+	$(BIN)/python -m pytest -p no:cacheprovider tests/chart tests/monitoring
+
 clean:
 	rm -rf $(VENV) .pytest_cache build

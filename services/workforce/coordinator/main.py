@@ -12,7 +12,7 @@ from .inbox import Inbox
 
 async def serve(settings, stop: asyncio.Event) -> None:
     channel = await connect(settings)
-    inbox = Inbox(Coordinator(channel, make_llm(settings), settings))
+    inbox = Inbox(Coordinator(channel, make_llm(settings), settings), settings.control_concurrency)
     server = GrpcServer(settings.bind_host, settings.grpc_port)  # health + reflection only
     await server.start()
     loops = [asyncio.create_task(inbox.pull.run(stop)), asyncio.create_task(inbox.dead_letters.run(stop)),

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     subtask_timeout_s: int = 600
     assignment_retries: int = 1           # retries with feedback when the assignment names bad ids
     max_subtasks: int = 12
+    control_concurrency: int = 64         # planner / coordinator messages handled at once per replica
 
     # --- workers ---
     worker_type: str = ""

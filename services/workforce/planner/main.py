@@ -15,7 +15,7 @@ from .service import PlannerServicer
 async def serve(settings, stop: asyncio.Event) -> None:
     channel = await connect(settings)
     planner = Planner(make_llm(settings), settings)
-    consumer = PlannerConsumer(planner, channel)
+    consumer = PlannerConsumer(planner, channel, settings.control_concurrency)
     server = GrpcServer(settings.bind_host, settings.grpc_port)
     server.add(planner_pb2_grpc.add_PlannerServicer_to_server, PlannerServicer(planner, consumer.registry),
                planner_pb2.DESCRIPTOR.services_by_name["Planner"].full_name)

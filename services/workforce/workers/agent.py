@@ -55,6 +55,7 @@ class ToolCallingAgent:
         outcome = AgentOutcome("", False, messages=messages)
         specs = [t.openai_spec() for t in self.spec.tools] or None
         cap = self.settings.max_tool_calls
+        executed: list[tuple[str, str, str]] = []   # (tool, arguments, result) for the capped summary
         while True:
             try:
                 result: ChatResult = await self.llm.chat(
@@ -71,11 +72,12 @@ class ToolCallingAgent:
                 return outcome
             for call in result.tool_calls:
                 if outcome.tool_calls >= cap:
-                    outcome.content = self._capped_summary(messages, cap)
+                    outcome.content = self._capped_summary(executed, cap)
                     outcome.failed = True
                     return outcome
                 outcome.tool_calls += 1
                 text = await self._call_tool(ctx, call)
+                executed.append((call.name, call.arguments, text))
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
 
     async def _call_tool(self, ctx: ToolContext, call) -> str:
@@ -97,16 +99,12 @@ class ToolCallingAgent:
         })
         return text
 
-    def _capped_summary(self, messages: list[dict], cap: int) -> str:
+    def _capped_summary(self, executed: list[tuple[str, str, str]], cap: int) -> str:
         """After the cap: failed, with the tool history (each result cut short) so a replan can use it."""
         limit = self.settings.tool_result_chars
         lines = [f"Stopped after {cap} tool calls without finishing. Tool history:"]
-        for m in messages:
-            if m.get("role") == "assistant":
-                for c in m.get("tool_calls") or []:
-                    lines.append(f"- call {c['function']['name']}({c['function']['arguments'][:200]})")
-            elif m.get("role") == "tool":
-                lines.append(f"  → {str(m['content'])[:limit]}")
+        for name, arguments, result in executed:
+            lines.append(f"- call {name}({arguments[:200]})\n  → {result[:limit]}")
         return "\n".join(lines)
 
 

@@ -41,46 +41,36 @@ class PullWorker:
         ack_wait = config.ack_wait or 30.0
         self.heartbeat_s = heartbeat_s or max(0.2, ack_wait / 3)
         self.retry_delay_s = retry_delay_s
-        self._inflight: set[asyncio.Task] = set()
         self.busy = 0
 
     async def run(self, stop: asyncio.Event) -> None:
+        """One fetch loop per slot: each asks for one message and handles it (a batch fetch would wait for the
+        whole batch or its expiry, adding up to the fetch timeout to every hop)."""
         sub = await self.channel.pull(self.subject, self.durable, self.stream, self.config)
-        slots = asyncio.Semaphore(self.concurrency)
         try:
-            while not stop.is_set():
-                free = self.concurrency - self.busy
-                if free <= 0:
-                    await slots.acquire()
-                    slots.release()
-                    continue
-                try:
-                    msgs = await sub.fetch(free, timeout=1.0)
-                except nats.errors.TimeoutError:
-                    continue
-                except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
-                    break
-                except Exception as exc:  # transient server errors: back off, keep consuming
-                    log.warning("fetch on %s failed: %s", self.durable, exc)
-                    await asyncio.sleep(0.5)
-                    continue
-                for msg in msgs:
-                    await slots.acquire()
-                    self.busy += 1
-                    task = asyncio.create_task(self._handle(msg))
-                    self._inflight.add(task)
-
-                    def _done(t, slots=slots):
-                        self._inflight.discard(t)
-                        self.busy -= 1
-                        slots.release()
-
-                    task.add_done_callback(_done)
+            await asyncio.gather(*[self._slot(sub, stop) for _ in range(self.concurrency)])
         finally:
-            if self._inflight:
-                await asyncio.wait(self._inflight, timeout=10)
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _slot(self, sub, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(1, timeout=2.0)
+            except nats.errors.TimeoutError:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                return
+            except Exception as exc:  # transient server errors: back off, keep consuming
+                log.warning("fetch on %s failed: %s", self.durable, type(exc).__name__)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                self.busy += 1
+                try:
+                    await self._handle(msg)
+                finally:
+                    self.busy -= 1
 
     async def _handle(self, msg: Msg) -> None:
         beat = asyncio.create_task(self._heartbeat(msg))

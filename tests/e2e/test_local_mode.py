@@ -1,0 +1,67 @@
+"""`make run` (python -m workforce.local): every service as its own process, the CLI, a clean Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.scripted_llm import ScriptedLLM
+from workforce.local.nats_server import free_port
+
+pytestmark = pytest.mark.e2e
+BIN = Path(sys.executable).parent
+
+
+def test_no_model_says_so_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WF_")}
+    env.update(WF_EMBEDDED_MODEL="no-such-org/no-such-model", HF_HUB_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-m", "workforce.local", "--data-dir", str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "WF_EMBEDDED_MODEL" in lines[0] and "WF_LLM_BASE_URL" in lines[0]
+    assert not (tmp_path / "nats").exists()  # nothing started
+
+
+def test_run_submit_and_ctrl_c(tmp_path):
+    llm = ScriptedLLM(log_dir=str(tmp_path)).start()
+    http_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WF_")}
+    env.update(WF_LLM_BASE_URL=llm.base_url, WF_NATS_PORT=str(free_port()), WF_LOG_LEVEL="WARNING")
+    run = subprocess.Popen([sys.executable, "-m", "workforce.local", "--data-dir", str(tmp_path / "local"),
+                            "--workers", "echo", "--http-port", str(http_port), "--grpc-port", str(free_port())],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        key = None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                key = (tmp_path / "local" / "api-key").read_text().strip()
+                pools = httpx.get(f"http://127.0.0.1:{http_port}/v1/workers",
+                                  headers={"Authorization": f"Bearer {key}"}).json()["pools"]
+                if pools:
+                    break
+            except (OSError, httpx.HTTPError, KeyError):
+                pass
+            time.sleep(0.3)
+        assert key, "local mode did not come up"
+        submitted = subprocess.run([str(BIN / "workforce"), "--url", f"http://127.0.0.1:{http_port}", "--data-dir",
+                                    str(tmp_path / "local"), "submit", "Say hello @echo"],
+                                   capture_output=True, text=True, timeout=60)
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        out = submitted.stdout
+        assert "plan.created" in out and "subtask.succeeded" in out and "task.succeeded" in out
+        assert "answer: done: Say hello" in out
+        anonymous = httpx.post(f"http://127.0.0.1:{http_port}/v1/tasks", json={"question": "x"})
+        assert anonymous.status_code == 401  # auth stays on unless --no-auth
+    finally:
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=30)
+        llm.stop()
+    assert run.returncode == 0, output
+    assert "workforce: stopped" in output
