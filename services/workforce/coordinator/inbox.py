@@ -74,7 +74,7 @@ class Inbox:
         with contextlib.suppress(NotFoundError):
             await self.channel.js.delete_msg(layout.WORK_STREAM, seq)
 
-    async def sweep(self, stop: asyncio.Event, period_s: float = 1.0) -> None:
+    async def sweep(self, stop: asyncio.Event, period_s: float = 2.0) -> None:
         """Deadlines, leftover outboxes and queue-depth gauges, every period."""
         while not stop.is_set():
             try:

@@ -30,6 +30,7 @@ class PullWorker:
         concurrency: int = 1,
         heartbeat_s: float | None = None,
         retry_delay_s: float = 1.0,
+        fetch_timeout_s: float = 10.0,
     ):
         self.channel = channel
         self.subject = subject
@@ -41,22 +42,32 @@ class PullWorker:
         ack_wait = config.ack_wait or 30.0
         self.heartbeat_s = heartbeat_s or max(0.2, ack_wait / 3)
         self.retry_delay_s = retry_delay_s
+        self.fetch_timeout_s = fetch_timeout_s  # how long an idle slot's pull request waits
         self.busy = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """One fetch loop per slot: each asks for one message and handles it (a batch fetch would wait for the
         whole batch or its expiry, adding up to the fetch timeout to every hop)."""
         sub = await self.channel.pull(self.subject, self.durable, self.stream, self.config)
+        slots = [asyncio.create_task(self._slot(sub, stop)) for _ in range(self.concurrency)]
         try:
-            await asyncio.gather(*[self._slot(sub, stop) for _ in range(self.concurrency)])
+            await stop.wait()
+            # Idle slots wait in a long fetch: cancel those; busy ones finish their message first.
+            for slot in slots:
+                if not getattr(slot, "busy", False):
+                    slot.cancel()
+            await asyncio.wait(slots, timeout=30)
         finally:
+            for slot in slots:
+                slot.cancel()
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
     async def _slot(self, sub, stop: asyncio.Event) -> None:
+        me = asyncio.current_task()
         while not stop.is_set():
             try:
-                msgs = await sub.fetch(1, timeout=2.0)
+                msgs = await sub.fetch(1, timeout=self.fetch_timeout_s)
             except nats.errors.TimeoutError:
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
@@ -67,10 +78,12 @@ class PullWorker:
                 continue
             for msg in msgs:
                 self.busy += 1
+                me.busy = True
                 try:
-                    await self._handle(msg)
+                    await asyncio.shield(self._handle(msg))
                 finally:
                     self.busy -= 1
+                    me.busy = False
 
     async def _handle(self, msg: Msg) -> None:
         beat = asyncio.create_task(self._heartbeat(msg))

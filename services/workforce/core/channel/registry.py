@@ -33,7 +33,7 @@ async def pools(channel, with_depth: bool = False) -> list[common_pb2.WorkerPool
 class RegistryCache:
     """The worker list as the planner and coordinator show it to the model, cached for a moment."""
 
-    def __init__(self, channel, ttl_s: float = 2.0):
+    def __init__(self, channel, ttl_s: float = 5.0):
         self.channel = channel
         self.ttl_s = ttl_s
         self._value: list[dict] = []
