@@ -1,6 +1,6 @@
 """The scripted OpenAI-compatible LLM server used by the tests and benchmarks (the one allowed fake).
 
-A real HTTP server (uvicorn) speaking POST /v1/chat/completions (streaming too). What it answers is
+A real HTTP server (uvicorn) speaking POST /v1/chat/completions (streaming too) and POST /v1/completions. What it answers is
 scripted by rules posted to POST /_script:
 
     {"rules": [{"role": "planner", "schema": "plan", "contains": "capital", "times": 1, "delay_ms": 0,
@@ -172,6 +172,31 @@ async def chat(request: Request):
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+@app.post("/v1/completions")
+async def completions(request: Request):
+    """Plain completions (the α-UMi prompt family sends its training-format prompt here)."""
+    body = await request.json()
+    role = request.headers.get("x-workforce-role", "")
+    prompt = body.get("prompt", "")
+    prompt = "\n".join(prompt) if isinstance(prompt, list) else str(prompt)
+    STATE["requests"].append({"role": role, "schema": "", "prompt": prompt, "model": body.get("model"),
+                              "task": request.headers.get("x-workforce-task", ""), "time": time.time()})
+    rule = _find_rule(role, "", prompt)
+    if rule and rule.get("delay_ms", STATE["default_delay_ms"]):
+        await asyncio.sleep(rule.get("delay_ms", STATE["default_delay_ms"]) / 1000)
+    if rule and rule.get("status", 200) != 200:
+        return JSONResponse({"error": {"message": "scripted error", "type": "server_error"}},
+                            status_code=rule["status"])
+    text = (rule or {}).get("reply", {}).get("content", "")
+    text = text if isinstance(text, str) else json.dumps(text)
+    prompt_tokens, completion_tokens = max(1, len(prompt) // 4), max(1, len(text) // 4)
+    return {"id": f"cmpl-{uuid.uuid4().hex[:12]}", "object": "text_completion", "created": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
 
 
 @app.post("/_script")

@@ -148,7 +148,7 @@ class OpenAIChat:
             model=response.model or model,
             latency_s=latency,
         )
-        _record(role, model, result)
+        record_call(role, model, result)
         return result
 
     async def stream(
@@ -173,13 +173,13 @@ class OpenAIChat:
         except openai.APIError as exc:
             LLM_REQUESTS.labels(role, model, "error").inc()
             raise LLMError(f"{role}: streaming request failed: {exc}") from exc
-        _record(role, model, ChatResult("", [], prompt_tokens, completion_tokens, model, time.perf_counter() - started))
+        record_call(role, model, ChatResult("", [], prompt_tokens, completion_tokens, model, time.perf_counter() - started))
 
     async def close(self) -> None:
         await self.client.close()
 
 
-def _record(role: str, model: str, result: ChatResult) -> None:
+def record_call(role: str, model: str, result: ChatResult) -> None:
     LLM_REQUESTS.labels(role, model, "ok").inc()
     LLM_LATENCY.labels(role, model).observe(result.latency_s)
     LLM_TOKENS.labels(role, model, "prompt").inc(result.prompt_tokens)
@@ -193,3 +193,6 @@ def make_llm(settings: Settings):
     from .embedded import EmbeddedChat  # heavy (torch); only when no endpoint is configured
 
     return EmbeddedChat.from_settings(settings)
+
+
+_record = record_call  # the name the embedded model used before record_call was public

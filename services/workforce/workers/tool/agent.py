@@ -1,0 +1,108 @@
+"""worker-tool's agent: the α-UMi loop (default) or AutoAct group planning, over role services."""
+
+import logging
+
+from ...roles.backend import RoleBackend
+from ...roles.client import GrpcRole, LocalRole
+from ...roles.generator import RoleGenerator
+from ..agent import AgentOutcome
+from ..prompts import subtask_prompt
+from .alpha_umi import AlphaUmiConfig, AlphaUmiLoop
+from .autoact import AutoActLoop
+from .hotpotqa_tools import HotpotQASession, web_search_function
+from .settings import ToolSettings
+
+log = logging.getLogger(__name__)
+STRATEGY_ROLES = {"alpha-umi": ("planner", "caller", "summarizer"), "autoact": ("plan", "tool", "reflect")}
+
+
+def make_roles(settings: ToolSettings, llm, names) -> dict:
+    """A gRPC client per role with an address in WF_TOOL_ROLE_ADDRS, an in-process generator otherwise."""
+    addrs = settings.role_addrs()
+    local = None
+    roles = {}
+    for name in names:
+        if name in addrs:
+            roles[name] = GrpcRole(
+                addrs[name], timeout_s=settings.llm_timeout_s * settings.role_max_attempts + 30
+            )
+        else:
+            local = local or LocalRole(RoleGenerator(settings, RoleBackend(settings, llm)))
+            roles[name] = local
+    return roles
+
+
+class ToolAgent:
+    def __init__(self, llm, spec, settings: ToolSettings):
+        if settings.tool_strategy not in STRATEGY_ROLES:
+            raise ValueError(f"WF_TOOL_STRATEGY must be one of {', '.join(STRATEGY_ROLES)}")
+        self.spec, self.settings = spec, settings
+        self._search = None
+        if settings.tool_strategy == "autoact" and settings.tool_autoact_search != "off":
+            self._search = web_search_function(settings.tool_http_timeout_s)
+            if self._search is None and settings.tool_autoact_search == "on":
+                raise ValueError(
+                    "WF_TOOL_AUTOACT_SEARCH=on but no web search provider is configured for worker-web "
+                    "(set WF_WEB_BRAVE_API_KEY, WF_WEB_SERPAPI_API_KEY, WF_WEB_TAVILY_API_KEY or "
+                    "WF_WEB_GOOGLE_API_KEY)"
+                )
+        self.roles = make_roles(settings, llm, STRATEGY_ROLES[settings.tool_strategy])
+
+    async def run(self, item, ctx) -> AgentOutcome:
+        if self.settings.tool_strategy == "autoact":
+            return await self._autoact(item, ctx)
+        return await self._alpha_umi(item, ctx)
+
+    async def _alpha_umi(self, item, ctx) -> AgentOutcome:
+        s = self.settings
+        if not self.spec.tools:
+            return AgentOutcome("worker-tool has no tools: set WF_TOOL_REGISTRY to a registry file", True)
+        config = AlphaUmiConfig(
+            family=s.tool_prompt_family,
+            max_turns=s.tool_max_turns,
+            observation_chars=s.tool_observation_chars,
+            dfs_width=s.tool_dfs_width,
+            max_tool_errors=s.tool_max_tool_errors,
+            temperature=s.tool_dfs_temperature if s.tool_dfs_width > 1 else None,
+        )
+        loop = AlphaUmiLoop(self.roles, self.spec.tools, config, emit=ctx.emit)
+        episode = await loop.run(subtask_prompt(item), ctx, task_id=item.task_id)
+        content = episode.answer if not episode.failed else f"failed: {episode.reason}"
+        outcome = AgentOutcome(
+            content,
+            episode.failed,
+            tool_calls=episode.tool_calls,
+            messages=[{"role": t["from"], "content": t["value"]} for t in episode.history],
+        )
+        _usage(outcome, episode.usage)
+        return outcome
+
+    async def _autoact(self, item, ctx) -> AgentOutcome:
+        s = self.settings
+        session = HotpotQASession(s.tool_wikipedia_url, s.tool_http_timeout_s, search=self._search)
+        loop = AutoActLoop(
+            self.roles,
+            session,
+            s.tool_autoact_max_steps,
+            s.tool_autoact_context_tokens,
+            family=s.tool_prompt_family,
+        )
+        episode = await loop.run(subtask_prompt(item), task_id=item.task_id)
+        content = episode.answer if not episode.failed else f"failed: {episode.reason}"
+        calls = sum(1 for t in episode.history if t["from"] == "action")
+        return AgentOutcome(
+            content,
+            episode.failed,
+            tool_calls=calls,
+            messages=[{"role": t["from"], "content": t["value"]} for t in episode.history],
+        )
+
+
+def _usage(outcome: AgentOutcome, usage: dict) -> None:
+    from ...v1 import common_pb2
+
+    for role, (prompt, completion, requests) in usage.items():
+        slot = outcome.usage.by_role.setdefault(f"tool:{role}", common_pb2.Usage())
+        slot.prompt_tokens += prompt
+        slot.completion_tokens += completion
+        slot.requests += requests

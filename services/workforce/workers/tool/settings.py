@@ -1,0 +1,24 @@
+"""worker-tool settings (WF_TOOL_* and the role settings)."""
+
+from ...roles.settings import RoleSettings
+
+
+class ToolSettings(RoleSettings):
+    tool_strategy: str = "alpha-umi"  # alpha-umi | autoact
+    tool_registry: str = ""  # path of the registry file (JSON or YAML), see registry.py
+    tool_role_addrs: str = ""  # "planner=host:port,caller=…,summarizer=…"; missing roles run in-process
+    tool_prompt_family: str = "alpha-umi"  # alpha-umi | chat
+    tool_max_turns: int = 10
+    tool_observation_chars: int = 1024
+    tool_dfs_width: int = 1  # 2 = DFSDT-style backtracking after a give-up
+    tool_dfs_temperature: float = 0.5  # sampling temperature while searching (the paper's 0.5)
+    tool_max_tool_errors: int = 3
+    tool_autoact_max_steps: int = 10
+    tool_autoact_context_tokens: int = 4096
+    tool_autoact_search: str = "auto"  # auto: offer Search when worker-web has a provider; on: require; off
+    tool_wikipedia_url: str = "https://en.wikipedia.org/w/api.php"
+    tool_http_timeout_s: float = 20.0
+
+    def role_addrs(self) -> dict[str, str]:
+        pairs = (p.partition("=") for p in self.tool_role_addrs.split(",") if p.strip())
+        return {name.strip(): addr.strip() for name, _, addr in pairs}
