@@ -136,3 +136,12 @@ def test_openai_chat_completions(system):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("done: Stream it")
     assert client.models.list().data[0].id == "workforce"
+
+
+def test_sampling_temperature_from_task_metadata_reaches_planner_and_workers(system):
+    task_id = system.submit("Sample me @echo", metadata={"temperature": "0.9"})["task_id"]
+    assert system.wait(task_id)["status"] == "TASK_STATUS_SUCCEEDED"
+    sent = {(r["role"], r["temperature"]) for r in system.llm.requests() if r["task"] == task_id}
+    assert ("planner", 0.9) in sent and ("worker:echo", 0.9) in sent
+    bad = system.http.post("/v1/tasks", json={"question": "x", "metadata": {"temperature": "hot"}})
+    assert bad.status_code == 400 and "temperature" in bad.json()["error"]["message"]

@@ -149,7 +149,7 @@ async def chat(request: Request):
     text = _text(messages)
     STATE["requests"].append({"role": role, "schema": schema, "messages": messages, "tools": body.get("tools"),
                               "model": body.get("model"), "task": request.headers.get("x-workforce-task", ""),
-                              "time": time.time()})
+                              "temperature": body.get("temperature"), "time": time.time()})
     rule = _find_rule(role, schema, text)
     delay = (rule or {}).get("delay_ms", STATE["default_delay_ms"])
     if delay:

@@ -13,6 +13,7 @@ from ..core.channel.client import TERMINAL_STATUSES
 from ..core.config import Settings
 from ..core.ids import new_task_id, valid_task_id
 from ..core.metrics import TASKS_SUBMITTED
+from ..core.sampling import temperature_of
 from ..v1 import channel_pb2, common_pb2
 from .errors import Conflict, InvalidInput, NotFound, TooLarge
 
@@ -49,6 +50,10 @@ class TaskService:
         if len(sub.metadata) > s.max_metadata_entries or any(
                 len(k) > 100 or len(v) > 1000 for k, v in sub.metadata.items()):
             raise InvalidInput(f"metadata: at most {s.max_metadata_entries} entries, keys ≤ 100 and values ≤ 1000 chars")
+        try:
+            temperature_of(sub.metadata)
+        except ValueError as exc:
+            raise InvalidInput(f"metadata.temperature: {exc}") from exc
         if sub.timeout_s < 0 or sub.timeout_s > 7 * 24 * 3600:
             raise InvalidInput("timeout_s must be between 0 (server default) and 604800")
         if len(sub.files) > s.max_files:

@@ -8,6 +8,7 @@ from ..core.channel import Channel, PullWorker, layout
 from ..core.channel.client import TERMINAL_STATUSES
 from ..core.channel.consumer import Poison
 from ..core.channel.registry import RegistryCache
+from ..core.sampling import temperature_of
 from ..v1 import channel_pb2, common_pb2
 from .logic import Planner, PlannerFailed
 
@@ -35,6 +36,7 @@ class PlannerConsumer:
         if record is None or record.status in TERMINAL_STATUSES:
             return
         kind = request.WhichOneof("kind")
+        self._temperature = _safe_temperature(record.metadata)
         version = request.replan.plan_version if kind == "replan" else 0
         try:
             if kind == "decompose":
@@ -60,7 +62,8 @@ class PlannerConsumer:
         await self.channel.update_task(task_id, planning)
         await self.channel.emit(task_id, "task.planning", status=common_pb2.TASK_STATUS_PLANNING,
                                 msg_id=f"ev:{task_id}:planning")
-        plan, messages = await self.planner.decompose(task_id, request, await self.registry.workers())
+        plan, messages = await self.planner.decompose(task_id, request, await self.registry.workers(),
+                                                       self._temperature)
         await self.channel.emit(task_id, "plan.created", f"{len(plan.subtasks)} subtasks", data={
             "planner_messages": messages, "planner_output": plan.planner_output,
             "subtasks": [{"id": s.subtask_id, "content": s.content, "dependencies": list(s.dependencies)}
@@ -69,7 +72,8 @@ class PlannerConsumer:
                                           msg_id=f"plan:{task_id}:0")
 
     async def _replan(self, task_id: str, request: channel_pb2.ReplanRequest) -> None:
-        plan, messages = await self.planner.replan(task_id, request, await self.registry.workers())
+        plan, messages = await self.planner.replan(task_id, request, await self.registry.workers(),
+                                                    self._temperature)
         await self.channel.emit(task_id, "plan.replanned", f"{request.failed_subtask_id} → {len(plan.subtasks)} subtasks",
                                 subtask_id=request.failed_subtask_id, data={
             "planner_messages": messages, "planner_output": plan.planner_output,
@@ -79,9 +83,16 @@ class PlannerConsumer:
                                           msg_id=f"plan:{task_id}:{request.plan_version}")
 
     async def _synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest) -> None:
-        final, messages = await self.planner.synthesize(task_id, request)
+        final, messages = await self.planner.synthesize(task_id, request, self._temperature)
         await self.channel.emit(task_id, "answer.created", final.answer[:500], data={
             "planner_messages": messages, "planner_output": final.planner_output},
             msg_id=f"ev:{task_id}:answer")
         await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, final_answer=final),
                                           msg_id=f"final:{task_id}")
+
+
+def _safe_temperature(metadata) -> float | None:
+    try:
+        return temperature_of(metadata)
+    except ValueError:
+        return None  # the gateway validates it; an old record with a bad value uses the default

@@ -25,13 +25,13 @@ class Planner:
         self.structured = settings.llm_structured_output
 
     async def _ask(self, messages: list[dict], schema: dict, schema_name: str, task_id: str, usage: UsageBook,
-                   parse, retries: int = 1):
+                   parse, retries: int = 1, temperature: float | None = None):
         """Call the model, parse its output; on unusable output retry with the error as feedback."""
         messages = list(messages)
         last_error = ""
         for _ in range(retries + 1):
             try:
-                result = await self.llm.chat(messages, role=ROLE, task_id=task_id,
+                result = await self.llm.chat(messages, role=ROLE, task_id=task_id, temperature=temperature,
                                              json_schema=schema if self.structured else None,
                                              schema_name=schema_name)
             except LLMError as exc:
@@ -50,7 +50,7 @@ class Planner:
         raise PlannerFailed(f"the planner's output was not usable after {retries + 1} tries: {last_error}")
 
     async def decompose(self, task_id: str, request: channel_pb2.DecomposeRequest,
-                        workers: list[dict]) -> tuple[channel_pb2.PlanReady, list[dict]]:
+                        workers: list[dict], temperature: float | None = None) -> tuple[channel_pb2.PlanReady, list[dict]]:
         if not workers:
             raise PlannerFailed("no worker pools are registered: start at least one worker")
         messages = prompts.decompose_messages(request.question, request.answer_format,
@@ -58,7 +58,8 @@ class Planner:
         usage = UsageBook()
         items, raw = await self._ask(messages, prompts.plan_schema(self.settings.max_subtasks),
                                      prompts.PLAN_SCHEMA_NAME, task_id, usage,
-                                     lambda text: parse_subtasks(text, self.settings.max_subtasks))
+                                     lambda text: parse_subtasks(text, self.settings.max_subtasks),
+                                     temperature=temperature)
         plan = channel_pb2.PlanReady(plan_version=0, planner_output=raw)
         for item in items:
             plan.subtasks.add(subtask_id=item["id"], content=item["content"], dependencies=item["dependencies"])
@@ -66,7 +67,7 @@ class Planner:
         return plan, messages
 
     async def replan(self, task_id: str, request: channel_pb2.ReplanRequest,
-                     workers: list[dict]) -> tuple[channel_pb2.PlanReady, list[dict]]:
+                     workers: list[dict], temperature: float | None = None) -> tuple[channel_pb2.PlanReady, list[dict]]:
         current = [_subtask_view(s) for s in request.subtasks]
         failed = next((s for s in current if s["id"] == request.failed_subtask_id), None)
         if failed is None:
@@ -81,7 +82,7 @@ class Planner:
             return items
 
         items, raw = await self._ask(messages, prompts.plan_schema(max_n), prompts.PLAN_SCHEMA_NAME, task_id,
-                                     usage, parse)
+                                     usage, parse, temperature=temperature)
         prefix = f"{request.failed_subtask_id}.r{request.plan_version}."
         local = {i["id"] for i in items}
         plan = channel_pb2.PlanReady(plan_version=request.plan_version, planner_output=raw,
@@ -93,13 +94,13 @@ class Planner:
         usage.merge_into(plan.usage)
         return plan, messages
 
-    async def synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest
-                         ) -> tuple[channel_pb2.FinalAnswer, list[dict]]:
+    async def synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest,
+                         temperature: float | None = None) -> tuple[channel_pb2.FinalAnswer, list[dict]]:
         results = [{"id": s.subtask_id, "content": s.content, "result": s.result} for s in request.subtasks]
         messages = prompts.synthesize_messages(request.question, request.answer_format, results)
         usage = UsageBook()
         answer, raw = await self._ask(messages, prompts.ANSWER_SCHEMA, prompts.ANSWER_SCHEMA_NAME, task_id, usage,
-                                      _nonempty_answer)
+                                      _nonempty_answer, temperature=temperature)
         final = channel_pb2.FinalAnswer(answer=answer, planner_output=raw)
         usage.merge_into(final.usage)
         return final, messages

@@ -8,6 +8,7 @@ from ..core.config import Settings
 from ..core.llm import extract_json
 from ..core.llm.client import ChatResult, LLMError, UsageBook
 from ..core.metrics import TOOL_CALLS
+from ..core.sampling import temperature_of
 from ..v1 import channel_pb2
 from .prompts import RESULT_SCHEMA, WORKER_SYSTEM, subtask_prompt
 from .tools import ToolContext, WorkerSpec
@@ -61,6 +62,7 @@ class ToolCallingAgent:
                 result: ChatResult = await self.llm.chat(
                     messages, role=self.role, task_id=item.task_id, tools=specs,
                     json_schema=None if specs else RESULT_SCHEMA, schema_name="subtask_result",
+                    temperature=_temperature(ctx),
                 )
             except LLMError as exc:
                 outcome.content, outcome.failed = f"the model backend failed: {exc}", True
@@ -106,6 +108,13 @@ class ToolCallingAgent:
         for name, arguments, result in executed:
             lines.append(f"- call {name}({arguments[:200]})\n  → {result[:limit]}")
         return "\n".join(lines)
+
+
+def _temperature(ctx: ToolContext) -> float | None:
+    try:
+        return temperature_of(ctx.metadata)
+    except ValueError:
+        return None
 
 
 def make_agent(llm, spec: WorkerSpec, settings: Settings):

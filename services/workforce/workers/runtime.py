@@ -106,7 +106,8 @@ class WorkerRuntime:
         record = await self.channel.get_task(item.task_id)
         if record is None or record.status in TERMINAL_STATUSES or item.task_id in self.cancelled_tasks:
             return  # nothing to do: the task ended (cancelled, failed, deadline) before this subtask started
-        outcome = await self.execute(item, msg.metadata.num_delivered if msg.metadata else 1)
+        outcome = await self.execute(item, msg.metadata.num_delivered if msg.metadata else 1,
+                                     dict(record.metadata))
         if outcome is None:
             return
         result = channel_pb2.SubtaskResult(
@@ -120,13 +121,14 @@ class WorkerRuntime:
             channel_pb2.CoordinatorMessage(task_id=item.task_id, result=result), msg_id=f"result:{item.attempt_id}"
         )
 
-    async def execute(self, item: channel_pb2.WorkItem, delivery: int = 1) -> AgentOutcome | None:
+    async def execute(self, item: channel_pb2.WorkItem, delivery: int = 1,
+                      metadata: dict | None = None) -> AgentOutcome | None:
         """Run the agent on one work item; None when the task was cancelled meanwhile."""
         workdir = Path(tempfile.mkdtemp(prefix=f"wf-{self.spec.worker_type}-"))
         ctx = ToolContext(
             task_id=item.task_id, subtask_id=item.subtask_id, attempt_id=item.attempt_id,
             worker_type=self.spec.worker_type, settings=self.settings, workdir=workdir,
-            files=list(item.files), channel=self.channel,
+            files=list(item.files), channel=self.channel, metadata=metadata or {},
         )
         await ctx.emit("subtask.started", f"{self.settings.instance_id} (delivery {delivery})",
                        {"attempt_id": item.attempt_id, "instance": self.settings.instance_id, "delivery": delivery})

@@ -36,6 +36,7 @@ class ToolContext:
     files: list = field(default_factory=list)       # FileRef of the task's attached files
     channel: Any = None                              # core.channel.Channel (None when run without NATS)
     produced: list = field(default_factory=list)     # FileRefs produced during the subtask
+    metadata: dict = field(default_factory=dict)     # the task's metadata (e.g. its sampling temperature)
 
     async def read_file(self, ref: common_pb2.FileRef) -> bytes:
         if self.channel is None:
