@@ -138,9 +138,14 @@ class System:
                     raise RuntimeError(f"{name} exited with {s.proc.returncode}:\n{s.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        for services in self.services.values():
-            for s in services:
-                s.stop()
+        everything = [s for services in self.services.values() for s in services if s.alive()]
+        for s in everything:  # all at once: each takes a moment to drain
+            s.proc.terminate()
+        for s in everything:
+            try:
+                s.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                s.proc.kill()
         if self.http:
             self.http.close()
         self.llm.stop()

@@ -1,0 +1,30 @@
+"""worker-code (reasoning and coding): runs Python, and shell where enabled, in a sandbox (see sandbox.py and
+netns.py for the limits and the isolation), stores the files it produces, and reads documents."""
+
+from ...core.config import Settings
+from ..document.ask import MediaModels
+from ..document.config import document_settings
+from ..document.tools import DocumentTools
+from ..tools import WorkerSpec
+from .limits import code_settings
+from .sandbox import Sandbox
+from .tools import CodeTools
+
+DESCRIPTION = (
+    "Reasons step by step and writes and runs Python code (numpy, pandas, sympy) in a sandbox: "
+    "calculations, data analysis of attached spreadsheets and files, simulations, puzzles, checking "
+    "answers. Also reads documents."
+)
+
+SYSTEM_PROMPT = (
+    "Compute rather than guess: write a program, run it with run_python, read its output and fix it "
+    "when it fails. Print the values you need. Report the final result with the evidence."
+)
+
+
+def spec(settings: Settings) -> WorkerSpec:
+    code = code_settings(settings)
+    tools = CodeTools(code, Sandbox(code)).tools()
+    docs = DocumentTools(document_settings(settings), MediaModels(document_settings(settings)))
+    tools += [t for t in docs.tools() if t.name in ("list_files", "read_document")]
+    return WorkerSpec(worker_type="code", description=DESCRIPTION, tools=tools, system_prompt=SYSTEM_PROMPT)

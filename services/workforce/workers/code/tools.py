@@ -1,0 +1,150 @@
+"""The code worker's tools: run Python (and shell, when enabled) in the sandbox; produced files are stored."""
+
+import asyncio
+import os
+from pathlib import Path
+
+from ..tools import Tool, ToolContext
+from .limits import CodeSettings
+from .sandbox import SCRIPT, RunResult, Sandbox
+
+CODE_PARAM = {"type": "string", "minLength": 1, "maxLength": 200_000}
+
+
+def _clip(data: bytes, limit: int) -> str:
+    text = data.decode("utf-8", errors="replace")
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n… [{len(text) - limit} characters omitted] …\n{text[-half:]}"
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    state = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            state[os.path.relpath(path, root)] = (st.st_mtime_ns, st.st_size)
+    return state
+
+
+class CodeTools:
+    def __init__(self, settings: CodeSettings, sandbox: Sandbox):
+        self.settings = settings
+        self.sandbox = sandbox
+
+    async def workdir(self, ctx: ToolContext) -> Path:
+        """The subtask's sandbox directory (kept between its runs), with the task's files copied in."""
+        path = ctx.workdir / "code"
+        if not path.exists():
+            path.mkdir(mode=0o700)
+            for ref in ctx.files:
+                name = Path(ref.name).name
+                if name and not name.startswith(".") and ref.size <= self.settings.code_max_file_bytes * 4:
+                    (path / name).write_bytes(await ctx.read_file(ref))
+        return path
+
+    async def _collect(self, ctx: ToolContext, root: Path, before: dict, uid_ok) -> list[str]:
+        """Store new or changed regular files the run wrote (never following links) in the object store."""
+        lines = []
+        after = _snapshot(root)
+        changed = [p for p, st in after.items() if before.get(p) != st and not p.startswith(SCRIPT)]
+        for rel in sorted(changed)[: self.settings.code_max_files]:
+            path = root / rel
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                if not uid_ok(st.st_uid) or not _is_regular(st.st_mode):
+                    continue
+                if st.st_size > self.settings.code_max_file_bytes:
+                    lines.append(
+                        f"- {rel}: {st.st_size} bytes, over the limit of "
+                        f"{self.settings.code_max_file_bytes}; not stored"
+                    )
+                    continue
+                data = handle.read()
+            ref = await ctx.save_file(rel.replace(os.sep, "_") if "/" in rel else rel, data)
+            lines.append(f"- {rel} ({len(data)} bytes, stored as {ref.object_key})")
+        if len(changed) > self.settings.code_max_files:
+            lines.append(f"… {len(changed) - self.settings.code_max_files} more files not stored")
+        return lines
+
+    async def _run(self, ctx: ToolContext, language: str, code: str, timeout_s: float | None) -> str:
+        root = await self.workdir(ctx)
+        before = await asyncio.to_thread(_snapshot, root)
+        result: RunResult = await self.sandbox.run(language, code, root, timeout_s)
+        files = await self._collect(ctx, root, before, lambda uid: uid != 0 or not self.sandbox.drop_uid)
+        return self.render(result, files)
+
+    def render(self, result: RunResult, files: list[str]) -> str:
+        limit = self.settings.code_result_chars
+        if result.errors:
+            status = "; ".join(result.errors)
+        else:
+            status = f"{result.exit_code}" + (" (success)" if result.exit_code == 0 else " (error)")
+        parts = [f"exit status: {status}", f"stdout:\n{_clip(result.stdout, limit) or '(empty)'}"]
+        if result.stderr:
+            parts.append(f"stderr:\n{_clip(result.stderr, limit)}")
+        if files:
+            parts.append("files produced:\n" + "\n".join(files))
+        return "\n".join(parts)
+
+    async def run_python(self, ctx: ToolContext, code: str, timeout_s: float | None = None) -> str:
+        return await self._run(ctx, "python", code, timeout_s)
+
+    async def run_shell(self, ctx: ToolContext, command: str, timeout_s: float | None = None) -> str:
+        return await self._run(ctx, "shell", command, timeout_s)
+
+    def tools(self) -> list[Tool]:
+        s = self.settings
+        timeout = {"type": "number", "minimum": 1, "maximum": s.code_wall_s}
+        network = "with network access" if s.code_network else "without network access"
+        tools = [
+            Tool(
+                "run_python",
+                f"Run a Python 3 program in a sandbox ({network}; numpy, pandas, sympy available) and "
+                f"get its "
+                f"stdout, stderr and exit status. Print what you need to see. Files written to the current "
+                f"directory are kept between runs of this subtask and returned; the task's attached "
+                f"files are "
+                f"there too. Limits: {s.code_cpu_s} s CPU, {s.code_wall_s:g} s wall time, "
+                f"{s.code_memory_mb} MB memory.",
+                {
+                    "type": "object",
+                    "properties": {"code": CODE_PARAM, "timeout_s": timeout},
+                    "required": ["code"],
+                    "additionalProperties": False,
+                },
+                self.run_python,
+                timeout_s=s.code_wall_s + 30,
+            )
+        ]
+        if s.code_shell_enabled:
+            tools.append(
+                Tool(
+                    "run_shell",
+                    f"Run a bash script in the same sandbox and directory as run_python ({network}).",
+                    {
+                        "type": "object",
+                        "properties": {"command": CODE_PARAM, "timeout_s": timeout},
+                        "required": ["command"],
+                        "additionalProperties": False,
+                    },
+                    self.run_shell,
+                    timeout_s=s.code_wall_s + 30,
+                )
+            )
+        return tools
+
+
+def _is_regular(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(mode)
