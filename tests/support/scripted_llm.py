@@ -264,7 +264,11 @@ class ScriptedLLM:
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:  # uvicorn waits for delayed replies still in flight
+                self.proc.kill()
+                self.proc.wait(5)
 
 
 if __name__ == "__main__":

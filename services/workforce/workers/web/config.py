@@ -1,0 +1,71 @@
+"""worker-web configuration, from `WF_WEB_*` environment variables.
+
+API keys come from the variable itself or from a file named by `<NAME>_FILE` (a mounted Kubernetes secret).
+Every third-party endpoint is a setting, so a deployment (or a test) can point it at a mirror or a stand-in.
+"""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WF_WEB_", extra="ignore")
+
+    # --- search providers; empty list = every provider that has a key, in this order ---
+    search_providers: str = ""            # e.g. "brave,tavily" (also the fallback order)
+    search_max_results: int = 10
+    brave_api_key: str = ""
+    brave_api_key_file: str = ""
+    brave_url: str = "https://api.search.brave.com/res/v1/web/search"
+    serpapi_api_key: str = ""
+    serpapi_api_key_file: str = ""
+    serpapi_url: str = "https://serpapi.com/search.json"
+    serpapi_engine: str = "google"
+    tavily_api_key: str = ""
+    tavily_api_key_file: str = ""
+    tavily_url: str = "https://api.tavily.com/search"
+    google_api_key: str = ""
+    google_api_key_file: str = ""
+    google_cse_id: str = ""               # the Programmable Search Engine id (cx)
+    google_url: str = "https://www.googleapis.com/customsearch/v1"
+
+    # --- Wikipedia (MediaWiki Action API) and the Internet Archive's Wayback Machine ---
+    wikipedia_api_url: str = "https://en.wikipedia.org/w/api.php"
+    wayback_available_url: str = "https://archive.org/wayback/available"
+    wayback_cdx_url: str = "https://web.archive.org/cdx/search/cdx"
+    wayback_web_url: str = "https://web.archive.org/web"
+    api_timeout_s: float = 20.0
+
+    # --- fetching pages (model-chosen URLs, always through the network guard) ---
+    net_allowlist: str = ""               # "127.0.0.1:8080, 10.1.0.0/16, intranet.local:443" (see netguard.py)
+    fetch_max_bytes: int = 10 * 1024 * 1024
+    fetch_timeout_s: float = 30.0         # the whole fetch, redirects included
+    fetch_connect_timeout_s: float = 10.0
+    max_redirects: int = 5
+    max_text_chars: int = 8000            # one page of tool output; longer text is read with `start`
+    max_tables: int = 20
+    user_agent: str = "Mozilla/5.0 (X11; Linux x86_64) WorkforceWeb/0.1 (+https://github.com/camel-ai/owl)"
+
+    # --- browser (Playwright driving the system Chromium) ---
+    chromium_path: str = "/usr/bin/chromium"
+    browser_prelaunch: bool = False       # start Chromium with the replica instead of on first use
+    browser_timeout_s: float = 30.0       # one navigation or action
+    browser_max_bytes: int = 50 * 1024 * 1024  # per proxied connection of the browser
+    browser_viewport: str = "1280x900"
+
+    # --- vision questions about screenshots; the model is chosen by WF_LLM_MODELS "vision=<model>" ---
+    vision_role: str = "vision"
+    vision_max_tokens: int = 1024
+
+    def secret(self, name: str) -> str:
+        """`<name>_api_key`, or the content of the file `<name>_api_key_file` names."""
+        value = getattr(self, f"{name}_api_key")
+        path = getattr(self, f"{name}_api_key_file")
+        if not value and path:
+            value = Path(path).read_text().strip()
+        return value
+
+    def viewport(self) -> dict:
+        width, _, height = self.browser_viewport.partition("x")
+        return {"width": int(width), "height": int(height)}
