@@ -30,6 +30,13 @@ def percentile(values, q):
 
 
 async def run_task(client: httpx.AsyncClient, i: int) -> tuple[float, dict]:
+    try:
+        return await _run_task(client, i)
+    except httpx.HTTPError as exc:  # counted as not succeeded, reported in the row
+        return 0.0, {"status": f"client error: {type(exc).__name__}"}
+
+
+async def _run_task(client: httpx.AsyncClient, i: int) -> tuple[float, dict]:
     started = time.perf_counter()
     response = await client.post("/v1/tasks", json={"question": QUESTION.format(i=i)})
     task_id = response.json()["task_id"]
@@ -60,8 +67,8 @@ async def run_case(system: System, latency_ms: int, concurrency: int, tasks: int
         started = time.perf_counter()
         await asyncio.gather(*[client_loop() for _ in range(concurrency)])
         wall = time.perf_counter() - started
-    latencies = [r[0] for r in results]
     ok = [r for r in results if r[1]["status"] == "TASK_STATUS_SUCCEEDED"]
+    latencies = [r[0] for r in ok] or [0.0]
     prompt_tokens = [sum(int(u.get("prompt_tokens", 0)) for u in r[1].get("usage", {}).values()) for r in ok]
     critical = LLM_CALLS_ON_CRITICAL_PATH * latency_ms / 1000
     p50 = statistics.median(latencies)

@@ -7,3 +7,4 @@ for b in bench/bench_*.py; do
   echo "== $b"
   "$VENV/bin/python" "$b"
 done
+"$VENV/bin/python" bench/merge_results.py
