@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import sys
 import shutil
 import socket
 import tempfile
@@ -163,7 +164,9 @@ open("/tmp/scratch.txt", "w").write("private tmp")
     assert lines[2] == "denied FileNotFoundError"  # the host's /tmp is not this /tmp
     assert lines[3] in ("denied PermissionError", "denied FileNotFoundError")  # root's home
     assert lines[4] == "denied FileNotFoundError"  # mounted secrets are covered
-    assert lines[5] == "tmp ['work']"
+    # Only the work directory, plus the interpreter's own directory when Python is installed under /tmp.
+    interpreter = [Path(os.path.realpath(sys.prefix)).parts[2]] if os.path.realpath(sys.prefix).startswith("/tmp/") else []
+    assert lines[5] == f"tmp {sorted(['work', *interpreter])}"
     assert lines[6] == "pids [1]"  # its own pid namespace
     assert lines[7] == "env []"
     assert not (Path(tempfile.gettempdir()) / "scratch.txt").exists()

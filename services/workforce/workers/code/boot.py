@@ -74,17 +74,22 @@ def private_view(libc, workdir: str, tmpfs_mb: int) -> str:
     return "/tmp/work"
 
 
-def expose(libc, paths: list[str]) -> None:
+def prepare_expose(paths: list[str]) -> list[tuple[str, int, str | None]]:
+    """Handles on the directories to keep reachable, taken before anything is covered (a private /tmp would
+    hide an interpreter installed under /tmp), with the ancestor each needs uncovered."""
+    return [(p, os.open(p, os.O_PATH | os.O_DIRECTORY), _blocking_ancestor(p)) for p in paths]
+
+
+def expose(libc, prepared: list[tuple[str, int, str | None]]) -> None:
     """Make directories reachable that sit below a directory others may not enter (a pyenv Python under
-    /root, say): that directory is covered with an empty tmpfs holding only bind mounts of those paths."""
-    handles = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in paths}  # before anything is covered
+    /root, say) or below a directory the sandbox covered (/tmp): a blocking ancestor is covered with an empty
+    tmpfs, then each directory is bound back at its own path."""
     covered = set()
-    for path in paths:
-        blocker = _blocking_ancestor(path)
+    for path, _, blocker in prepared:
         if blocker and blocker not in covered:
             _mount(libc, "tmpfs", blocker, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
             covered.add(blocker)
-    for path, fd in handles.items():
+    for path, fd, _ in prepared:
         os.makedirs(path, mode=0o755, exist_ok=True)
         _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
         os.close(fd)
@@ -122,9 +127,10 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     libc = _libc() if config["mounts"] or config["uid"] is not None else None
     if config["mounts"]:
+        prepared = prepare_expose(config["expose"])
         home = private_view(libc, config["workdir"], config["tmpfs_mb"])
-        if config["expose"]:
-            expose(libc, config["expose"])
+        if prepared:
+            expose(libc, prepared)
     else:
         os.chdir(config["workdir"])
         home = config["workdir"]

@@ -101,6 +101,8 @@ class Sandbox:
         self.namespaces = available
         # Directories of this Python that an unprivileged uid cannot reach (e.g. a pyenv under /root).
         self.hidden = [d for d in INTERPRETER_DIRS if boot._blocking_ancestor(d)]
+        # An interpreter under a directory the sandbox covers with its own tmpfs must be bound back in.
+        self.covered = [d for d in INTERPRETER_DIRS if _under_private_mount(d) and d not in self.hidden]
         self.drop_uid = netns.can_drop_uid() and (self.namespaces or not self.hidden)
         if netns.can_drop_uid() and not self.drop_uid:
             log.warning(
@@ -152,7 +154,7 @@ class Sandbox:
             "mounts": self.namespaces,
             "tmpfs_mb": self.settings.code_tmpfs_mb,
             "site": SITE_DIRS,
-            "expose": self.hidden if uid is not None else [],
+            "expose": (self.hidden if uid is not None else []) + self.covered,
             "block_network": not self.namespaces and not self.settings.code_network,
         }
         prefix = netns.namespace_prefix(self.settings.code_network) if self.namespaces else []
@@ -296,3 +298,7 @@ def _chown_tree(root: Path, uid: int) -> None:
         for name in dirnames + filenames:
             with contextlib.suppress(OSError):
                 os.lchown(os.path.join(dirpath, name), uid, uid)
+
+
+def _under_private_mount(path: str) -> bool:
+    return any(path == m or path.startswith(m + "/") for m in ("/tmp", "/var/tmp", "/dev/shm"))
