@@ -1,0 +1,80 @@
+"""The chart's training Job template renders the same pod as `workforce-train submit`
+(workforce_train.jobs.render), given the settings the chart publishes in its train-env ConfigMap."""
+
+import pytest
+
+from tests.chart.helm import by_kind, render
+
+
+@pytest.fixture(scope="module")
+def production():
+    return render(["production"])
+
+
+def python_render(docs, name: str, step: str, nodes: int = 1):
+    from workforce_train.jobs.config import JobSettings
+    from workforce_train.jobs.render import JobSpec, render_job
+
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-train-env")]
+    settings = JobSettings(**{k.removeprefix("WF_TRAIN_").lower(): v for k, v in config["data"].items()})
+    return render_job(JobSpec(step=step, name=name, nodes=nodes), settings)
+
+
+def pod(job):
+    return job["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize(
+    "name, step, nodes", [("owl-planner-sft-001", "sft", 1), ("alpha-umi-glpft-001", "glpft", 2)]
+)
+def test_chart_job_matches_the_python_renderer(production, name, step, nodes):
+    chart_job = by_kind(production, "Job")[name]
+    expected = python_render(production, name, step, nodes)
+    py_job = next(m for m in expected if m["kind"] == "Job")
+    for key in (
+        "backoffLimit",
+        "activeDeadlineSeconds",
+        "ttlSecondsAfterFinished",
+        "completionMode",
+        "completions",
+        "parallelism",
+    ):
+        assert chart_job["spec"].get(key) == py_job["spec"].get(key), key
+    ours, theirs = pod(chart_job), pod(py_job)
+    for key in ("restartPolicy", "nodeSelector", "tolerations", "subdomain"):
+        assert ours.get(key) == theirs.get(key), key
+    assert all(v in ours["volumes"] for v in theirs["volumes"])
+    (c_ours,), (c_theirs,) = ours["containers"], theirs["containers"]
+    assert c_ours["command"] == c_theirs["command"]  # the profile writes the command the CLI would launch
+    assert (
+        c_ours["resources"] == c_theirs["resources"]
+        and c_ours["resources"]["limits"]["nvidia.com/gpu"] == "8"
+    )
+    assert c_ours["workingDir"] == c_theirs["workingDir"] and c_ours["image"] == c_theirs["image"]
+    assert all(m in c_ours["volumeMounts"] for m in c_theirs["volumeMounts"])
+    assert all(e in c_ours["env"] for e in c_theirs["env"]), (c_ours["env"], c_theirs["env"])
+    assert theirs["volumes"][0]["emptyDir"] == {"medium": "Memory", "sizeLimit": "64Gi"}  # /dev/shm
+    claims = set(by_kind(production, "PersistentVolumeClaim"))
+    assert {
+        v["persistentVolumeClaim"]["claimName"] for v in ours["volumes"] if "persistentVolumeClaim" in v
+    } <= claims
+    if nodes > 1:
+        (svc,) = [m for m in expected if m["kind"] == "Service"]
+        ours_svc = by_kind(production, "Service")[name]
+        assert ours_svc["spec"] == svc["spec"]
+
+
+def test_a_cpu_step_gets_no_gpu_or_gpu_node_pool(production):
+    docs = render(
+        ["production"],
+        sets=[
+            "training.jobs[0].name=score-1",
+            "training.jobs[0].step=score",
+            "training.jobs[0].command={workforce-train,score}",
+            "training.jobs[0].gpus=0",
+        ],
+    )
+    job = by_kind(docs, "Job")["score-1"]
+    assert "nodeSelector" not in pod(job) and "limits" not in pod(job)["containers"][0]["resources"]
+    expected = next(m for m in python_render(docs, "score-1", "score") if m["kind"] == "Job")
+    assert pod(job)["containers"][0]["resources"] == pod(expected)["containers"][0]["resources"]

@@ -1,0 +1,102 @@
+"""values.schema.json rejects bad values, naming the value; the templates refuse contradictions."""
+
+import json
+
+import pytest
+
+from tests.chart.helm import CHART, render, render_error
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("workers.web.replicas=-1", "workers.web.replicas: Must be greater than or equal to 0"),
+        ("workers.web.autoscaling.minReplicas=0", "workers.web.autoscaling.minReplicas"),
+        ("workers.gpu.enabled=true", 'Property name of "gpu" does not match'),
+        ("services.frontend.enabled=true", "Additional property frontend is not allowed"),
+        ("autoscaling.mode=always", "autoscaling.mode must be one of the following"),
+        ("channel.backoffSeconds=soon", "channel.backoffSeconds: Does not match pattern"),
+        ("channel.streamReplicas=7", "channel.streamReplicas: Must be less than or equal to 5"),
+        ("nats.external.url=http://nats:4222", "nats.external.url: Does not match pattern"),
+        ("llm.baseUrl=vllm:8000", "llm.baseUrl: Does not match pattern"),
+        ("defaults.logLevel=LOUD", "defaults.logLevel must be one of the following"),
+        ("replicaCount=3", "Additional property replicaCount is not allowed"),
+    ],
+)
+def test_the_schema_rejects_bad_values(bad, message):
+    assert message in render_error(["minimal"], [bad])
+
+
+SERVER = {"name": "qwen", "model": "Qwen/Qwen2.5-7B-Instruct", "tensorParallelSize": 1}
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (
+            {"vllm": {"servers": [SERVER | {"tensorParallelSize": 0}]}},
+            "vllm.servers.0.tensorParallelSize: Must be greater than or equal to 1",
+        ),
+        (
+            {"vllm": {"servers": [SERVER | {"gpuMemoryUtilization": 1.5}]}},
+            "vllm.servers.0.gpuMemoryUtilization: Must be less than or equal to 1",
+        ),
+        (
+            {"vllm": {"servers": [SERVER | {"lora": {"enabled": True, "modules": [{"name": "planner"}]}}]}},
+            "vllm.servers.0.lora.modules.0: path is required",
+        ),
+        ({"vllm": {"servers": [{"name": "qwen"}]}}, "vllm.servers.0: model is required"),
+        (
+            {"training": {"jobs": [{"name": "Bad_Name", "command": ["workforce-train", "sft"]}]}},
+            "training.jobs.0.name: Does not match pattern",
+        ),
+        (
+            {"training": {"jobs": [{"name": "sft-1", "command": []}]}},
+            "training.jobs.0.command: Array must have at least 1 items",
+        ),
+        (
+            {"training": {"jobs": [{"name": "sft-1", "command": ["x"], "nodes": 0}]}},
+            "training.jobs.0.nodes: Must be greater than or equal to 1",
+        ),
+    ],
+)
+def test_the_schema_rejects_bad_structured_values(values, message):
+    assert message in render_error(["minimal"], values=values)
+
+
+def test_nats_disabled_needs_an_external_url():
+    assert 'nats: Must validate "then" as "if" was valid' in render_error(["minimal"], ["nats.enabled=false"])
+
+
+@pytest.mark.parametrize(
+    "sets, message",
+    [
+        (
+            ["nats.external.url=nats://elsewhere:4222"],
+            "set either nats.enabled (the bundled official chart) or nats.external.url",
+        ),
+        (["auth.apiKeys="], "set auth.apiKeys or auth.existingSecret"),
+        (["llm.baseUrl="], "set llm.baseUrl (an OpenAI-compatible endpoint) or vllm.enabled"),
+        (
+            ["llm.baseUrl=", "vllm.enabled=true", "llm.server=nope"],
+            'llm.server "nope" is not one of vllm.servers',
+        ),
+        (
+            [
+                "nats.enabled=false",
+                "nats.external.url=nats://n:4222",
+                "workers.web.autoscaling.enabled=true",
+                "autoscaling.mode=keda",
+            ],
+            "nats.external.monitoringEndpoint is required",
+        ),
+    ],
+)
+def test_contradictions_fail_with_a_clear_message(sets, message):
+    assert message in render_error(["minimal"], sets)
+
+
+def test_the_defaults_and_profiles_are_valid_and_every_value_is_described():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["additionalProperties"] is False and len(schema["properties"]) >= 18
+    assert render(["minimal"])  # values.yaml + the minimal profile pass the schema

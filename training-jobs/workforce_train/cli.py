@@ -1,0 +1,75 @@
+"""`workforce-train`: every training-pipeline step as a subcommand (progress bars, resumable outputs).
+
+    workforce-train run        a dataset through the gateway (HTTP or gRPC), n samples per question
+    workforce-train score      score run records (gaia, hotpotqa, table, cosine, judge)
+    workforce-train report     accuracy per level, pass@k, tokens and cost per task
+    workforce-train sft-data / dpo-data          OWL planner SFT examples / DPO pairs
+    workforce-train alpha-umi-data               α-UMi GLPFT backbone / planner / caller / summarizer
+    workforce-train autoact-…                    AutoAct self-instruct, tool selection, synthesis, filter
+    workforce-train submit / status / logs       run any step as a Kubernetes Job
+Trainer subcommands (sft, dpo, glpft, lora, …) come from workforce_train.trainers.cli when installed.
+"""
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+from .io import DataError
+
+COMMAND_MODULES = (
+    "workforce_train.runner.commands",
+    "workforce_train.scorers.commands",
+    "workforce_train.data.commands",
+    "workforce_train.data.autoact.commands",
+    "workforce_train.jobs.commands",
+)
+TRAINERS = "workforce_train.trainers.cli"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workforce-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    if importlib.util.find_spec(TRAINERS) is not None:
+        importlib.import_module(TRAINERS).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough = []
+    if "--" in argv:  # everything after `--` belongs to the step a Job runs (submit)
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
+    args = parser.parse_args(argv)
+    if passthrough:
+        if not hasattr(args, "step_args"):
+            parser.error(f"{args.command} takes no arguments after --")
+        args.step_args = [*args.step_args, *passthrough]
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result = args.func(args)
+    except (DataError, ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"workforce-train {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"workforce-train {args.command}: interrupted; finished records are kept, run again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training-data builders: OWL planner SFT/DPO, α-UMi GLPFT, AutoAct self-differentiation."""

@@ -1,0 +1,17 @@
+"""The dataset runner: a JSONL dataset through the deployed gateway (HTTP or gRPC), n samples per question,
+bounded concurrency, retries on transport errors only, resumable, one record per attempt."""
+
+from .dataset import Question, load_dataset
+from .gateway import Gateway, GatewayError, TransportError, make_gateway
+from .run import RunConfig, run_dataset
+
+__all__ = [
+    "Gateway",
+    "GatewayError",
+    "Question",
+    "RunConfig",
+    "TransportError",
+    "load_dataset",
+    "make_gateway",
+    "run_dataset",
+]

@@ -1,0 +1,73 @@
+"""A task's events → its trajectory: every planner call (input messages and output), the assignments,
+and per subtask the worker, the tool trace, the worker's full message history and its result.
+
+Event types (data fields): plan.created / plan.replanned (planner_messages, planner_output, subtasks),
+plan.assigned (assignments), subtask.dispatched / subtask.started, tool.call (tool, arguments, result, ok),
+subtask.trajectory (messages, tools), subtask.succeeded / subtask.failed (content), replan.requested,
+answer.created (planner_messages, planner_output), task.succeeded / failed / cancelled.
+"""
+
+PLANNER_EVENTS = {"plan.created": "plan", "plan.replanned": "replan", "answer.created": "answer"}
+
+
+def _subtask(trajectory: dict, subtask_id: str) -> dict:
+    return trajectory["subtasks"].setdefault(
+        subtask_id,
+        {
+            "id": subtask_id,
+            "worker": "",
+            "attempts": 0,
+            "tool_calls": [],
+            "messages": [],
+            "tools": [],
+            "status": "",
+            "content": "",
+        },
+    )
+
+
+def build_trajectory(events: list[dict]) -> dict:
+    trajectory: dict = {
+        "planner_calls": [],
+        "assignments": [],
+        "subtasks": {},
+        "replans": [],
+        "events": events,
+    }
+    for event in sorted(events, key=lambda e: e["seq"]):
+        kind, data, sid = event["type"], event.get("data") or {}, event.get("subtask_id", "")
+        if kind in PLANNER_EVENTS:
+            trajectory["planner_calls"].append(
+                {
+                    "kind": PLANNER_EVENTS[kind],
+                    "seq": event["seq"],
+                    "messages": data.get("planner_messages") or [],
+                    "output": data.get("planner_output", ""),
+                    "subtasks": data.get("subtasks") or [],
+                }
+            )
+        elif kind == "plan.assigned":
+            trajectory["assignments"].append(data.get("assignments") or [])
+        elif kind == "replan.requested":
+            trajectory["replans"].append({"subtask_id": sid, "reason": event.get("message", ""), **data})
+        elif sid and kind.startswith("subtask.") or kind == "tool.call":
+            sub = _subtask(trajectory, sid)
+            if kind == "subtask.dispatched":
+                sub["attempts"] += 1
+                sub["worker"] = data.get("worker_type") or data.get("assignee") or sub["worker"]
+            elif kind == "subtask.trajectory":
+                sub["messages"] = data.get("messages") or data.get("history") or []
+                sub["tools"] = data.get("tools") or sub["tools"]
+            elif kind in ("subtask.succeeded", "subtask.failed"):
+                sub["status"] = kind.split(".", 1)[1]
+                sub["content"] = data.get("content", event.get("message", ""))
+            elif kind == "tool.call":
+                sub["tool_calls"].append({k: data.get(k) for k in ("tool", "arguments", "result", "ok")})
+    return trajectory
+
+
+def terminal_status(events: list[dict]) -> str | None:
+    for event in reversed(events):
+        if event["type"] in ("task.succeeded", "task.failed", "task.cancelled"):
+            return event["type"].split(".", 1)[1]
+    return None
