@@ -43,7 +43,8 @@ def main(argv=None) -> int:
     key = os.environ.get("WF_API_KEYS") or f"local:{secrets.token_urlsafe(24)}"
     (data / "api-key").write_text(key.split(",")[0].partition(":")[2] or key)
     nats = NatsServer(store_dir=str(data / "nats"), port=int(os.environ.get("WF_NATS_PORT", 4222))).start()
-    base = {**os.environ, "WF_NATS_URL": nats.url, "WF_API_KEYS": key, "WF_BIND_HOST": "127.0.0.1"}
+    base = {"WF_EMBEDDED_THREADS": "1",  # torch with 2 threads per process is several times slower on small hosts
+            **os.environ, "WF_NATS_URL": nats.url, "WF_API_KEYS": key, "WF_BIND_HOST": "127.0.0.1"}
     if args.no_auth:
         base["WF_AUTH_DISABLED"] = "true"
     plan = [("gateway", {"WF_HTTP_PORT": str(args.http_port), "WF_GRPC_PORT": str(args.grpc_port)}),
