@@ -13,7 +13,7 @@ def extract_json(text: str):
     """
     text = (text or "").strip()
     candidates = [m.group(1).strip() for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)  # some grammar backends let raw control characters into strings
     for candidate in candidates:
         for start, ch in enumerate(candidate):
             if ch not in "{[":
