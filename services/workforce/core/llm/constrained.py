@@ -28,8 +28,10 @@ from transformers import LogitsProcessor
 
 # Greedy completion: closers first, then separators, then the shortest values ("", 0, null, false, true).
 _PREFERRED = '}]",:0nft[{-'
-# Candidates (by model score) tried per step before falling back to the completion.
-_CANDIDATES = 8
+# Per step, the most likely tokens looked at, and how many of them are checked against the budget
+# (the costly check), before falling back to writing the completion.
+_CANDIDATES = 64
+_BUDGET_CHECKS = 8
 _MAX_COMPLETION_CHARS = 1 << 16
 
 
@@ -273,13 +275,19 @@ class SchemaLogitsProcessor(LogitsProcessor):
 
     def _choose(self, seq, allowed, scores, remaining: int, parser) -> int:
         ids = torch.tensor([t for t in allowed if t < scores.shape[-1]], dtype=torch.long)
+        checks = 0
         for token in self._ranked(ids, scores):
             if token in self.index.eos_ids:
                 if parser.can_end():  # else the enforcer gave up on an internal error: complete instead
                     return token
                 continue
-            if self.veto.copy().feed(self._text(token)) and self._fits(seq + [token], remaining - 1):
+            if not self.veto.copy().feed(self._text(token)):
+                continue
+            if self._fits(seq + [token], remaining - 1):
                 return token
+            checks += 1
+            if checks == _BUDGET_CHECKS:
+                break
         path = self.index.completion_tokens(parser, remaining)
         if not path:  # complete already (e.g. a number that could go on): stop here
             return self.index.eos_ids[0]
