@@ -19,12 +19,12 @@ BIN = Path(sys.executable).parent
 
 def test_no_model_says_so_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WF_")}
-    env.update(WF_EMBEDDED_MODEL="no-such-org/no-such-model", HF_HUB_OFFLINE="1")
+    env.update(WF_LOCAL_MODEL=str(tmp_path / "no-such-model.gguf"))
     done = subprocess.run([sys.executable, "-m", "workforce.local", "--data-dir", str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "WF_EMBEDDED_MODEL" in lines[0] and "WF_LLM_BASE_URL" in lines[0]
+    assert len(lines) == 1 and "WF_LOCAL_MODEL" in lines[0] and "WF_LLM_BASE_URL" in lines[0], lines
     assert not (tmp_path / "nats").exists()  # nothing started
 
 

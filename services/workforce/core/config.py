@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     service_name: str = "workforce"
     instance_id: str = ""                 # default: <hostname>-<pid>
     log_level: str = "INFO"
+    log_format: str = "text"              # text | json (one JSON object per line, task_id on every task's line)
     grpc_port: int = 50051
     metrics_port: int = 9464              # 0 = no metrics endpoint
     http_port: int = 8080                 # gateway only
@@ -33,7 +34,7 @@ class Settings(BaseSettings):
     duplicate_window_s: int = 300
     worker_registry_ttl_s: int = 30
 
-    # --- LLM backend (OpenAI-compatible); empty base URL = the embedded local model ---
+    # --- LLM backend: one OpenAI-compatible endpoint (vLLM, llama.cpp, OpenAI, …); `make run` starts a local one ---
     llm_base_url: str = ""
     llm_api_key: str = "EMPTY"
     llm_model: str = "default"
@@ -41,10 +42,10 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 120.0
     llm_max_retries: int = 3
     llm_temperature: float = 0.0
-    llm_structured_output: bool = True    # send response_format json_schema
-    llm_max_tokens: int = 2048
-    embedded_model: str = "Qwen/Qwen2.5-0.5B-Instruct"  # a path or hub id
-    embedded_max_new_tokens: int = 512
+    llm_structured_output: bool = True    # constrain outputs that have a JSON schema
+    llm_schema_mode: str = "response_format"  # response_format (OpenAI, vLLM) | llguidance (llama.cpp: compact JSON)
+    llm_max_tokens: int = 2048            # cap per call; calls with a JSON schema get a cap sized to the schema
+    llm_tool_mode: str = "native"         # native: OpenAI tool calls | json: one schema-constrained JSON step
 
     # --- orchestration ---
     replan_threshold: int = 2             # failures of a subtask (lineage) that end the task
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     subtask_timeout_s: int = 600
     assignment_retries: int = 1           # retries with feedback when the assignment names bad ids
     max_subtasks: int = 12
+    subtask_chars: int = 600              # longest subtask text the planner may write
+    control_max_deliver: int = 5          # deliveries of a planner/coordinator message before the task fails
     control_concurrency: int = 64         # planner / coordinator messages handled at once per replica
 
     # --- workers ---
@@ -89,5 +92,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     return Settings()
 
-
-Field  # re-exported for services that extend Settings

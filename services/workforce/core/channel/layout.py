@@ -105,7 +105,9 @@ class Layout:
             filter_subject=subject,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.settings.control_ack_wait_s,
-            max_deliver=-1,
+            # handlers give up after control_max_deliver failed deliveries (PullWorker.give_up); this is the
+            # backstop for a message whose handler dies with its process every time
+            max_deliver=self.settings.control_max_deliver + 3,
             max_ack_pending=10_000,
         )
 

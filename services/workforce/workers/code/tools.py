@@ -111,7 +111,8 @@ class CodeTools:
                 "run_python",
                 f"Run a Python 3 program in a sandbox ({network}; numpy, pandas, sympy available) and "
                 f"get its "
-                f"stdout, stderr and exit status. Print what you need to see. Files written to the current "
+                f"stdout, stderr and exit status. Print what you need to see (the value of a final bare expression "
+                f"is printed, as in a notebook). Files written to the current "
                 f"directory are kept between runs of this subtask and returned; the task's attached "
                 f"files are "
                 f"there too. Limits: {s.code_cpu_s} s CPU, {s.code_wall_s:g} s wall time, "
