@@ -73,7 +73,7 @@ async def test_repeated_identical_calls_are_stopped_early(scripted, tmp_path):
     assert outcome.failed and outcome.tool_calls == 1  # the repeats were never run
     assert "repeated the same call add" in outcome.content and "2" in outcome.content
     feedback = [m["content"] for m in outcome.messages if m.get("role") == "tool"][1]
-    assert "You already called add with these arguments" in feedback
+    assert "the same add call you made before" in feedback
 
 
 async def test_after_a_repeat_the_next_step_must_be_the_answer(scripted, tmp_path):
@@ -135,7 +135,7 @@ async def test_backend_error_is_a_model_error(scripted, tmp_path):
 async def test_a_worker_that_needs_tools_must_call_one_first(scripted, tmp_path):
     agent, settings = make_agent(scripted, requires_tool=True)
     scripted.script([
-        {"role": "worker:echo", "contains": "Result of add", "reply": {"content": '{"content": "5", "failed": false}'}},
+        {"role": "worker:echo", "contains": "Output of add", "reply": {"content": '{"content": "5", "failed": false}'}},
         {"role": "worker:echo", "contains": "\n5", "reply": {"content": '{"content": "5", "failed": false}'}},
         {"role": "worker:echo", "reply": add(2, 3)},
     ])
@@ -155,7 +155,7 @@ async def test_a_backend_ignoring_tool_choice_is_reported(scripted, tmp_path):
 async def test_json_mode_runs_tools_from_constrained_steps(scripted, tmp_path):
     agent, settings = make_agent(scripted, requires_tool=True, llm_tool_mode="json")
     scripted.script([
-        {"role": "worker:echo", "contains": "Result of add", "reply": {"content": {"content": "5", "failed": False}}},
+        {"role": "worker:echo", "contains": "Output of add", "reply": {"content": {"content": "5", "failed": False}}},
         {"role": "worker:echo", "reply": {"content": {"tool": "add", "arguments": {"a": 2, "b": 3}}}},
     ])
     outcome = await agent.run(ITEM, ctx(settings, tmp_path))

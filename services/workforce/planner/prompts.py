@@ -94,5 +94,5 @@ def replan_messages(question: str, subtasks: list[dict], failed: dict, reason: s
 def synthesize_messages(question: str, answer_format: str, results: list[dict]) -> list[dict]:
     user = (f"TASK_JSON: {json.dumps({'question': question}, ensure_ascii=False)}\n\n"
             f"Results of the subtasks:\nRESULTS_JSON: {json.dumps(results, ensure_ascii=False)}\n\n"
-            f"Answer format: {answer_format or DEFAULT_ANSWER_FORMAT}\nWrite the final answer.")
+            f"Answer format: {answer_format or DEFAULT_ANSWER_FORMAT}\nSo the final answer is")
     return [{"role": "system", "content": SYNTHESIZE_SYSTEM}, {"role": "user", "content": user}]

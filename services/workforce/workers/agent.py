@@ -99,17 +99,17 @@ class ToolCallingAgent:
                     if repeats > REPEATS_ALLOWED:
                         return self._end(outcome, f"stopped: repeated the same call {call.name}({call.arguments[:200]})"
                                          f" whose result was: {seen[key][:self.settings.tool_result_chars]}", True)
-                    text = (f"You already called {call.name} with these arguments; the result was:\n{seen[key]}\n"
-                            "Do not repeat it: write your final answer from this result now.")
+                    text = (f"{seen[key]}\n\n(This is the result of the same {call.name} call you made before. "
+                            "Do not repeat it: write your final answer from this result now.)")
                     must_answer = True
                 else:
                     try:
-                        text = await self._call_tool(ctx, call)
+                        text, ok = await self._call_tool(ctx, call)
                     except ToolBudgetExceeded as exc:
                         return self._end(outcome, self._capped_summary(ctx, str(exc)), True)
                     outcome.tool_calls += 1
                     seen[key] = text
-                messages.append(self._tool_message(call, text))
+                messages.append(self._tool_message(call, text, ok))
 
     async def _ask(self, messages: list[dict], task_id: str, ctx: ToolContext, choice: str | None) -> ChatResult:
         """One step; choice "required" = a tool call, "none" = the result, None = either."""
@@ -132,9 +132,11 @@ class ToolCallingAgent:
             return {"role": "assistant", "content": result.content}
         return result.assistant_message()
 
-    def _tool_message(self, call, text: str) -> dict:
+    def _tool_message(self, call, text: str, ok: bool = True) -> dict:
         if self.json_mode and call.id.startswith("step_"):
-            return {"role": "user", "content": f"Result of {call.name}:\n{text}\n\nWrite the next JSON step."}
+            # Ends as a sentence to complete: a small model then states the result rather than echo its subtask.
+            lead = "So the result of the subtask is" if ok else "Fix the call, or report that the subtask failed."
+            return {"role": "user", "content": f"Output of {call.name}:\n{text}\n\n{lead}"}
         return {"role": "tool", "tool_call_id": call.id, "content": text}
 
     def _end(self, outcome: AgentOutcome, content: str, failed: bool) -> AgentOutcome:
@@ -158,7 +160,7 @@ class ToolCallingAgent:
             "tool": call.name, "arguments": call.arguments, "ok": ok, "duration_s": duration,
             "result": text[:4000],
         })
-        return text
+        return text, ok
 
     def _capped_summary(self, ctx: ToolContext, why: str) -> str:
         """After the budget: failed, with the tool history (each result cut short) so a replan can use it."""

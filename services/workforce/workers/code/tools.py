@@ -89,6 +89,8 @@ class CodeTools:
             status = "; ".join(result.errors)
         else:
             status = f"{result.exit_code}" + (" (success)" if result.exit_code == 0 else " (error)")
+        if not result.errors and result.exit_code == 0 and not result.stderr and not files and result.stdout.strip():
+            return _clip(result.stdout, limit).strip()  # a clean run: its output alone, nothing to read around
         parts = [f"exit status: {status}", f"stdout:\n{_clip(result.stdout, limit) or '(empty)'}"]
         if result.stderr:
             parts.append(f"stderr:\n{_clip(result.stderr, limit)}")
