@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     data = Path(args.data_dir).resolve()
     (data / "logs").mkdir(parents=True, exist_ok=True)
     key = os.environ.get("WF_API_KEYS") or f"local:{secrets.token_urlsafe(24)}"
+    (data / "api-key").touch(mode=0o600); (data / "api-key").chmod(0o600)  # owner-only before the key is in it
     (data / "api-key").write_text(key.split(",")[0].partition(":")[2] or key)
     nats = NatsServer(store_dir=str(data / "nats"), port=int(os.environ.get("WF_NATS_PORT", 4222))).start()
     base = {"WF_EMBEDDED_THREADS": "1",  # torch with 2 threads per process is several times slower on small hosts
