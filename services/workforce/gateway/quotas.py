@@ -3,14 +3,18 @@
 - Tasks in flight (WF_QUOTA_TASKS_IN_FLIGHT): a submission first reserves `<scope>.<task_id>` in
   wf-quota-inflight, then counts the identity's reservations; over the quota it withdraws its own and answers
   429 / RESOURCE_EXHAUSTED. Reserving before counting means two racing submissions can both be refused but
-  never both admitted past the quota. Reservations of finished tasks are removed while counting, so a count
-  reads at most the quota plus the tasks that finished since the last count.
+  never both admitted past the quota. While the reservations are within the quota that is the whole check
+  (one stream-info request). Past it, each is verified: it counts while its task is in wf-active (not finished), its
+  record is not terminal, or it has no record yet and is younger than a minute (still being submitted);
+  the others are removed. So a count reads at most the quota plus one reservations, and a cancel removes
+  its reservation at once.
 - Submissions per minute (WF_QUOTA_SUBMISSIONS_PER_MINUTE): a sliding window estimated from this minute's and
   the last minute's counters (compare-and-set increments in wf-quota-rate), with Retry-After from the estimate.
 
 WF_QUOTA_OVERRIDES sets other numbers for named identities ("batch=500/3000": in flight / per minute).
 """
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -69,7 +73,7 @@ class Quotas:
         if limits.in_flight > 0:
             await self.inflight.put(self._key(caller, task_id), str(time.time()).encode())
             reserved = True
-            count = await self._in_flight(caller)
+            count = await self._in_flight(caller, limits.in_flight)
             if count > limits.in_flight:
                 await self.release(caller, task_id)
                 raise QuotaExceeded(f"{limits.in_flight} tasks in flight is the quota of {caller.identity!r}; "
@@ -84,36 +88,49 @@ class Quotas:
                 raise
 
     async def release(self, caller: Caller, task_id: str) -> None:
-        """Withdraw a reservation (the submission did not go through)."""
-        if self.limits(caller).in_flight > 0:
-            await self.inflight.delete(self._key(caller, task_id))
+        """Withdraw a reservation: the submission did not go through, or the task has ended (a cancel)."""
+        await self._remove(self._key(caller, task_id))
+
+    async def _remove(self, key: str) -> None:
+        """Remove a reservation without leaving a delete marker (a count would read every marker)."""
+        await self.channel.js.purge_stream(f"KV_{layout.QUOTA_INFLIGHT_BUCKET}",
+                                           subject=f"$KV.{layout.QUOTA_INFLIGHT_BUCKET}.{key}")
 
     @staticmethod
     def _key(caller: Caller, task_id: str) -> str:
         return f"{caller.scope}.{task_id}"
 
-    async def _in_flight(self, caller: Caller) -> int:
+    async def _in_flight(self, caller: Caller, limit: int) -> int:
+        """The caller's tasks in flight, exact once it nears `limit` (below that, reservations of finished tasks
+        may still count: they are only cleared when they could matter, which keeps a typical count to one
+        stream-info request)."""
+        keys = await self._reservations(caller)
+        if len(keys) <= limit:
+            return len(keys)
         count = 0
-        watcher = await self.inflight.kv.watch(f"{caller.scope}.*", ignore_deletes=True)
-        try:
-            entries = []
-            async for entry in watcher:
-                if entry is None:
-                    break
-                entries.append(entry)
-        finally:
-            await watcher.stop()
-        now = time.time()
-        for entry in entries:
-            task_id = entry.key.rsplit(".", 1)[-1]
-            record = await self.channel.get_task(task_id)
-            if record is not None and record.status not in TERMINAL_STATUSES:
+        # wf-active holds the unfinished task ids (the gateway adds them, the coordinator removes them).
+        active = await asyncio.gather(*(self.channel.active.get(_task_of(key)) for key in keys))
+        for key, running in zip(keys, active):
+            if running is not None or await self._unfinished(key):
                 count += 1
-            elif record is None and now - _float(entry.value) < _GRACE_S:
-                count += 1                       # being submitted right now
             else:
-                await self.inflight.delete(entry.key)  # finished (or abandoned): no longer counts
+                await self._remove(key)                # finished (or abandoned): no longer counts
         return count
+
+    async def _reservations(self, caller: Caller) -> list[str]:
+        """The caller's reservation keys, from one stream-info request (no consumer, no values)."""
+        prefix = f"$KV.{layout.QUOTA_INFLIGHT_BUCKET}."
+        info = await self.channel.js.stream_info(f"KV_{layout.QUOTA_INFLIGHT_BUCKET}",
+                                                 subjects_filter=f"{prefix}{caller.scope}.*")
+        return [subject.removeprefix(prefix) for subject in (info.state.subjects or {})]
+
+    async def _unfinished(self, key: str) -> bool:
+        """For a reservation whose task is not in wf-active: still being submitted, or not finished."""
+        record = await self.channel.get_task(_task_of(key))
+        if record is not None:
+            return record.status not in TERMINAL_STATUSES
+        entry = await self.inflight.get(key)
+        return entry is not None and time.time() - _float(entry.value) < _GRACE_S
 
     async def _take(self, caller: Caller, per_minute: int) -> None:
         now = time.time()
@@ -147,6 +164,10 @@ def _retry_after(before: int, current: int, elapsed: float, per_minute: int) -> 
     if current:
         wait += max(0.0, (current + 1 - per_minute) * 60 / current)
     return max(1, math.ceil(wait))
+
+
+def _task_of(key: str) -> str:
+    return key.rsplit(".", 1)[-1]
 
 
 def _int(raw: bytes | None) -> int:

@@ -66,7 +66,7 @@ class TaskIndex:
 
     async def _last_seq(self, subject: str) -> int:
         try:
-            return (await self.js.get_last_msg(layout.TASK_INDEX_STREAM, subject)).seq
+            return (await self.js.get_last_msg(layout.TASK_INDEX_STREAM, subject, direct=True)).seq
         except NotFoundError:
             return 0
 
@@ -92,7 +92,7 @@ class TaskIndex:
 
     async def _read(self, seq: int, subject: str | None = None) -> Entry | None:
         try:
-            msg = await self.js.get_msg(layout.TASK_INDEX_STREAM, seq=seq)
+            msg = await self.js.get_msg(layout.TASK_INDEX_STREAM, seq=seq, direct=True)
         except NotFoundError:
             return None
         except APIError as exc:

@@ -3,6 +3,7 @@
 Every operation takes the Caller: a task another identity owns is answered exactly like a missing one.
 """
 
+import asyncio
 import hashlib
 import mimetypes
 import re
@@ -179,15 +180,23 @@ class TaskService:
             limit = 50
         limit = min(limit, self.settings.list_limit_max)
         start = decode_token(page_token) if page_token else None
+        entries = aiter(self.index.entries(caller, start))
         out, scanned = [], 0
-        async for entry in self.index.entries(caller, start):
-            if len(out) >= limit or scanned >= self.settings.list_scan_max:
-                return out, encode_token(entry.seq)
-            scanned += 1
-            record = await self.channel.get_task(entry.task_id) if valid_task_id(entry.task_id) else None
-            if record is not None and caller.sees(record.owner) and (not status or record.status == status):
-                out.append(record)
-        return out, ""
+        while True:
+            want = min(limit - len(out), self.settings.list_scan_max - scanned)
+            batch = []
+            async for entry in entries:
+                batch.append(entry)
+                if len(batch) >= max(want, 1):
+                    break
+            if not batch:
+                return out, ""
+            if want <= 0:                      # the page is full: the next entry starts the next page
+                return out, encode_token(batch[0].seq)
+            scanned += len(batch)
+            records = await asyncio.gather(*(self.channel.get_task(e.task_id) for e in batch
+                                             if valid_task_id(e.task_id)))
+            out += [r for r in records if r is not None and caller.sees(r.owner) and (not status or r.status == status)]
 
     async def cancel(self, caller: Caller, task_id: str, reason: str = "") -> common_pb2.TaskRecord:
         check_text("reason", reason)
@@ -206,6 +215,7 @@ class TaskService:
         updated = await self.channel.update_task(task_id, cancelled)
         if updated is None:
             return await self.get(caller, task_id)
+        await self.quotas.release(Caller(record.owner), task_id)   # no longer in flight
         await self.channel.emit(task_id, "task.cancelled", reason, status=common_pb2.TASK_STATUS_CANCELLED,
                                 msg_id=f"ev:{task_id}:terminal")
         await self.channel.cancel_running(task_id)

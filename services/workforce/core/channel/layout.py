@@ -109,6 +109,7 @@ class Layout:
                 retention=RetentionPolicy.LIMITS,
                 max_age=s.task_ttl_s,
                 discard=DiscardPolicy.OLD,
+                allow_direct=True,          # page reads are direct gets
                 **common,
             ),
             StreamConfig(
