@@ -6,7 +6,6 @@ route can answer is in the OpenAPI document; errors are `{"error": {"code", "mes
 Retry-After.
 """
 
-import asyncio
 import json
 
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Security, UploadFile
@@ -18,15 +17,12 @@ from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..core.channel.state import CasConflict
 from ..core.config import Settings
 from ..v1 import common_pb2
 from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, TooLarge, channel_unavailable
 from .limits import SEQ_MAX, EarlyReject, safe_text
 from .tasks import Submission, TaskService
 from .tenancy import Caller, Tenancy
-
-import nats.errors
 
 UPLOAD_PATH = "/v1/tasks/upload"
 
@@ -108,7 +104,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         err = channel_unavailable(exc)
         return error_response(err.http_status, err.code, err.message, err.retry_after)
 
-    for error_type in (nats.errors.Error, asyncio.TimeoutError, CasConflict):
+    for error_type in CHANNEL_ERRORS:
         app.add_exception_handler(error_type, channel_error)
 
     @app.exception_handler(StarletteHTTPException)

@@ -4,6 +4,7 @@ Every operation takes the Caller: a task another identity owns is answered exact
 """
 
 import asyncio
+import contextlib
 import hashlib
 import mimetypes
 import re
@@ -125,7 +126,8 @@ class TaskService:
         try:
             record = await self._write(sub, caller, task_id)
         except BaseException:
-            await self.quotas.release(caller, task_id)
+            with contextlib.suppress(Exception):   # the original error is the one to report
+                await self.quotas.release(caller, task_id)
             raise
         if record is None:                 # a concurrent submission with the same key wrote it first
             return await self.channel.get_task(task_id), False
