@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -50,6 +51,7 @@ def test_run_submit_and_ctrl_c(tmp_path):
                 pass
             time.sleep(0.3)
         assert key, "local mode did not come up"
+        assert stat.S_IMODE((tmp_path / "local" / "api-key").stat().st_mode) == 0o600  # its owner's only
         submitted = subprocess.run([str(BIN / "workforce"), "--url", f"http://127.0.0.1:{http_port}", "--data-dir",
                                     str(tmp_path / "local"), "submit", "Say hello @echo"],
                                    capture_output=True, text=True, timeout=60)

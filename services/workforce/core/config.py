@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     max_deliver: int = 3                  # deliveries of a work item before it is dead-lettered
     backoff_s: str = ""                   # comma-separated redelivery backoff, e.g. "5,15,30"
     control_ack_wait_s: float = 60.0      # planner / coordinator inbox
-    event_max_age_s: int = 7 * 24 * 3600
+    event_max_age_s: int = 7 * 24 * 3600   # events of a task (stream max age); 0 = keep forever
     duplicate_window_s: int = 300
     worker_registry_ttl_s: int = 30
 
@@ -75,6 +75,21 @@ class Settings(BaseSettings):
     max_metadata_entries: int = 32
     max_idempotency_key_chars: int = 200
     list_limit_max: int = 500
+    max_json_bytes: int = 1024 * 1024     # JSON request bodies (uploads use max_request_bytes)
+    list_scan_max: int = 1000             # index entries one listing page examines (status filters)
+
+    # --- tenancy and quotas (gateway); an identity is an API-key name ---
+    admin_identities: str = ""            # names that see and cancel every tenant's tasks: "ops,audit"
+    quota_tasks_in_flight: int = 100      # unfinished tasks per identity; 0 = no limit
+    quota_submissions_per_minute: int = 600  # per identity, sliding window; 0 = no limit
+    quota_overrides: str = ""             # per identity "name=in_flight/per_minute,…", e.g. "batch=500/3000"
+    quota_retry_after_s: int = 10         # Retry-After when the in-flight quota is full
+
+    # --- retention (0 = keep forever); keep each longer than the longest task deadline ---
+    task_ttl_s: int = 30 * 24 * 3600      # task records and the listing index (KV TTL / stream max age)
+    plan_ttl_s: int = 30 * 24 * 3600      # plans
+    file_ttl_s: int = 14 * 24 * 3600      # uploaded and produced files (object store TTL)
+    idempotency_ttl_s: int = 24 * 3600    # how long an idempotency key maps to its task
 
     def model_for(self, role: str) -> str:
         """The model name for a role ("planner", "coordinator", "worker:web", …)."""
