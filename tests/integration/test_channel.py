@@ -88,3 +88,34 @@ async def test_competing_consumers_heartbeats_redelivery_and_dead_letters(channe
     assert len(seen["titem/4/1"]) == 2                   # max_deliver = 2
     dead = await channel.js.stream_info(layout.DLQ_STREAM)
     assert dead.state.messages >= 1
+
+
+async def test_a_control_message_that_keeps_failing_gives_up_after_the_limit(channel):
+    """Planner / coordinator messages: after max_attempts failed deliveries the give-up hook ends the work (the
+    services fail the task with the reason) and the message is terminated, not redelivered forever."""
+    subject, durable = "wf.itest.control", "itest-control"
+    await channel.js.add_stream(name="ITEST_CONTROL", subjects=[subject], retention="workqueue")
+    deliveries, given_up = [], []
+
+    async def handler(msg):
+        deliveries.append(msg.metadata.num_delivered)
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    async def give_up(msg, reason):
+        given_up.append(reason)
+
+    stop = asyncio.Event()
+    worker = PullWorker(channel, subject=subject, durable=durable, stream="ITEST_CONTROL",
+                        config=channel.layout.control_consumer(durable, subject), handler=handler,
+                        retry_delay_s=0.05, max_attempts=3, give_up=give_up)
+    loop = asyncio.create_task(worker.run(stop))
+    await channel.js.publish(subject, b"x")
+    for _ in range(100):
+        if given_up:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # nothing more arrives: the message was terminated
+    stop.set()
+    await loop
+    assert deliveries == [1, 2, 3]
+    assert len(given_up) == 1 and given_up[0].startswith("UnicodeDecodeError")

@@ -178,8 +178,22 @@ class System:
             time.sleep(0.1)
         raise TimeoutError(f"task {task_id} did not finish: {self.get(task_id)}\n{self.logs()}")
 
-    def events(self, task_id: str, from_seq: int = 0, timeout: float = 60) -> list[dict]:
-        """The task's events over Server-Sent Events, until the terminal event."""
+    def cancel(self, task_id: str, reason: str = "") -> dict:
+        response = self.http.post(f"/v1/tasks/{task_id}/cancel", json={"reason": reason})
+        response.raise_for_status()
+        return response.json()
+
+    def log_has(self, service: str, text: str, timeout: float = 10) -> bool:
+        """Whether a service's log shows `text` within the timeout."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if any(text in p.read_text(errors="replace") for p in self.tmp.glob(f"{service}*.log")):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def events(self, task_id: str, from_seq: int = 0, timeout: float = 60, until: str = "") -> list[dict]:
+        """The task's events over Server-Sent Events, until the terminal event (or the first `until` event)."""
         out = []
         with self.http.stream("GET", f"/v1/tasks/{task_id}/events", params={"from_seq": from_seq},
                               timeout=timeout) as response:
@@ -187,7 +201,7 @@ class System:
             for line in response.iter_lines():
                 if line.startswith("data:"):
                     out.append(json.loads(line[5:].strip()))
-                    if out[-1]["type"] in ("task.succeeded", "task.failed", "task.cancelled"):
+                    if out[-1]["type"] in ("task.succeeded", "task.failed", "task.cancelled", until):
                         break
         return out
 

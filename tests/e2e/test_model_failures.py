@@ -1,0 +1,88 @@
+"""Every way a model backend can fail ends a task with a short reason — never a success built on junk, never a
+task stuck in PLANNING, never an endless redelivery. Real processes, the scripted LLM playing a broken backend."""
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+HTML = {"raw_body": "<html><body><h1>502 Bad Gateway</h1></body></html>", "content_type": "text/html"}
+
+
+def _events(system, task_id):
+    return [e["type"] for e in system.events(task_id)]
+
+
+@pytest.mark.parametrize("broken", [
+    HTML,
+    {"raw_body": "\xff\xfe\x00garbage", "content_type": "application/json"},
+    {"raw_body": '{"subtasks": [{"content": "cut', "content_type": "application/json"},
+    {"status": 500, "reply": {}},
+])
+def test_a_broken_planner_backend_fails_the_task_with_a_reason(system, broken):
+    system.llm.script([{"role": "planner", **broken}])
+    task_id = system.submit("Plan something")["task_id"]
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_FAILED", record
+    reason = record["failure_reason"]
+    assert reason.startswith("planner failed to decompose: model error:") and len(reason) <= 400, reason
+    types = _events(system, task_id)
+    assert "planner.failed" in types and types[-1] == "task.failed"
+
+
+def test_an_empty_answer_from_the_planner_is_never_a_success(system):
+    system.llm.script([{"role": "planner", "raw_body": '{"choices": [{"message": {"content": null}}]}',
+                        "content_type": "application/json"}])
+    task_id = system.submit("Plan something")["task_id"]
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_FAILED" and "not usable" in record["failure_reason"], record
+
+
+def test_junk_text_from_the_planner_falls_back_to_one_subtask(system):
+    system.llm.script([{"role": "planner", "schema": "plan", "reply": {"content": "Sure! I will think about it."}}])
+    task_id = system.submit("What is two plus two?")["task_id"]
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED", record
+    plan = next(e for e in system.events(task_id) if e["type"] == "plan.created")
+    assert [s["content"] for s in plan["data"]["subtasks"]] == ["What is two plus two?"]
+    assert plan["data"]["repairs"][0].startswith("fallback: one subtask")
+    assert [a.get("error", "")[:20] for a in plan["data"]["attempts"]] == ["no subtasks found: a"] * 2
+
+
+def test_junk_worker_results_are_failures_not_answers(system):
+    system.llm.script([{"role": "worker:", "reply": {"content": "I am a teapot"}}])
+    task_id = system.submit("Do one thing")["task_id"]
+    record = system.wait(task_id, timeout=90)
+    assert record["status"] == "TASK_STATUS_FAILED", record
+    assert "model error: unusable output" in record["failure_reason"]
+    assert "I am a teapot" not in record.get("answer", "")
+
+
+def test_a_junk_final_answer_is_not_a_success(system):
+    system.llm.script([{"role": "planner", "schema": "final_answer", "reply": {"content": "<html>oops</html>"}}])
+    task_id = system.submit("Answer me")["task_id"]
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_FAILED" and not record.get("answer"), record
+    assert "synthesize" in record["failure_reason"]
+
+
+def test_a_flaky_backend_is_retried_and_the_task_succeeds(system):
+    system.llm.script([{"role": "planner", "schema": "plan", "times": 1, **HTML},
+                       {"role": "coordinator", "times": 1, "status": 503, "raw_body": "busy"}])
+    task_id = system.submit("Survive a hiccup")["task_id"]
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED", record
+
+
+def test_cancel_stops_the_planners_model_call(system):
+    system.llm.script([{"role": "planner", "schema": "plan", "delay_ms": 20_000,
+                        "reply": {"content": {"subtasks": [{"content": "late", "dependencies": []}]}}}])
+    task_id = system.submit("Think for a long time")["task_id"]
+    system.events(task_id, timeout=10, until="task.planning")
+    before = len([r for r in system.llm.requests() if r["role"] == "planner"])
+    cancelled = system.cancel(task_id)
+    assert cancelled["status"] == "TASK_STATUS_CANCELLED"
+    assert system.log_has("planner", "planner stopped: the task was cancelled", timeout=10)
+    record = system.wait(task_id, timeout=10)
+    assert record["status"] == "TASK_STATUS_CANCELLED"
+    assert "plan.created" not in _events(system, task_id)
+    assert len([r for r in system.llm.requests() if r["role"] == "planner"]) == before  # no retry after the cancel
