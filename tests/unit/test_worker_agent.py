@@ -73,7 +73,7 @@ async def test_repeated_identical_calls_are_stopped_early(scripted, tmp_path):
     assert outcome.failed and outcome.tool_calls == 1  # the repeats were never run
     assert "repeated the same call add" in outcome.content and "2" in outcome.content
     feedback = [m["content"] for m in outcome.messages if m.get("role") == "tool"][1]
-    assert "the same add call you made before" in feedback
+    assert feedback == "2"  # the same output again; the next step is constrained to the answer
 
 
 async def test_after_a_repeat_the_next_step_must_be_the_answer(scripted, tmp_path):
@@ -180,3 +180,17 @@ def test_read_result():
     for junk in ("just text", '{"content": "  "}', "[1, 2]"):
         with pytest.raises(StepError):
             read_result(junk)
+
+
+async def test_json_mode_concludes_in_a_short_fresh_context_after_a_repeat(scripted, tmp_path):
+    agent, settings = make_agent(scripted, requires_tool=True, llm_tool_mode="json")
+    scripted.script([
+        {"role": "worker:echo", "schema": "subtask_conclusion", "reply": {"content": {"content": "5"}}},
+        {"role": "worker:echo", "reply": {"content": {"tool": "add", "arguments": {"a": 2, "b": 3}}}},
+    ])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("5", False, 1)
+    conclusion = scripted.requests()[-1]
+    assert conclusion["schema"] == "subtask_conclusion" and len(conclusion["messages"]) == 4  # system, subtask, call, output
+    assert conclusion["messages"][-1]["content"].endswith("So the result of the subtask is")
+    assert "big task" not in str(conclusion["messages"])  # only the subtask and what the tools returned

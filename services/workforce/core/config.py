@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     assignment_retries: int = 1           # retries with feedback when the assignment names bad ids
     max_subtasks: int = 12
     subtask_chars: int = 600              # longest subtask text the planner may write
+    result_chars: int = 4000              # longest result a worker may write ({content, failed})
+    answer_chars: int = 2000              # longest final answer the planner may write
     control_max_deliver: int = 5          # deliveries of a planner/coordinator message before the task fails
     control_concurrency: int = 64         # planner / coordinator messages handled at once per replica
 

@@ -128,7 +128,8 @@ class Planner:
         results = [{"id": s.subtask_id, "content": s.content, "result": s.result} for s in request.subtasks]
         messages = prompts.synthesize_messages(request.question, request.answer_format, results)
         usage = UsageBook()
-        outcome = await self._ask(messages, prompts.ANSWER_SCHEMA, prompts.ANSWER_SCHEMA_NAME, task_id, usage,
+        outcome = await self._ask(messages, prompts.answer_schema(self.settings.answer_chars),
+                                  prompts.ANSWER_SCHEMA_NAME, task_id, usage,
                                   parse_answer, temperature=temperature)
         final = channel_pb2.FinalAnswer(answer=outcome.value, planner_output=outcome.raw)
         usage.merge_into(final.usage)

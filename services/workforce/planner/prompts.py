@@ -61,12 +61,16 @@ def plan_schema(max_subtasks: int, subtask_chars: int = 600, done_ids: list[str]
     }
 
 
-ANSWER_SCHEMA = {
-    "type": "object",
-    "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 2000}},
-    "required": ["answer"],
-    "additionalProperties": False,
-}
+def answer_schema(max_chars: int = 2000) -> dict:
+    return {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": max_chars}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+
+
+ANSWER_SCHEMA = answer_schema()
 
 
 def _workers_json(workers: list[dict]) -> str:

@@ -15,14 +15,18 @@ import jsonschema
 from ..core.llm import extract_json
 from ..core.llm.client import ChatResult, ToolCall
 
-RESULT_CONTENT_CHARS = 4000
+def result_schema(max_chars: int = 4000) -> dict:
+    """The final {content, failed}; content bounded (WF_RESULT_CHARS) so a rambling model is cut short."""
+    return {
+        "type": "object",
+        "properties": {"content": {"type": "string", "minLength": 1, "maxLength": max_chars},
+                       "failed": {"type": "boolean"}},
+        "required": ["content", "failed"],
+        "additionalProperties": False,
+    }
 
-RESULT_SCHEMA = {
-    "type": "object",
-    "properties": {"content": {"type": "string", "maxLength": RESULT_CONTENT_CHARS}, "failed": {"type": "boolean"}},
-    "required": ["content", "failed"],
-    "additionalProperties": False,
-}
+
+RESULT_SCHEMA = result_schema()
 
 
 class StepError(ValueError):
@@ -54,7 +58,7 @@ def _bounded(parameters: dict) -> dict:
     return out
 
 
-def action_schema(tools: list, allow_result: bool = True) -> dict:
+def action_schema(tools: list, allow_result: bool = True, result_chars: int = 4000) -> dict:
     """One JSON object per step: a tool call (one alternative per tool) or, when allowed, the result."""
     alternatives = [
         {"type": "object",
@@ -64,7 +68,7 @@ def action_schema(tools: list, allow_result: bool = True) -> dict:
     ]
     if not allow_result:
         return alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
-    return {"anyOf": [*alternatives, RESULT_SCHEMA]}
+    return {"anyOf": [*alternatives, result_schema(result_chars)]}
 
 
 def tool_guide(tools: list) -> str:

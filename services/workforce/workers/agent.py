@@ -12,12 +12,14 @@ import logging
 from dataclasses import dataclass, field
 
 from ..core.config import Settings
+from ..core.llm import extract_json
 from ..core.llm.client import ChatResult, LLMError, UsageBook
 from ..core.metrics import TOOL_CALLS
 from ..core.sampling import temperature_of
 from ..v1 import channel_pb2
-from .actions import RESULT_SCHEMA, StepError, action_schema, read_json_step, read_native, tool_guide
-from .prompts import JSON_MODE_RULES, WORKER_SYSTEM, subtask_prompt
+from .actions import StepError, action_schema, read_json_step, read_native, result_schema, tool_guide
+from .prompts import (CONCLUDE_SCHEMA_NAME, JSON_MODE_RULES, WORKER_SYSTEM, conclude_messages, conclusion_schema,
+                      subtask_prompt)
 from .tools import ToolBudgetExceeded, ToolContext, WorkerSpec
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class ToolCallingAgent:
         seen: dict[tuple[str, str], str] = {}    # (tool, arguments) → its result
         repeats = bad_steps = nudged = 0
         must_answer = False
+        last_ok = True    # whether the last tool call worked (one agent serves several subtasks at once: keep it local)
         index = 0
         while True:
             index += 1
@@ -65,8 +68,11 @@ class ToolCallingAgent:
             # after a repeated call the next step must be the answer (tool_choice "none").
             must_call = self.spec.requires_tool and outcome.tool_calls == 0
             try:
-                result = await self._ask(messages, item.task_id, ctx, "required" if must_call else
-                                         "none" if must_answer else None)
+                if must_answer and self.json_mode and ctx.tool_history:
+                    result = await self._conclude(item, ctx, messages, last_ok)
+                else:
+                    result = await self._ask(messages, item.task_id, ctx, "required" if must_call else
+                                             "none" if must_answer else None)
             except LLMError as exc:
                 return self._end(outcome, f"model error: {exc}", True)
             outcome.usage.add(self.role, result)
@@ -99,8 +105,9 @@ class ToolCallingAgent:
                     if repeats > REPEATS_ALLOWED:
                         return self._end(outcome, f"stopped: repeated the same call {call.name}({call.arguments[:200]})"
                                          f" whose result was: {seen[key][:self.settings.tool_result_chars]}", True)
-                    text = (f"{seen[key]}\n\n(This is the result of the same {call.name} call you made before. "
-                            "Do not repeat it: write your final answer from this result now.)")
+                    # The same output again, and the next step is constrained to the answer: a lecture here only
+                    # gives a small model more text to copy.
+                    text = seen[key]
                     must_answer = True
                 else:
                     try:
@@ -109,23 +116,43 @@ class ToolCallingAgent:
                         return self._end(outcome, self._capped_summary(ctx, str(exc)), True)
                     outcome.tool_calls += 1
                     seen[key] = text
+                    last_ok = ok
                 messages.append(self._tool_message(call, text, ok))
 
     async def _ask(self, messages: list[dict], task_id: str, ctx: ToolContext, choice: str | None) -> ChatResult:
         """One step; choice "required" = a tool call, "none" = the result, None = either."""
+        result = result_schema(self.settings.result_chars)
         if self.json_mode:
-            schema = RESULT_SCHEMA if choice == "none" else \
-                action_schema(self.spec.tools, allow_result=choice != "required")
+            schema = result if choice == "none" else \
+                action_schema(self.spec.tools, allow_result=choice != "required", result_chars=self.settings.result_chars)
             return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=schema,
                                        schema_name="worker_step", temperature=_temperature(ctx))
         specs = [t.openai_spec() for t in self.spec.tools] or None
         if choice == "none":  # the answer, constrained to the result object
-            return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=RESULT_SCHEMA,
+            return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=result,
                                        schema_name="subtask_result", temperature=_temperature(ctx))
         return await self.llm.chat(messages, role=self.role, task_id=task_id, tools=specs,
                                    tool_choice=choice if specs and choice else None,
-                                   json_schema=None if specs else RESULT_SCHEMA, schema_name="subtask_result",
+                                   json_schema=None if specs else result, schema_name="subtask_result",
                                    temperature=_temperature(ctx))
+
+    async def _conclude(self, item, ctx: ToolContext, messages: list[dict], last_ok: bool) -> ChatResult:
+        """The answer in a short, fresh conversation — the subtask, the tool calls and their outputs only — which a
+        small model states far more reliably than at the end of a long tool loop (α-UMi's summarizer idea). Whether
+        it failed is then the tools' verdict, not the model's. The exchange is kept in the history."""
+        ask = conclude_messages(self.spec.worker_type, item, ctx.tool_history, self.settings.tool_result_chars)
+        messages.append({"role": "user", "content": ask[-1]["content"]})
+        result = await self.llm.chat(ask, role=self.role, task_id=item.task_id,
+                                     json_schema=conclusion_schema(self.settings.result_chars),
+                                     schema_name=CONCLUDE_SCHEMA_NAME, temperature=_temperature(ctx))
+        try:
+            value = extract_json(result.content)
+            content = value["content"] if isinstance(value, dict) else None
+        except ValueError:
+            content = None
+        if isinstance(content, str) and content.strip():
+            result.content = json.dumps({"content": content.strip(), "failed": not last_ok})
+        return result
 
     def _assistant_step(self, result: ChatResult, step) -> dict:
         if self.json_mode and not result.tool_calls:

@@ -22,3 +22,26 @@ def subtask_prompt(item: channel_pb2.WorkItem) -> str:
         parts.append(f"Files attached to the task:\n{files}")
     parts.append(f"Your subtask:\n{item.subtask}")
     return "\n\n".join(parts)
+
+CONCLUDE_SYSTEM = "You are {worker_type}, a worker in a team of AI agents. You solve exactly one subtask. \
+Each reply is one JSON object."
+
+CONCLUDE_SCHEMA_NAME = "subtask_conclusion"
+
+
+def conclude_messages(worker_type: str, item: channel_pb2.WorkItem, history: list[tuple[str, str, str]],
+                      result_chars: int) -> list[dict]:
+    """A short, fresh conversation for the answer (like α-UMi's summarizer): the subtask, the tool calls and
+    what they returned, ending in a sentence to complete."""
+    messages = [{"role": "system", "content": CONCLUDE_SYSTEM.format(worker_type=worker_type)},
+                {"role": "user", "content": f"Your subtask:\n{item.subtask}"}]
+    for name, arguments, result in history[-3:]:
+        messages.append({"role": "assistant", "content": f'{{"tool": "{name}", "arguments": {arguments[:600]}}}'})
+        messages.append({"role": "user", "content": f"Output of {name}: {result[:result_chars]}"})
+    messages[-1]["content"] += "\nSo the result of the subtask is"
+    return messages
+
+
+def conclusion_schema(max_chars: int) -> dict:
+    return {"type": "object", "properties": {"content": {"type": "string", "minLength": 1, "maxLength": max_chars}},
+            "required": ["content"], "additionalProperties": False}
