@@ -86,3 +86,22 @@ def test_cancel_stops_the_planners_model_call(system):
     assert record["status"] == "TASK_STATUS_CANCELLED"
     assert "plan.created" not in _events(system, task_id)
     assert len([r for r in system.llm.requests() if r["role"] == "planner"]) == before  # no retry after the cancel
+
+
+def test_concurrent_tasks_keep_their_own_temperature(system):
+    """Each model request carries its own task's sampling temperature, also when the planner handles several tasks
+    at once (best-of-n training data depends on it)."""
+    system.llm.script([{"role": "planner", "schema": "plan", "delay_ms": 300,
+                        "reply": {"content": {"subtasks": [{"content": "one step", "dependencies": []}]}}}])
+    wanted = {}
+    for i in range(6):
+        temperature = f"{0.1 * (i + 1):.1f}"
+        task_id = system.submit(f"Sample {i}", metadata={"temperature": temperature})["task_id"]
+        wanted[task_id] = float(temperature)
+    for task_id in wanted:
+        assert system.wait(task_id, timeout=60)["status"] == "TASK_STATUS_SUCCEEDED"
+    seen = [(r["task"], r["role"], r["temperature"]) for r in system.llm.requests() if r["task"] in wanted]
+    assert {role for _, role, _ in seen} >= {"planner", "coordinator", "worker:echo"}
+    for task_id, role, temperature in seen:
+        if role in ("planner", "worker:echo"):
+            assert temperature == wanted[task_id], (task_id, role, temperature)

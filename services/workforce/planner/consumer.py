@@ -5,6 +5,8 @@ PlannerFailed at once, an unexpected error after WF_CONTROL_MAX_DELIVER deliveri
 stops its in-flight model call.
 """
 
+import base64
+import json
 import logging
 
 from google.protobuf.message import DecodeError
@@ -75,6 +77,9 @@ class PlannerConsumer:
             msg_id=f"planfail:{task_id}:{kind}:{version}")
 
     async def _dispatch(self, task_id: str, kind: str, request, temperature) -> None:
+        if kind in ("decompose", "replan", "synthesize") and \
+                await self._published_before(f"{task_id}.{kind}.{_version(request)}"):
+            return
         if kind == "decompose":
             await self._decompose(task_id, request.decompose, temperature)
         elif kind == "replan":
@@ -95,28 +100,53 @@ class PlannerConsumer:
                                 msg_id=f"ev:{task_id}:planning")
         plan, outcome = await self.planner.decompose(task_id, request, await self.registry.workers(), temperature)
         log.info("plan created: %d subtasks, %d repairs", len(plan.subtasks), len(outcome.repairs))
-        await self.channel.emit(task_id, "plan.created", f"{len(plan.subtasks)} subtasks",
-                                data=_plan_data(plan, outcome), msg_id=f"ev:{task_id}:plan:0")
-        await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan),
-                                          msg_id=f"plan:{task_id}:0")
+        await self._publish_once(f"{task_id}.decompose.0", task_id, {
+            "type": "plan.created", "message": f"{len(plan.subtasks)} subtasks", "subtask_id": "",
+            "data": _plan_data(plan, outcome), "msg_id": f"ev:{task_id}:plan:0"},
+            channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan), f"plan:{task_id}:0")
 
     async def _replan(self, task_id: str, request: channel_pb2.ReplanRequest, temperature) -> None:
         plan, outcome = await self.planner.replan(task_id, request, await self.registry.workers(), temperature)
         log.info("replanned %s: %d subtasks", request.failed_subtask_id, len(plan.subtasks))
-        await self.channel.emit(task_id, "plan.replanned", f"{request.failed_subtask_id} → {len(plan.subtasks)} subtasks",
-                                subtask_id=request.failed_subtask_id, data=_plan_data(plan, outcome),
-                                msg_id=f"ev:{task_id}:plan:{request.plan_version}")
-        await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan),
-                                          msg_id=f"plan:{task_id}:{request.plan_version}")
+        version = request.plan_version
+        await self._publish_once(f"{task_id}.replan.{version}", task_id, {
+            "type": "plan.replanned", "message": f"{request.failed_subtask_id} → {len(plan.subtasks)} subtasks",
+            "subtask_id": request.failed_subtask_id, "data": _plan_data(plan, outcome),
+            "msg_id": f"ev:{task_id}:plan:{version}"},
+            channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan), f"plan:{task_id}:{version}")
 
     async def _synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest, temperature) -> None:
         final, outcome = await self.planner.synthesize(task_id, request, temperature)
         log.info("answer created")
-        await self.channel.emit(task_id, "answer.created", final.answer[:500], data={
-            "planner_messages": outcome.messages, "planner_output": final.planner_output,
-            "attempts": outcome.attempts}, msg_id=f"ev:{task_id}:answer")
-        await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, final_answer=final),
-                                          msg_id=f"final:{task_id}")
+        await self._publish_once(f"{task_id}.synthesize.0", task_id, {
+            "type": "answer.created", "message": final.answer[:500], "subtask_id": "",
+            "data": {"planner_messages": outcome.messages, "planner_output": final.planner_output,
+                     "attempts": outcome.attempts}, "msg_id": f"ev:{task_id}:answer"},
+            channel_pb2.CoordinatorMessage(task_id=task_id, final_answer=final), f"final:{task_id}")
+
+    async def _published_before(self, key: str) -> bool:
+        """A redelivered request whose output was decided before: publish that again (both publishes are
+        de-duplicated by message id), so the recorded event is always the plan that ran."""
+        entry = await self.channel.planner_outputs.get(key)
+        if entry is None:
+            return False
+        await self._publish_stored(json.loads(entry.value))
+        return True
+
+    async def _publish_once(self, key: str, task_id: str, event: dict, message, msg_id: str) -> None:
+        stored = {"task_id": task_id, "event": event, "msg_id": msg_id,
+                  "message": base64.b64encode(message.SerializeToString()).decode()}
+        if await self.channel.planner_outputs.create(key, json.dumps(stored, ensure_ascii=False).encode()) is None:
+            entry = await self.channel.planner_outputs.get(key)  # another delivery decided first: that one holds
+            stored = json.loads(entry.value) if entry is not None else stored
+        await self._publish_stored(stored)
+
+    async def _publish_stored(self, stored: dict) -> None:
+        event = stored["event"]
+        await self.channel.emit(stored["task_id"], event["type"], event["message"], subtask_id=event["subtask_id"],
+                                data=event["data"], msg_id=event["msg_id"])
+        await self.channel.to_coordinator(
+            channel_pb2.CoordinatorMessage.FromString(base64.b64decode(stored["message"])), msg_id=stored["msg_id"])
 
 
 def _plan_data(plan: channel_pb2.PlanReady, outcome: Outcome) -> dict:

@@ -60,6 +60,8 @@ class Channel:
         self.workers = await self.bucket(layout.WORKERS_BUCKET, history=1, ttl=s.worker_registry_ttl_s)
         self.idempotency = await self.bucket(layout.IDEMPOTENCY_BUCKET, history=1, ttl=s.idempotency_ttl_s)
         self.active = await self.bucket(layout.ACTIVE_BUCKET, history=1)
+        # One output per planner request: a redelivered request re-publishes what was decided the first time.
+        self.planner_outputs = await self.bucket(layout.PLANNER_OUTPUTS_BUCKET, history=1, ttl=s.plan_ttl_s or 86400)
         try:
             self.files = await self.js.object_store(layout.FILES_BUCKET)
             await self._keep_max_age(f"OBJ_{layout.FILES_BUCKET}", s.file_ttl_s)

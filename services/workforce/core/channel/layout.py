@@ -44,6 +44,7 @@ PLANS_BUCKET = "wf-plans"            # PlanState by task id
 WORKERS_BUCKET = "wf-workers"        # WorkerInfo by <type>.<instance>; entries expire without heartbeats
 IDEMPOTENCY_BUCKET = "wf-idempotency"  # idempotency key hash → task id
 ACTIVE_BUCKET = "wf-active"          # task ids not finished yet (what the deadline sweeper scans)
+PLANNER_OUTPUTS_BUCKET = "wf-planner-outputs"  # <task>.<stage>.<version> → what the planner published for it
 FILES_BUCKET = "wf-files"            # object store
 QUOTA_INFLIGHT_BUCKET = "wf-quota-inflight"  # <owner scope>.<task id> while a task counts as in flight
 QUOTA_RATE_BUCKET = "wf-quota-rate"  # <owner scope>.<minute> → submissions in that minute

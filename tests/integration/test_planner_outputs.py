@@ -1,0 +1,50 @@
+"""One plan per planner request: a redelivered request publishes what was decided the first time, so the recorded
+`plan.created` event is always the plan the coordinator ran (real NATS, the scripted LLM)."""
+
+import pytest
+
+from tests.support.scripted_llm import ScriptedLLM
+from workforce.core.channel import layout
+from workforce.core.config import Settings
+from workforce.core.llm.client import ChatClient
+from workforce.planner.consumer import PlannerConsumer
+from workforce.planner.logic import Planner
+from workforce.v1 import channel_pb2, common_pb2
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory):
+    server = ScriptedLLM(log_dir=str(tmp_path_factory.mktemp("llm"))).start()
+    yield server
+    server.stop()
+
+
+async def test_a_redelivered_request_republishes_the_first_plan(channel, scripted):
+    scripted.reset()
+    scripted.script([
+        {"role": "planner", "times": 1, "reply": {"content": {"subtasks": [{"content": "first", "dependencies": []}]}}},
+        {"role": "planner", "reply": {"content": {"subtasks": [{"content": "second", "dependencies": []}]}}},
+    ])
+    info = common_pb2.WorkerInfo(worker_type="echo", instance_id="i1", description="echo")
+    info.heartbeat_at.GetCurrentTime()
+    await channel.workers.put("echo.i1", info.SerializeToString())
+    task_id = "t-plan-once"
+    await channel.tasks.put(task_id, common_pb2.TaskRecord(task_id=task_id, question="q",
+                                                           status=common_pb2.TASK_STATUS_QUEUED).SerializeToString())
+    settings = Settings(llm_base_url=scripted.base_url, llm_max_retries=0)
+    consumer = PlannerConsumer(Planner(ChatClient(settings), settings), channel)
+    request = channel_pb2.PlannerRequest(task_id=task_id, decompose=channel_pb2.DecomposeRequest(question="q"))
+    await consumer._dispatch(task_id, "decompose", request, None)
+    await consumer._dispatch(task_id, "decompose", request, None)   # the same request, delivered again
+
+    assert len([r for r in scripted.requests() if r["role"] == "planner"]) == 1  # decided once
+    sub = await channel.js.pull_subscribe(layout.COORDINATOR_SUBJECT, durable="itest-plan-once",
+                                          stream=layout.CONTROL_STREAM)
+    msgs = await sub.fetch(10, timeout=2)
+    plans = [channel_pb2.CoordinatorMessage.FromString(m.data) for m in msgs]
+    plans = [p for p in plans if p.task_id == task_id]
+    assert [[s.content for s in p.plan.subtasks] for p in plans] == [["first"]]
+    events = await channel.js.pull_subscribe(layout.events_subject(task_id), durable="itest-plan-once-ev",
+                                             stream=layout.EVENTS_STREAM)
+    created = [m for m in await events.fetch(20, timeout=2) if b"plan.created" in m.data]
+    assert len(created) == 1 and b"first" in created[0].data
