@@ -144,9 +144,9 @@ class ChatClient:
     def _headers(self, role: str, task_id: str) -> dict:
         return {"X-Workforce-Role": role, "X-Workforce-Task": task_id or ""}
 
-    async def _post(self, request: dict, role: str, task_id: str) -> dict:
-        """POST /chat/completions with bounded retries; the decoded JSON body or LLMError."""
-        url = f"{self.base_url}/chat/completions"
+    async def _post(self, request: dict, role: str, task_id: str, path: str = "/chat/completions") -> dict:
+        """POST with bounded retries; the decoded JSON body or LLMError."""
+        url = f"{self.base_url}{path}"
         attempts = max(0, self.settings.llm_max_retries) + 1
         error = LLMError("no attempt was made")
         for attempt in range(attempts):
@@ -207,6 +207,34 @@ class ChatClient:
             LLM_REQUESTS.labels(role, model, "error").inc()
             raise
         result.latency_s = time.perf_counter() - started
+        record_call(role, model, result)
+        return result
+
+    async def complete(self, prompt: str, *, role: str, task_id: str = "", temperature: float | None = None,
+                       max_tokens: int | None = None, stop: list[str] | None = None) -> ChatResult:
+        """A raw completion of `prompt` (POST /completions): for models trained on an exact prompt format."""
+        model = self.settings.model_for(role)
+        request = {"model": model, "prompt": prompt, "max_tokens": max_tokens or self.settings.llm_max_tokens,
+                   "temperature": self.settings.llm_temperature if temperature is None else temperature}
+        if stop:
+            request["stop"] = stop
+        started = time.perf_counter()
+        try:
+            body = await self._post(request, role, task_id, "/completions")
+            choices = body.get("choices")
+            if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+                raise LLMError(f"{role}: the model returned no choices", kind="bad_body")
+            text = choices[0].get("text")
+            if text is not None and not isinstance(text, str):
+                raise LLMError(f"{role}: the completion is not text", kind="bad_body")
+        except LLMError:
+            LLM_REQUESTS.labels(role, model, "error").inc()
+            raise
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        result = ChatResult(content=text or "", prompt_tokens=_int(usage.get("prompt_tokens")),
+                            completion_tokens=_int(usage.get("completion_tokens")), model=str(body.get("model") or model),
+                            latency_s=time.perf_counter() - started,
+                            finish_reason=str(choices[0].get("finish_reason") or ""))
         record_call(role, model, result)
         return result
 
