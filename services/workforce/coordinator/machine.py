@@ -4,7 +4,6 @@ published (work items, planner requests, events) in the plan's outbox. No I/O he
 import time
 from dataclasses import dataclass, field
 
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from ..core.config import Settings
 from ..core.ids import attempt_id
@@ -220,4 +219,3 @@ def new_plan(record: common_pb2.TaskRecord) -> channel_pb2.PlanState:
     return plan
 
 
-Timestamp  # used through the generated message fields

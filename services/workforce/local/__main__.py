@@ -9,7 +9,6 @@ import importlib.util
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
