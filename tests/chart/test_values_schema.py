@@ -78,7 +78,10 @@ def test_nats_disabled_needs_an_external_url():
             "set either nats.enabled (the bundled official chart) or nats.external.url",
         ),
         (["auth.apiKeys="], "set auth.apiKeys or auth.existingSecret"),
-        (["llm.baseUrl="], "set llm.baseUrl (an OpenAI-compatible endpoint) or vllm.enabled"),
+        (
+            ["llm.baseUrl="],
+            "set llm.baseUrl (an OpenAI-compatible endpoint), vllm.enabled with a server, or modelServer.enabled",
+        ),
         (
             ["llm.baseUrl=", "vllm.enabled=true", "llm.server=nope"],
             'llm.server "nope" is not one of vllm.servers',

@@ -108,8 +108,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if not $server }}{{ fail (printf "llm.server %q is not one of vllm.servers" .Values.llm.server) }}{{ end }}
 {{- end }}
 {{- printf "http://%s:8000/v1" (include "workforce.vllmName" (dict "root" . "server" $server)) }}
+{{- else if include "workforce.modelServerIsEndpoint" . }}
+{{- include "workforce.modelServerUrl" . }}
 {{- else }}
-{{- fail "llm: set llm.baseUrl (an OpenAI-compatible endpoint) or vllm.enabled with a server; the service images do not ship the embedded model" }}
+{{- fail "llm: set llm.baseUrl (an OpenAI-compatible endpoint), vllm.enabled with a server, or modelServer.enabled (the small-footprint CPU model server)" }}
 {{- end }}
 {{- end }}
 
@@ -171,8 +173,8 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
 {{- end }}
 {{- end }}
 
-{{/* Shared env of every service: channel, LLM, orchestration */}}
-{{- define "workforce.commonEnv" -}}
+{{/* Shared env of every service: channel, LLM, orchestration (read through workforce.commonEnv, modelserver/_helpers.tpl) */}}
+{{- define "workforce.commonEnvBase" -}}
 - name: WF_NATS_URL
   value: {{ include "workforce.natsUrl" . | quote }}
 {{- if .Values.nats.external.credsSecret }}
