@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     max_subtasks: int = 12
     subtask_chars: int = 600              # longest subtask text the planner may write
     result_chars: int = 4000              # longest result a worker may write ({content, failed})
+    tool_arg_chars: int = 8000            # longest string argument of a tool call in a constrained (json) step
     answer_chars: int = 2000              # longest final answer the planner may write
     control_max_deliver: int = 5          # deliveries of a planner/coordinator message before the task fails
     control_concurrency: int = 64         # planner / coordinator messages handled at once per replica

@@ -44,25 +44,25 @@ class Step:
         return not self.calls
 
 
-def _bounded(parameters: dict) -> dict:
-    """Tool parameters with every string bounded, so that a constrained step always ends."""
+def _bounded(parameters: dict, max_chars: int) -> dict:
+    """Tool parameters with every string bounded (WF_TOOL_ARG_CHARS), so that a constrained step ends soon."""
     out = dict(parameters or {"type": "object"})
     props = {}
     for name, sub in (out.get("properties") or {}).items():
         sub = dict(sub)
-        if sub.get("type") == "string" and "maxLength" not in sub and "enum" not in sub:
-            sub["maxLength"] = 2000
+        if sub.get("type") == "string" and "enum" not in sub:
+            sub["maxLength"] = min(int(sub.get("maxLength", max_chars)), max_chars)
         props[name] = sub
     if props:
         out["properties"] = props
     return out
 
 
-def action_schema(tools: list, allow_result: bool = True, result_chars: int = 4000) -> dict:
+def action_schema(tools: list, allow_result: bool = True, result_chars: int = 4000, arg_chars: int = 4000) -> dict:
     """One JSON object per step: a tool call (one alternative per tool) or, when allowed, the result."""
     alternatives = [
         {"type": "object",
-         "properties": {"tool": {"const": t.name}, "arguments": _bounded(t.parameters)},
+         "properties": {"tool": {"const": t.name}, "arguments": _bounded(t.parameters, arg_chars)},
          "required": ["tool", "arguments"], "additionalProperties": False}
         for t in tools
     ]

@@ -124,7 +124,8 @@ class ToolCallingAgent:
         result = result_schema(self.settings.result_chars)
         if self.json_mode:
             schema = result if choice == "none" else \
-                action_schema(self.spec.tools, allow_result=choice != "required", result_chars=self.settings.result_chars)
+                action_schema(self.spec.tools, allow_result=choice != "required",
+                              result_chars=self.settings.result_chars, arg_chars=self.settings.tool_arg_chars)
             return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=schema,
                                        schema_name="worker_step", temperature=_temperature(ctx))
         specs = [t.openai_spec() for t in self.spec.tools] or None
