@@ -5,6 +5,7 @@ from google.protobuf.message import DecodeError
 
 from ..core.metrics import API_REQUESTS
 from ..v1 import gateway_pb2, gateway_pb2_grpc
+from .approvals import ApprovalService, Decision
 from .auth import ApiKeys, key_from_headers
 from .errors import ApiError
 from .tasks import Submission, TaskService
@@ -62,6 +63,7 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
     def __init__(self, tasks: TaskService, keys: ApiKeys):
         self.tasks = tasks
         self.keys = keys
+        self.approvals = ApprovalService(tasks)
 
     async def _call(self, name: str, context, request, fn):
         if isinstance(request, _Malformed):
@@ -84,7 +86,8 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
             sub = Submission(question=request.question, answer_format=request.answer_format,
                              idempotency_key=request.idempotency_key,
                              files=[(f.name, f.data, f.media_type) for f in request.files],
-                             metadata=dict(request.metadata), timeout_s=request.timeout_s)
+                             metadata=dict(request.metadata), timeout_s=request.timeout_s,
+                             review_plan=request.review_plan, review_replans=request.review_replans)
             record, created = await self.tasks.submit(sub, self._owner(context))
             return gateway_pb2.SubmitTaskResponse(task_id=record.task_id, created=created, task=record)
         return await self._call("SubmitTask", context, request, run)
@@ -103,6 +106,22 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
 
     async def GetPlan(self, request, context):
         return await self._call("GetPlan", context, request, lambda: self.tasks.plan(request.task_id))
+
+    async def ApprovePlan(self, request, context):
+        async def run():
+            edits = [{"id": s.subtask_id, "content": s.content, "worker_type": s.worker_type,
+                      "dependencies": list(s.dependencies)} for s in request.subtasks] or None
+            version = request.plan_version if request.HasField("plan_version") else None
+            return await self.approvals.decide(request.task_id, self._owner(context), Decision(
+                approve=True, plan_version=version, subtasks=edits, reason=request.comment, via="grpc"))
+        return await self._call("ApprovePlan", context, request, run)
+
+    async def RejectPlan(self, request, context):
+        async def run():
+            version = request.plan_version if request.HasField("plan_version") else None
+            return await self.approvals.decide(request.task_id, self._owner(context), Decision(
+                approve=False, plan_version=version, reason=request.reason, via="grpc"))
+        return await self._call("RejectPlan", context, request, run)
 
     async def ListWorkers(self, request, context):
         async def run():

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..core.config import Settings
 from ..core.metrics import API_REQUESTS
 from ..v1 import common_pb2
+from . import console
 from .auth import ApiKeys, key_from_headers
 from .errors import ApiError, InvalidInput, TooLarge
 from .tasks import Submission, TaskService
@@ -28,6 +29,9 @@ class SubmitBody(BaseModel):
     idempotency_key: str = Field("", description="Submitting twice with the same key returns the first task")
     metadata: dict[str, str] = Field(default_factory=dict)
     timeout_s: int = Field(0, description="Task deadline in seconds; 0 = the server default")
+    review_plan: bool = Field(False, description="Hold the plan in AWAITING_APPROVAL until a person approves, "
+                                                 "edits or rejects it (POST …/plan/approve or …/plan/reject)")
+    review_replans: bool = Field(False, description="Hold every replan for approval too")
 
 
 class CancelBody(BaseModel):
@@ -39,8 +43,10 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 
 def build_app(tasks: TaskService, keys: ApiKeys, settings: Settings, extra_routers=()) -> FastAPI:
-    app = FastAPI(title="Workforce gateway", version="1", description=
-                  "Submit tasks to a Workforce (planner → coordinator → workers), watch them, cancel them.")
+    app = FastAPI(title="Workforce gateway", version="1", docs_url=None, redoc_url=None, description=
+                  "Submit tasks to a Workforce (planner → coordinator → workers), watch them, cancel them. "
+                  "The web console is at /.")
+    console.install(app)
 
     @app.middleware("http")
     async def limits(request: Request, call_next):
@@ -87,14 +93,16 @@ def build_app(tasks: TaskService, keys: ApiKeys, settings: Settings, extra_route
     async def submit(body: SubmitBody, who: str = Depends(owner)):
         record, created = await tasks.submit(Submission(
             question=body.question, answer_format=body.answer_format, idempotency_key=body.idempotency_key,
-            metadata=body.metadata, timeout_s=body.timeout_s), who)
+            metadata=body.metadata, timeout_s=body.timeout_s, review_plan=body.review_plan,
+            review_replans=body.review_replans), who)
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
                             status_code=201 if created else 200)
 
     @app.post("/v1/tasks/upload", tags=["tasks"], status_code=201)
     async def submit_with_files(question: str = Form(...), answer_format: str = Form(""),
                                 idempotency_key: str = Form(""), metadata: str = Form("{}"),
-                                timeout_s: int = Form(0), files: list[UploadFile] = File(default=[]),
+                                timeout_s: int = Form(0), review_plan: bool = Form(False),
+                                review_replans: bool = Form(False), files: list[UploadFile] = File(default=[]),
                                 who: str = Depends(owner)):
         try:
             meta = json.loads(metadata or "{}")
@@ -110,7 +118,8 @@ def build_app(tasks: TaskService, keys: ApiKeys, settings: Settings, extra_route
             loaded.append((f.filename or "file", data, f.content_type or ""))
         record, created = await tasks.submit(Submission(
             question=question, answer_format=answer_format, idempotency_key=idempotency_key,
-            metadata={str(k): str(v) for k, v in meta.items()}, timeout_s=timeout_s, files=loaded), who)
+            metadata={str(k): str(v) for k, v in meta.items()}, timeout_s=timeout_s, files=loaded,
+            review_plan=review_plan, review_replans=review_replans), who)
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
                             status_code=201 if created else 200)
 

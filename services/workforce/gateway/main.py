@@ -9,9 +9,13 @@ from fastapi import Depends, Header
 from ..core.channel import connect
 from ..core.grpc_server import GrpcServer
 from ..core.runtime import run_service
+from .approval_http import router as approval_router
+from .approvals import ApprovalService
 from .auth import ApiKeys, key_from_headers
+from .event_reader import FailureLog
 from .grpc_api import AuthInterceptor, WorkforceServicer, add_to_server, SERVICE
 from .http_api import build_app
+from .observe_http import router as observe_router
 from .openai_api import router as openai_router
 from .tasks import TaskService
 
@@ -28,13 +32,18 @@ async def serve(settings, stop: asyncio.Event) -> None:
     def owner(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> str:
         return keys.check(key_from_headers(authorization, x_api_key))
 
-    app = build_app(tasks, keys, settings, extra_routers=[openai_router(tasks, Depends(owner))])
+    failures = FailureLog(channel)
+    failure_log = asyncio.create_task(failures.run(stop))
+    app = build_app(tasks, keys, settings, extra_routers=[
+        openai_router(tasks, Depends(owner)), approval_router(ApprovalService(tasks), Depends(owner)),
+        observe_router(tasks, failures, Depends(owner))])
     http = _Server(uvicorn.Config(app, host=settings.bind_host, port=settings.http_port, log_level="warning",
                                          access_log=False, lifespan="off"))
     http_task = asyncio.create_task(http.serve())
     await stop.wait()
     http.should_exit = True
     await http_task
+    await failure_log
     await server.stop()
     await channel.close()
 

@@ -45,6 +45,7 @@ class Channel:
         self.workers: KVStore | None = None
         self.idempotency: KVStore | None = None
         self.active: KVStore | None = None
+        self.approvals: KVStore | None = None
         self.files = None
 
     async def ensure(self) -> None:
@@ -60,6 +61,7 @@ class Channel:
         self.workers = await self._bucket(layout.WORKERS_BUCKET, history=1, ttl=s.worker_registry_ttl_s)
         self.idempotency = await self._bucket(layout.IDEMPOTENCY_BUCKET, history=1, ttl=24 * 3600)
         self.active = await self._bucket(layout.ACTIVE_BUCKET, history=1)
+        self.approvals = await self._bucket(layout.APPROVALS_BUCKET, history=1, ttl=s.event_max_age_s)
         try:
             self.files = await self.js.object_store(layout.FILES_BUCKET)
         except (NotFoundError, BadRequestError):

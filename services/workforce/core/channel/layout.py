@@ -43,6 +43,11 @@ WORKERS_BUCKET = "wf-workers"        # WorkerInfo by <type>.<instance>; entries 
 IDEMPOTENCY_BUCKET = "wf-idempotency"  # idempotency key hash → task id
 ACTIVE_BUCKET = "wf-active"          # task ids not finished yet (what the deadline sweeper scans)
 FILES_BUCKET = "wf-files"            # object store
+APPROVALS_BUCKET = "wf-approvals"    # ApprovalDecision by <task_id>.<plan_version>: the first decision wins
+
+
+def approval_key(task_id: str, plan_version: int) -> str:
+    return f"{task_id}.{plan_version}"
 
 
 def work_subject(worker_type: str) -> str:
