@@ -36,7 +36,7 @@ async def serve(settings, stop: asyncio.Event) -> None:
     failure_log = asyncio.create_task(failures.run(stop))
     app = build_app(tasks, keys, settings, extra_routers=[
         openai_router(tasks, Depends(owner)), approval_router(ApprovalService(tasks), Depends(owner)),
-        observe_router(tasks, failures, Depends(owner))])
+        observe_router(tasks, failures, Depends(owner), not keys.disabled)])
     http = _Server(uvicorn.Config(app, host=settings.bind_host, port=settings.http_port, log_level="warning",
                                          access_log=False, lifespan="off"))
     http_task = asyncio.create_task(http.serve())

@@ -6,8 +6,13 @@ from .event_reader import FailureLog, subtask_trajectory
 from .tasks import TaskService
 
 
-def router(tasks: TaskService, failures: FailureLog, owner) -> APIRouter:
+def router(tasks: TaskService, failures: FailureLog, owner, auth_enabled: bool = True) -> APIRouter:
     r = APIRouter()
+
+    @r.get("/v1/me", tags=["auth"])
+    async def me(who: str = owner):
+        """The name of the API key this request carries (the console shows who is signed in)."""
+        return {"name": who, "auth": auth_enabled}
 
     @r.get("/v1/tasks/{task_id}/subtasks/{subtask_id}/trajectory", tags=["tasks"])
     async def trajectory(task_id: str, subtask_id: str, who: str = owner):
