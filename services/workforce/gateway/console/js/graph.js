@@ -3,7 +3,7 @@
 
 import {h, short} from "./util.js";
 
-const COL = 230, ROW = 92, NODE_W = 196, NODE_H = 72, PAD = 16;
+const COL = 236, ROW = 96, NODE_W = 200, NODE_H = 78, PAD = 16;
 const SVG = "http://www.w3.org/2000/svg";
 
 function svg(tag, attrs) {

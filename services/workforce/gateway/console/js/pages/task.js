@@ -76,6 +76,7 @@ export function mount(main, {taskId}) {
   // ---- drawing ----
 
   let graphQueued = false;
+  let drawn = "";
   function drawGraph() {
     if (graphQueued) return;
     graphQueued = true;
@@ -83,10 +84,14 @@ export function mount(main, {taskId}) {
       graphQueued = false;
       const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.subtask : null;
       const nodes = model.list();
-      if (!nodes.length) {
-        graph.replaceChildren(h("p", {class: "muted", text: "No plan yet."}));
-      } else {
-        renderGraph(graph, nodes, {selected, onSelect: select});
+      const signature = JSON.stringify([nodes, selected]);
+      if (signature !== drawn) {  // redraw only what changed: focus and the reader's place stay put
+        drawn = signature;
+        if (!nodes.length) {
+          graph.replaceChildren(h("p", {class: "muted", text: "No plan yet."}));
+        } else {
+          renderGraph(graph, nodes, {selected, onSelect: select});
+        }
       }
       if (focused) {
         const again = graph.querySelector(`[data-subtask="${CSS.escape(focused)}"]`);
@@ -179,7 +184,7 @@ export function mount(main, {taskId}) {
         show.disabled = false;
       }
     }});
-    detail.replaceChildren(
+    detail.replaceChildren(...[
       h("h2", {}, "Subtask ", h("span", {class: "mono", text: n.id})),
       h("dl", {class: "facts"},
         h("dt", {text: "Status"}), h("dd", {}, h("span", {class: `badge st-${n.status}`, text: n.status})),
@@ -190,7 +195,7 @@ export function mount(main, {taskId}) {
       h("h3", {text: "Subtask"}), h("p", {class: "pre", text: n.content}),
       n.result ? [h("h3", {text: "Result"}), h("p", {class: "pre", id: "subtask-result", text: n.result})] : null,
       n.failure ? [h("h3", {text: "Failure"}), h("p", {class: "pre error-text", text: n.failure})] : null,
-      show, trajectory);
+      show, trajectory].flat().filter(Boolean));
   }
 
   // ---- data ----
