@@ -8,6 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from . import cli_review
+
 
 def _client(args) -> httpx.Client:
     key = args.api_key or os.environ.get("WF_API_KEY", "")
@@ -27,7 +29,8 @@ def _fail(response: httpx.Response) -> None:
 
 def submit(args) -> int:
     with _client(args) as http:
-        body = {"question": args.question, "answer_format": args.answer_format, "timeout_s": args.timeout}
+        body = {"question": args.question, "answer_format": args.answer_format, "timeout_s": args.timeout,
+                "review_plan": args.review, "review_replans": args.review_replans}
         if args.files:
             files = [("files", (Path(f).name, Path(f).read_bytes())) for f in args.files]
             form = {k: str(v) for k, v in body.items()}
@@ -44,6 +47,8 @@ def submit(args) -> int:
                     event = json.loads(line[5:])
                     where = f" [{event['subtask_id']}]" if event.get("subtask_id") else ""
                     print(f"  {event['type']}{where} {event.get('message', '')[:160]}".rstrip())
+                    if event["type"] == "approval.requested":
+                        cli_review.waiting(task_id, event)
         record = http.get(f"/v1/tasks/{task_id}").json()
     if record["status"] == "TASK_STATUS_SUCCEEDED":
         print(f"\nanswer: {record['answer']}")
@@ -92,6 +97,8 @@ def main(argv=None) -> None:
     p.add_argument("--answer-format", default="")
     p.add_argument("--file", dest="files", action="append", default=[])
     p.add_argument("--timeout", type=int, default=0)
+    p.add_argument("--review", action="store_true", help="approve, edit or reject the plan before it runs")
+    p.add_argument("--review-replans", action="store_true", help="review every replan too")
     p.set_defaults(fn=submit)
     p = sub.add_parser("show", help="print a task record")
     p.add_argument("task_id")
@@ -102,6 +109,7 @@ def main(argv=None) -> None:
     p.add_argument("task_id")
     p.add_argument("--reason", default="")
     p.set_defaults(fn=cancel)
+    cli_review.register(sub, _client)
     args = parser.parse_args(argv)
     sys.exit(args.fn(args))
 

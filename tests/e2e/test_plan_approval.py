@@ -199,3 +199,38 @@ def test_a_waiting_plan_survives_restarts_of_every_service(system):
         system.start_service("worker-echo")
     record = system.wait(task_id, timeout=60)
     assert record["status"] == "TASK_STATUS_SUCCEEDED", record
+
+
+def test_the_cli_submits_for_review_shows_the_plan_and_approves_an_edit(system, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = [str(Path(sys.executable).parent / "workforce"), "--url", f"http://127.0.0.1:{system.http_port}",
+           "--api-key", API_KEY]
+    submit = subprocess.Popen(cli + ["submit", "--review", THREE], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in submit.stdout:
+            lines.append(line)
+            if "workforce approve" in line:
+                break
+        task_id = lines[0].split()[1]
+        assert any("[3] (echo after 1,2) combine" in ln for ln in lines), lines
+        shown = subprocess.run(cli + ["plan", task_id, "--json"], capture_output=True, text=True, check=True)
+        plan = json.loads(shown.stdout)
+        plan["subtasks"] = [s for s in plan["subtasks"] if s["id"] != "2"]
+        plan["subtasks"][1]["dependencies"] = ["1"]
+        (tmp_path / "plan.json").write_text(json.dumps(plan))
+        bad = subprocess.run(cli + ["reject", task_id, "--reason", ""], capture_output=True, text=True)
+        assert bad.returncode != 0 and "needs a reason" in bad.stderr
+        subprocess.run(cli + ["approve", task_id, "--plan", str(tmp_path / "plan.json")], check=True,
+                       capture_output=True)
+        rest = submit.stdout.read()
+        assert submit.wait(30) == 0, rest
+    finally:
+        if submit.poll() is None:
+            submit.kill()
+    assert "approval.edited" in rest and "answer: done: find alpha" in rest and "find beta" not in rest.split(
+        "answer:")[1]

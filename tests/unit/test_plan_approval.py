@@ -165,3 +165,16 @@ def test_changes_of_an_unchanged_plan_are_empty():
     plan = reviewed_plan(("1", []), ("2", ["1"]))
     subtasks = list(plan.proposals[0].subtasks)
     assert changes(subtasks, subtasks) == {"added": [], "dropped": [], "changed": []}
+
+
+def test_a_trajectory_keeps_what_a_person_changed():
+    from workforce_train.runner.trajectory import build_trajectory
+
+    events = [
+        {"seq": 1, "type": "approval.requested", "data": {"plan_version": 0, "subtasks": [{"id": "1"}]}},
+        {"seq": 2, "type": "approval.edited", "message": "narrower",
+         "data": {"decided_by": "alice", "changes": {"added": ["2"], "dropped": [], "changed": []}}},
+    ]
+    approvals = build_trajectory(events)["approvals"]
+    assert [a["decision"] for a in approvals] == ["requested", "edited"]
+    assert approvals[1]["decided_by"] == "alice" and approvals[1]["changes"]["added"] == ["2"]
