@@ -59,6 +59,8 @@ def main(argv=None) -> int:
                                              env={**base, **env}, stdout=log, stderr=subprocess.STDOUT)))
     print(f"workforce: {len(procs)} services up; gateway http://127.0.0.1:{args.http_port} "
           f"(gRPC :{args.grpc_port}); API key in {data / 'api-key'}; logs in {data / 'logs'}")
+    print(f"workforce: web console http://127.0.0.1:{args.http_port}/ (paste the API key), "
+          f"API docs http://127.0.0.1:{args.http_port}/docs")
     print('workforce: try  workforce submit "What is 17 * 23?"   — Ctrl-C stops everything')
     stopping = False
 
