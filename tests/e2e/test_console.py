@@ -225,9 +225,9 @@ def test_a_reconnect_mid_task_resumes_from_the_last_sequence_without_a_gap(page,
 
 
 def test_a_second_identity_sees_none_of_the_first_ones_tasks(browser, system):
+    system.wait(system.submit("Say hi @echo")["task_id"])
     mine = {t["task_id"] for t in system.http.get("/v1/tasks", params={"limit": 500}).json()["tasks"]
             if t.get("owner") == "test"}
-    assert mine, "the earlier tests submitted tasks as 'test'"
     other_api = system.http.get("/v1/tasks", params={"limit": 500},
                                 headers={"Authorization": f"Bearer {OTHER_KEY}"}).json()["tasks"]
     if any(t.get("owner") == "test" for t in other_api):
@@ -335,3 +335,25 @@ def test_a_replan_shows_the_replaced_subtask_and_its_replacement(page, system, s
     node(page, "2").click()
     expect(page.locator("#subtask-detail")).to_contain_text("the site was down")
     page.screenshot(path=str(shots / "replan.png"), full_page=True)
+    page.get_by_role("link", name="Workers").click()
+    failure = page.locator("#failures tbody tr", has_text=task_id)
+    expect(failure).to_contain_text("the site was down")
+    expect(failure).to_contain_text("echo")
+    expect(page.locator('#pools tr[data-pool="echo"]')).to_contain_text("2")
+
+
+def test_submit_with_a_file_and_review_from_the_page(page, system, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("alpha = 1\n")
+    page.get_by_role("link", name="Submit").click()
+    page.get_by_label("Question").fill("Read the notes @echo")
+    page.get_by_label("Files").set_input_files(str(notes))
+    page.get_by_label("Let me approve, edit or reject the plan before it runs").check()
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_url(re.compile(r"#/tasks/t[0-9a-z]{26}$"))
+    task_id = page.url.rsplit("/", 1)[-1]
+    record = system.get(task_id)
+    assert [f["name"] for f in record["files"]] == ["notes.txt"] and record["review_plan"] is True
+    expect(page.locator("#review-0")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.locator("#answer")).to_contain_text("done: Read the notes", timeout=60_000)
