@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROTO_OUT := services
 
-.PHONY: setup run test protos bench chart-check clean
+.PHONY: setup setup-run run test protos bench chart-check clean
+RUN_STAMP := $(VENV)/.setup-run.stamp
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -18,8 +19,15 @@ setup: $(BIN)/python
 protos: $(BIN)/python
 	$(BIN)/python scripts/gen_protos.py $(PROTO_OUT)
 
-# Runs the whole system on this machine: nats-server, every service as its own process, the embedded model.
-run: setup
+# What running needs (no training, vLLM or test stacks); redone only when its inputs change.
+$(RUN_STAMP): pyproject.toml scripts/setup-run.sh
+	VENV=$(VENV) PY=$(PY) bash scripts/setup-run.sh
+	touch $@
+
+setup-run: $(RUN_STAMP)
+
+# Runs the whole system on this machine: nats-server, the local model server, every service as its own process.
+run: setup-run
 	$(BIN)/python -m workforce.local
 
 test: setup

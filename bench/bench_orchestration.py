@@ -88,7 +88,8 @@ def main() -> None:
     if "--quick" in sys.argv:
         cases = [(0, 1, 5), (200, 10, 20)]
     env = {"WF_WORKER_CONCURRENCY": "200", "WF_CONTROL_CONCURRENCY": "128", "WF_LOG_LEVEL": "WARNING",
-           "WF_METRICS_PORT": "0"}
+           "WF_METRICS_PORT": "0",
+           "WF_QUOTA_TASKS_IN_FLIGHT": "0", "WF_QUOTA_SUBMISSIONS_PER_MINUTE": "0"}  # measure orchestration, not quotas
     system = System(Path(tempfile.mkdtemp(prefix="wf-bench-")), workers={"echo": 2}, env=env).start()
     rows = []
     try:

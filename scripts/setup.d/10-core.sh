@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Core Python environment: the package with every service's dependencies and the test tools.
+# Everything `make run` needs (scripts/setup-run.sh), plus the test tools.
 set -euo pipefail
 VENV=${VENV:-.venv}
-"$VENV/bin/pip" install -q -e ".[gateway,local,embedded,dev]"
+VENV=$VENV bash "$(dirname "$0")/../setup-run.sh"
+"$VENV/bin/pip" install -q -e ".[gateway,local,modelserver,dev]"

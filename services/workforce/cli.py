@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from . import cli_review
+from . import cli_review, story
 
 
 def _client(args) -> httpx.Client:
@@ -27,6 +27,22 @@ def _fail(response: httpx.Response) -> None:
     sys.exit(f"workforce: {response.status_code}: {message}")
 
 
+def _events(http: httpx.Client, task_id: str, on_event=None) -> list[dict]:
+    """The task's events from the first, following them until the task ends."""
+    events = []
+    with http.stream("GET", f"/v1/tasks/{task_id}/events") as stream:
+        if stream.status_code >= 400:
+            stream.read()
+            _fail(stream)
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                event = json.loads(line[5:])
+                events.append(event)
+                if on_event:
+                    on_event(event, events)
+    return events
+
+
 def submit(args) -> int:
     with _client(args) as http:
         body = {"question": args.question, "answer_format": args.answer_format, "timeout_s": args.timeout,
@@ -40,29 +56,37 @@ def submit(args) -> int:
         if response.status_code >= 400:
             _fail(response)
         task_id = response.json()["task_id"]
-        print(f"task {task_id}")
-        with http.stream("GET", f"/v1/tasks/{task_id}/events") as events:
-            for line in events.iter_lines():
-                if line.startswith("data:"):
-                    event = json.loads(line[5:])
-                    where = f" [{event['subtask_id']}]" if event.get("subtask_id") else ""
-                    print(f"  {event['type']}{where} {event.get('message', '')[:160]}".rstrip())
-                    if event["type"] == "approval.requested":
-                        cli_review.waiting(task_id, event)
+        print(f"task {task_id}", flush=True)
+
+        def live(event, seen):
+            print(story.event_line(event, story._timestamp(seen[0])), flush=True)
+            if args.verbose:
+                for line in story.details(event):
+                    print("             " + line, flush=True)
+            if event["type"] == "approval.requested":
+                cli_review.waiting(task_id, event)
+                sys.stdout.flush()
+
+        _events(http, task_id, live)
         record = http.get(f"/v1/tasks/{task_id}").json()
     if record["status"] == "TASK_STATUS_SUCCEEDED":
         print(f"\nanswer: {record['answer']}")
         return 0
     print(f"\n{record['status'].removeprefix('TASK_STATUS_').lower()}: {record.get('failure_reason', '')}")
+    print(f"(the whole story: workforce show {task_id})")
     return 1
 
 
 def show(args) -> int:
+    """The task's story across services: plan, repairs, retries, assignment, subtasks, tool calls, answer."""
     with _client(args) as http:
         response = http.get(f"/v1/tasks/{args.task_id}")
         if response.status_code >= 400:
             _fail(response)
-        print(json.dumps(response.json(), indent=2))
+        record = response.json()
+        events = _events(http, args.task_id)
+        record = http.get(f"/v1/tasks/{args.task_id}").json()
+    print(story.as_json(record, events) if args.json else story.tell(record, events, args.verbose))
     return 0
 
 
@@ -71,7 +95,12 @@ def workers(args) -> int:
         response = http.get("/v1/workers")
         if response.status_code >= 400:
             _fail(response)
-        for pool in response.json()["pools"]:
+        pools = response.json()["pools"]
+        if not pools:
+            print("no worker pools are registered: start a worker (`make run` starts one of each type)",
+                  file=sys.stderr)
+            return 1
+        for pool in pools:
             print(f"{pool['worker_type']:<12} replicas={pool.get('replicas', 0)} queue={pool.get('queue_depth', 0)} "
                   f"tools={','.join(pool.get('tools', []))}")
     return 0
@@ -97,12 +126,16 @@ def main(argv=None) -> None:
     p.add_argument("--answer-format", default="")
     p.add_argument("--file", dest="files", action="append", default=[])
     p.add_argument("--timeout", type=int, default=0)
+    p.add_argument("-v", "--verbose", action="store_true", help="also print plans, repairs, tool calls")
     p.add_argument("--review", action="store_true", help="approve, edit or reject the plan before it runs")
     p.add_argument("--review-replans", action="store_true", help="review every replan too")
     p.set_defaults(fn=submit)
-    p = sub.add_parser("show", help="print a task record")
-    p.add_argument("task_id")
-    p.set_defaults(fn=show)
+    for name in ("show", "logs"):
+        p = sub.add_parser(name, help="tell a task's story across services (its events), following it if it runs")
+        p.add_argument("task_id")
+        p.add_argument("-v", "--verbose", action="store_true", help="raw model outputs, prompts, trajectories")
+        p.add_argument("--json", action="store_true", help="the task record and every event as JSON")
+        p.set_defaults(fn=show)
     p = sub.add_parser("workers", help="list worker pools")
     p.set_defaults(fn=workers)
     p = sub.add_parser("cancel", help="cancel a task")

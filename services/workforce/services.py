@@ -8,6 +8,7 @@ SERVICES = {
     "gateway": "workforce.gateway.main",
     "planner": "workforce.planner.main",
     "coordinator": "workforce.coordinator.main",
+    "model-server": "workforce.modelserver.main",
 }
 WORKER_TYPES = ("web", "document", "code", "tool", "echo")
 ROLES = ("planner", "caller", "summarizer", "reflect", "plan", "tool")

@@ -113,12 +113,14 @@ def test_minimal_profile_runs_every_default_service_hardened(rendered):
             assert sel.items() <= labels.items(), f"{kind} {name} does not select its pods"
         env = container_env(container)
         assert env["WF_NATS_URL"] == f"nats://{RELEASE}-nats:4222"
+        assert env["WF_TASK_TTL_S"] == "2592000" and env["WF_IDEMPOTENCY_TTL_S"] == "86400"  # retention: everywhere
         assert env["WF_LLM_BASE_URL"] == "https://llm.example.com/v1" and env["WF_METRICS_PORT"] == "9464"
     gateway = deps[f"{PREFIX}-gateway"]["spec"]["template"]["spec"]["containers"][0]
     assert gateway["env"][[e["name"] for e in gateway["env"]].index("WF_API_KEYS")]["valueFrom"][
         "secretKeyRef"
     ]["name"] in by_kind(docs, "Secret")
     assert {p["name"] for p in services[f"{PREFIX}-gateway"]["spec"]["ports"]} == {"grpc", "http", "metrics"}
+    assert container_env(gateway)["WF_QUOTA_TASKS_IN_FLIGHT"] == "100"
     assert not any(d["kind"] in CRD_KINDS | {"Job"} for d in docs)
     # The code pool gets an egress policy even with restrictEgress off: its sandbox has no internet.
     code_policy = policies[f"{PREFIX}-worker-code"]["spec"]

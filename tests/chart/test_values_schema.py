@@ -21,6 +21,8 @@ from tests.chart.helm import CHART, render, render_error
         ("llm.baseUrl=vllm:8000", "llm.baseUrl: Does not match pattern"),
         ("defaults.logLevel=LOUD", "defaults.logLevel must be one of the following"),
         ("replicaCount=3", "Additional property replicaCount is not allowed"),
+        ("tenancy.quotaOverrides=batch", "tenancy.quotaOverrides: Does not match pattern"),
+        ("retention.taskTtlSeconds=-1", "retention.taskTtlSeconds: Must be greater than or equal to 0"),
     ],
 )
 def test_the_schema_rejects_bad_values(bad, message):

@@ -230,9 +230,7 @@ def test_a_second_identity_sees_none_of_the_first_ones_tasks(browser, system):
             if t.get("owner") == "test"}
     other_api = system.http.get("/v1/tasks", params={"limit": 500},
                                 headers={"Authorization": f"Bearer {OTHER_KEY}"}).json()["tasks"]
-    if any(t.get("owner") == "test" for t in other_api):
-        pytest.xfail("the gateway does not scope tasks by owner yet (tenancy is added separately); "
-                     "this check holds once GET /v1/tasks lists only the caller's tasks")
+    assert mine and not any(t.get("owner") == "test" for t in other_api), other_api
     page = sign_in(browser, system, OTHER_KEY)
     try:
         expect(page.locator("#identity")).to_have_text("key: other")
@@ -340,6 +338,15 @@ def test_a_replan_shows_the_replaced_subtask_and_its_replacement(page, system, s
     expect(failure).to_contain_text("the site was down")
     expect(failure).to_contain_text("echo")
     expect(page.locator('#pools tr[data-pool="echo"]')).to_contain_text("2")
+    # The failure and the trajectories are the owner's alone: another identity sees neither.
+    other = {"Authorization": f"Bearer {OTHER_KEY}"}
+    assert any(f["task_id"] == task_id for f in system.http.get("/v1/workers/failures").json()["failures"])
+    assert not any(f["task_id"] == task_id
+                   for f in system.http.get("/v1/workers/failures", headers=other).json()["failures"])
+    trajectory = f"/v1/tasks/{task_id}/subtasks/2/trajectory"
+    assert system.http.get(trajectory).json()["events"]
+    hidden = system.http.get(trajectory, headers=other)
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "not_found", hidden.text
 
 
 def test_submit_with_a_file_and_review_from_the_page(page, system, tmp_path):

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -19,12 +20,12 @@ BIN = Path(sys.executable).parent
 
 def test_no_model_says_so_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WF_")}
-    env.update(WF_EMBEDDED_MODEL="no-such-org/no-such-model", HF_HUB_OFFLINE="1")
+    env.update(WF_LOCAL_MODEL=str(tmp_path / "no-such-model.gguf"))
     done = subprocess.run([sys.executable, "-m", "workforce.local", "--data-dir", str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "WF_EMBEDDED_MODEL" in lines[0] and "WF_LLM_BASE_URL" in lines[0]
+    assert len(lines) == 1 and "WF_LOCAL_MODEL" in lines[0] and "WF_LLM_BASE_URL" in lines[0], lines
     assert not (tmp_path / "nats").exists()  # nothing started
 
 
@@ -50,6 +51,7 @@ def test_run_submit_and_ctrl_c(tmp_path):
                 pass
             time.sleep(0.3)
         assert key, "local mode did not come up"
+        assert stat.S_IMODE((tmp_path / "local" / "api-key").stat().st_mode) == 0o600  # its owner's only
         submitted = subprocess.run([str(BIN / "workforce"), "--url", f"http://127.0.0.1:{http_port}", "--data-dir",
                                     str(tmp_path / "local"), "submit", "Say hello @echo"],
                                    capture_output=True, text=True, timeout=60)

@@ -12,6 +12,8 @@ from workforce.v1 import channel_pb2, gateway_pb2, gateway_pb2_grpc
 pytestmark = pytest.mark.e2e
 
 OTHER_KEY = "other-secret-key"
+APPROVER_KEY = "lead-secret-key"     # WF_APPROVERS=lead: decides on anyone's task
+ADMIN_KEY = "ops-secret-key"         # WF_ADMIN_IDENTITIES=ops: sees every task, decides on none
 TIMEOUT_S = 6
 THREE = "Collect. SUBTASKS:\n- find alpha @echo\n- find beta @echo\n- combine after:1 after:2"
 
@@ -19,8 +21,9 @@ THREE = "Collect. SUBTASKS:\n- find alpha @echo\n- find beta @echo\n- combine af
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
     s = System(tmp_path_factory.mktemp("approval"), workers={"echo": 2}, env={
-        "WF_API_KEYS": f"test:{API_KEY},other:{OTHER_KEY}", "WF_APPROVAL_TIMEOUT_S": str(TIMEOUT_S),
-        "WF_APPROVAL_TIMEOUT_POLICY": "reject"})
+        "WF_API_KEYS": f"test:{API_KEY},other:{OTHER_KEY},lead:{APPROVER_KEY},ops:{ADMIN_KEY}",
+        "WF_APPROVERS": "lead", "WF_ADMIN_IDENTITIES": "ops",
+        "WF_APPROVAL_TIMEOUT_S": str(TIMEOUT_S), "WF_APPROVAL_TIMEOUT_POLICY": "reject"})
     s.start()
     yield s
     s.stop()
@@ -118,14 +121,39 @@ def test_a_rejected_plan_fails_the_task_with_the_reason(system):
     assert late.status_code == 409
 
 
+def _as(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
 def test_only_the_owner_or_an_approver_decides(system):
     task_id = awaiting(system)
-    other = system.http.post(f"/v1/tasks/{task_id}/plan/approve", json={},
-                             headers={"Authorization": f"Bearer {OTHER_KEY}"})
-    assert other.status_code == 403 and other.json()["error"]["code"] == "permission_denied"
+    url = f"/v1/tasks/{task_id}/plan"
+    # Another tenant: the task does not exist for it (the same answer as for a missing task), plan and decision.
+    for response in (system.http.post(f"{url}/approve", json={}, headers=_as(OTHER_KEY)),
+                     system.http.post(f"{url}/reject", json={"reason": "no"}, headers=_as(OTHER_KEY)),
+                     system.http.get(url, headers=_as(OTHER_KEY))):
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", response.text
+    missing = system.http.post("/v1/tasks/01J00000000000000000000000/plan/approve", json={}, headers=_as(OTHER_KEY))
+    assert missing.status_code == 404 and missing.json()["error"]["message"].startswith("no task")
+    # An admin sees the plan but may not decide: that is for the owner and WF_APPROVERS.
+    assert system.http.get(url, headers=_as(ADMIN_KEY)).json()["proposals"]
+    admin = system.http.post(f"{url}/approve", json={}, headers=_as(ADMIN_KEY))
+    assert admin.status_code == 403 and admin.json()["error"]["code"] == "permission_denied", admin.text
     assert system.get(task_id)["status"] == "TASK_STATUS_AWAITING_APPROVAL"
     system.http.post(f"/v1/tasks/{task_id}/cancel", json={"reason": "done here"})
     assert system.wait(task_id)["status"] == "TASK_STATUS_CANCELLED"
+
+
+def test_an_approver_decides_on_another_identitys_task(system):
+    task_id = awaiting(system)
+    response = system.http.post(f"/v1/tasks/{task_id}/plan/approve", json={"comment": "ok from lead"},
+                                headers=_as(APPROVER_KEY))
+    assert response.status_code == 200, response.text
+    assert response.json()["decided_by"] == "lead"
+    record = system.wait(task_id)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED" and record["owner"] == "test", record
+    # Deciding does not make the approver a reader of the owner's other tasks.
+    assert system.http.get(f"/v1/tasks/{task_id}", headers=_as(APPROVER_KEY)).status_code == 404
 
 
 def test_nobody_answers_and_the_timeout_policy_rejects(system):

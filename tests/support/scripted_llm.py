@@ -149,11 +149,18 @@ async def chat(request: Request):
     text = _text(messages)
     STATE["requests"].append({"role": role, "schema": schema, "messages": messages, "tools": body.get("tools"),
                               "model": body.get("model"), "task": request.headers.get("x-workforce-task", ""),
-                              "temperature": body.get("temperature"), "time": time.time()})
+                              "temperature": body.get("temperature"), "tool_choice": body.get("tool_choice"),
+                              "json_schema": (fmt.get("json_schema") or {}).get("schema"),
+                              "max_tokens": body.get("max_tokens"), "time": time.time()})
     rule = _find_rule(role, schema, text)
     delay = (rule or {}).get("delay_ms", STATE["default_delay_ms"])
     if delay:
         await asyncio.sleep(delay / 1000)
+    if rule and "raw_body" in rule:  # a broken backend: any body, any content type
+        from fastapi.responses import Response
+
+        return Response(rule["raw_body"], status_code=rule.get("status", 200),
+                        media_type=rule.get("content_type", "text/plain"))
     if rule and rule.get("status", 200) != 200:
         return JSONResponse({"error": {"message": "scripted error", "type": "server_error"}},
                             status_code=rule["status"])
@@ -186,6 +193,11 @@ async def completions(request: Request):
     rule = _find_rule(role, "", prompt)
     if rule and rule.get("delay_ms", STATE["default_delay_ms"]):
         await asyncio.sleep(rule.get("delay_ms", STATE["default_delay_ms"]) / 1000)
+    if rule and "raw_body" in rule:  # a broken backend: any body, any content type
+        from fastapi.responses import Response
+
+        return Response(rule["raw_body"], status_code=rule.get("status", 200),
+                        media_type=rule.get("content_type", "text/plain"))
     if rule and rule.get("status", 200) != 200:
         return JSONResponse({"error": {"message": "scripted error", "type": "server_error"}},
                             status_code=rule["status"])

@@ -1,10 +1,9 @@
 """The coordinator's transitions on a plan, without I/O."""
 
 from workforce.coordinator import dag
-from workforce.coordinator.assign import validate
+from workforce.coordinator.assign import AssignmentError, validate
 from workforce.coordinator.machine import Effects, Machine
 from workforce.core.config import Settings
-from workforce.planner.parsing import PlanError
 from workforce.v1 import channel_pb2, common_pb2
 
 import pytest
@@ -102,7 +101,21 @@ def test_assignment_validation_names_bad_ids():
                                    {"task_id": "2", "assignee_id": "code", "dependencies": ["1"]}]},
                   subtasks, {"web", "code"}, set())
     assert ok == {"1": ("web", []), "2": ("code", ["1"])}
-    with pytest.raises(PlanError, match="unknown worker id 'chef'"):
+    with pytest.raises(AssignmentError, match="unknown worker id 'chef'"):
         validate({"assignments": [{"task_id": "1", "assignee_id": "chef"}]}, subtasks, {"web"}, set())
-    with pytest.raises(PlanError, match="without an assignment: 2"):
+    with pytest.raises(AssignmentError, match="without an assignment: 2"):
         validate({"assignments": [{"task_id": "1", "assignee_id": "web"}]}, subtasks, {"web"}, set())
+
+
+def test_assignment_keyed_form_and_repairs():
+    subtasks = [channel_pb2.Subtask(subtask_id="1", content="a"),
+                channel_pb2.Subtask(subtask_id="2", content="b", dependencies=["1"])]
+    assert validate({"assignments": {"1": "web", "2": "code"}}, subtasks, {"web", "code"}, set()) == \
+        {"1": ("web", []), "2": ("code", ["1"])}
+    repairs = []
+    out = validate({"assignments": [{"task_id": "1", "assignee_id": "web", "dependencies": ["2", "9", "1"]},
+                                    {"task_id": "2", "assignee_id": "web"}, {"task_id": "7", "assignee_id": "web"},
+                                    {"task_id": "2", "assignee_id": "code"}]},
+                   subtasks, {"web", "code"}, set(), repairs)
+    assert out == {"1": ("web", []), "2": ("web", ["1"])}   # the added 1 → 2 would close a cycle with 2 → 1
+    assert len(repairs) == 5, repairs

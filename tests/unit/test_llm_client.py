@@ -4,7 +4,7 @@ import pytest
 
 from tests.support.scripted_llm import ScriptedLLM
 from workforce.core.config import Settings
-from workforce.core.llm.client import LLMError, OpenAIChat, UsageBook
+from workforce.core.llm.client import LLMError, OpenAIChat, UsageBook, make_llm
 from workforce.v1 import common_pb2
 
 
@@ -63,3 +63,53 @@ async def test_unreachable_backend_is_a_clear_error():
     client = OpenAIChat(Settings(llm_base_url="http://127.0.0.1:9/v1", llm_max_retries=1, llm_timeout_s=2))
     with pytest.raises(LLMError, match="127.0.0.1:9"):
         await client.chat([{"role": "user", "content": "x"}], role="planner")
+
+
+@pytest.mark.parametrize("rule, reason", [
+    ({"raw_body": "<html><body>502 Bad Gateway</body></html>", "content_type": "text/html"}, "HTML body"),
+    ({"raw_body": "\xff\xfe not json", "content_type": "application/json"}, "non-JSON body"),
+    ({"raw_body": '{"choices": []}', "content_type": "application/json"}, "no choices"),
+    ({"raw_body": '{"choices": [{"message": {"content": 7}}]}', "content_type": "application/json"}, "not text"),
+    ({"raw_body": '["a list"]', "content_type": "application/json"}, "not a JSON object"),
+    ({"raw_body": '{"error": {"message": "model overloaded"}}', "content_type": "application/json"}, "overloaded"),
+    ({"raw_body": '{"choices": [{"message": {"tool_calls": [{"function": 3}]}}]}',
+      "content_type": "application/json"}, "malformed tool call"),
+    ({"status": 503, "raw_body": "upstream down"}, "HTTP 503: upstream down"),
+    ({"status": 400, "raw_body": '{"error": "bad schema"}'}, "HTTP 400"),
+])
+async def test_every_backend_failure_is_a_model_error_with_a_reason(client, scripted, rule, reason):
+    scripted.script([{"role": "planner", **rule}])
+    with pytest.raises(LLMError, match=reason):
+        await client.chat([{"role": "user", "content": "x"}], role="planner")
+
+
+async def test_retries_are_bounded_then_succeed(scripted):
+    client = OpenAIChat(Settings(llm_base_url=scripted.base_url, llm_max_retries=2, llm_timeout_s=5))
+    scripted.reset()
+    scripted.script([{"role": "planner", "times": 2, "status": 503, "raw_body": "busy"},
+                     {"role": "planner", "reply": {"content": "fine"}}])
+    assert (await client.chat([{"role": "user", "content": "x"}], role="planner")).content == "fine"
+    assert len([r for r in scripted.requests() if r["role"] == "planner"]) == 3
+
+
+async def test_a_slow_backend_times_out(scripted):
+    client = OpenAIChat(Settings(llm_base_url=scripted.base_url, llm_max_retries=0, llm_timeout_s=0.3))
+    scripted.reset()
+    scripted.script([{"role": "planner", "delay_ms": 2000, "reply": {"content": "late"}}])
+    with pytest.raises(LLMError, match="within 0.3 s") as info:
+        await client.chat([{"role": "user", "content": "x"}], role="planner")
+    assert info.value.kind == "timeout"
+
+
+async def test_token_cap_is_sized_to_the_schema(client, scripted):
+    scripted.script([{"role": "planner", "reply": {"content": {"answer": "x"}}}])
+    schema = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 40}}, "required": ["answer"]}
+    await client.chat([{"role": "user", "content": "x"}], role="planner", json_schema=schema, schema_name="a")
+    assert scripted.requests()[-1]["max_tokens"] < 60
+    await client.chat([{"role": "user", "content": "x"}], role="planner")
+    assert scripted.requests()[-1]["max_tokens"] == client.settings.llm_max_tokens
+
+
+def test_no_endpoint_is_a_clear_error():
+    with pytest.raises(LLMError, match="WF_LLM_BASE_URL"):
+        make_llm(Settings(llm_base_url=""))

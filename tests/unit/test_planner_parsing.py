@@ -1,6 +1,11 @@
+"""The planner's output → a valid plan: repaired where the fix is unambiguous, an error (fed back) otherwise."""
+
+import json
+
 import pytest
 
-from workforce.planner.parsing import PlanError, parse_answer, parse_subtasks, validate_subtasks
+from workforce.planner.parsing import PlanError, parse_answer, parse_plan, parse_subtasks, repair_subtasks
+from workforce.planner.prompts import plan_schema
 
 
 def test_json_plan_structured_or_in_prose():
@@ -10,6 +15,14 @@ def test_json_plan_structured_or_in_prose():
                                        {"id": "b", "content": "answer", "dependencies": ["a"]}]
 
 
+def test_positional_plan_from_the_schema():
+    plan = parse_plan('{"subtasks": [{"content": "compute", "dependencies": []},'
+                      ' {"content": "check", "dependencies": [1]}]}', 4)
+    assert plan.subtasks == [{"id": "1", "content": "compute", "dependencies": []},
+                             {"id": "2", "content": "check", "dependencies": ["1"]}]
+    assert plan.repairs == []
+
+
 def test_paper_tasks_form_becomes_a_chain():
     text = "<tasks>\n<task>Find the paper.</task>\n<task>Read table 2.</task>\n<task>Answer.</task>\n</tasks>"
     plan = parse_subtasks(text, 5)
@@ -17,22 +30,45 @@ def test_paper_tasks_form_becomes_a_chain():
     assert [s["dependencies"] for s in plan] == [[], ["1"], ["2"]]
 
 
-@pytest.mark.parametrize("items, error", [
-    ([{"id": "1", "content": "x", "dependencies": ["9"]}], "unknown subtask 9"),
-    ([{"id": "1", "content": "x", "dependencies": ["2"]}, {"id": "2", "content": "y", "dependencies": ["1"]}],
-     "cycle"),
-    ([{"id": "1", "content": "x", "dependencies": []}, {"id": "1", "content": "y", "dependencies": []}], "duplicate"),
-    ([{"id": "1", "content": "", "dependencies": []}], "no content"),
-    ([], "no subtasks"),
+@pytest.mark.parametrize("items, deps, repair", [
+    ([{"content": "x", "dependencies": [9]}], [[]], "unknown dependency '9'"),
+    ([{"content": "x", "dependencies": [1]}], [[]], "on itself"),
+    ([{"content": "x", "dependencies": [2]}, {"content": "y", "dependencies": [1]}], [["2"], []], "closed a cycle"),
+    ([{"id": "1", "content": "x", "dependencies": []}, {"id": "1", "content": "y", "dependencies": ["1"]}],
+     [[], ["1"]], ""),   # duplicate ids: renumbered by position, the dependency read as position 1
+    ([{"content": "", "dependencies": []}, {"content": "y", "dependencies": [1]}], [[]], "no content"),
 ])
-def test_invalid_plans_are_explained(items, error):
+def test_structural_mistakes_are_repaired_and_reported(items, deps, repair):
+    plan = repair_subtasks(items, 5)
+    assert [s["dependencies"] for s in plan.subtasks] == deps
+    if repair:
+        assert any(repair in r for r in plan.repairs), plan.repairs
+    ids = {s["id"] for s in plan.subtasks}
+    assert all(d in ids for s in plan.subtasks for d in s["dependencies"])
+
+
+def test_a_dense_garbage_graph_becomes_a_dag():
+    n = 4
+    items = [{"content": f"step {i}", "dependencies": list(range(1, n + 1))} for i in range(1, n + 1)]
+    plan = repair_subtasks(items, n)
+    order, seen = [], set()
+    graph = {s["id"]: s["dependencies"] for s in plan.subtasks}
+    while len(order) < n:  # a topological order exists
+        ready = [sid for sid, d in graph.items() if sid not in seen and all(x in seen for x in d)]
+        assert ready, graph
+        seen.update(ready)
+        order += ready
+
+
+@pytest.mark.parametrize("items, error", [([], "no subtasks"), ([{"content": " "}], "no subtask with content")])
+def test_unusable_plans_are_explained(items, error):
     with pytest.raises(PlanError, match=error):
-        validate_subtasks(items, 5)
+        repair_subtasks(items, 5)
 
 
 def test_too_many_subtasks():
     with pytest.raises(PlanError, match="at most 2"):
-        validate_subtasks([{"id": str(i), "content": "x", "dependencies": []} for i in range(3)], 2)
+        repair_subtasks([{"content": "x", "dependencies": []} for _ in range(3)], 2)
 
 
 def test_no_plan_at_all():
@@ -40,6 +76,22 @@ def test_no_plan_at_all():
         parse_subtasks("I would rather not.", 5)
 
 
-def test_answer_from_json_or_text():
+def test_replan_may_depend_on_done_subtasks():
+    plan = parse_plan('{"subtasks": [{"content": "retry", "dependencies": ["a"]}]}', 3, known_ids={"a"})
+    assert plan.subtasks[0]["dependencies"] == ["a"]
+
+
+def test_plan_schema_numbers_dependencies():
+    schema = plan_schema(3, 100)
+    item = schema["properties"]["subtasks"]["items"]
+    assert item["properties"]["dependencies"]["items"] == {"type": "integer", "minimum": 1, "maximum": 3}
+    assert item["properties"]["content"]["maxLength"] == 100
+    assert "anyOf" in json.dumps(plan_schema(3, 100, ["a"]))
+
+
+def test_answer_must_be_the_json_object():
     assert parse_answer('{"answer": "Paris"}') == "Paris"
-    assert parse_answer("Paris") == "Paris"
+    assert parse_answer('{"answer": 391}') == "391"
+    for junk in ("Paris", '{"answer": ""}', "<html>502 Bad Gateway</html>", '{"other": 1}'):
+        with pytest.raises(PlanError):
+            parse_answer(junk)

@@ -1,14 +1,17 @@
-"""The default worker agent: tool loop, tool-call cap, tool errors fed back, {content, failed}."""
+"""The default worker agent against a real HTTP model server (the scripted LLM): the tool loop, the tool-call
+budget, the loop breaker, structured results (junk is never a success), and json mode (one constrained step)."""
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.support.scripted_llm import ScriptedLLM
 from workforce.core.config import Settings
-from workforce.core.llm.client import OpenAIChat
+from workforce.core.llm.client import ChatClient
 from workforce.workers import echo
-from workforce.workers.agent import ToolCallingAgent, parse_result
+from workforce.workers.actions import StepError, action_schema, read_result
+from workforce.workers.agent import ToolCallingAgent
 from workforce.workers.tools import ToolContext
 from workforce.v1 import channel_pb2
 
@@ -20,10 +23,12 @@ def scripted(tmp_path_factory):
     server.stop()
 
 
-def make_agent(scripted, **settings):
+def make_agent(scripted, requires_tool=False, **settings):
     scripted.reset()
     s = Settings(llm_base_url=scripted.base_url, llm_max_retries=0, **settings)
-    return ToolCallingAgent(OpenAIChat(s), echo.spec(s), s), s
+    spec = echo.spec(s)
+    spec.requires_tool = requires_tool
+    return ToolCallingAgent(ChatClient(s), spec, s), s
 
 
 def ctx(settings, tmp_path: Path) -> ToolContext:
@@ -35,11 +40,15 @@ ITEM = channel_pb2.WorkItem(task_id="t1", subtask_id="1", attempt_id="t1/1/1", o
                             subtask="add 2 and 3")
 
 
+def add(a, b):
+    return {"tool_calls": [{"name": "add", "arguments": {"a": a, "b": b}}]}
+
+
 async def test_tool_loop_then_answer(scripted, tmp_path):
     agent, settings = make_agent(scripted)
     scripted.script([
         {"role": "worker:echo", "contains": "5", "reply": {"content": '{"content": "2 + 3 = 5", "failed": false}'}},
-        {"role": "worker:echo", "reply": {"tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]}},
+        {"role": "worker:echo", "reply": add(2, 3)},
     ])
     outcome = await agent.run(ITEM, ctx(settings, tmp_path))
     assert (outcome.content, outcome.failed, outcome.tool_calls) == ("2 + 3 = 5", False, 1)
@@ -48,12 +57,35 @@ async def test_tool_loop_then_answer(scripted, tmp_path):
     assert outcome.usage.by_role["worker:echo"].requests == 2
 
 
-async def test_tool_call_cap_ends_failed_with_history(scripted, tmp_path):
+async def test_tool_call_budget_ends_failed_with_history(scripted, tmp_path):
     agent, settings = make_agent(scripted, max_tool_calls=3, tool_result_chars=10)
-    scripted.script([{"role": "worker:echo", "reply": {"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 1}}]}}])
+    scripted.script([{"role": "worker:echo", "times": 1, "reply": add(1, i)} for i in range(10)])
+    c = ctx(settings, tmp_path)
+    outcome = await agent.run(ITEM, c)
+    assert outcome.failed and outcome.tool_calls == 3 and len(c.tool_history) == 3
+    assert "budget of 3 tool calls is spent" in outcome.content and outcome.content.count("call add") == 3
+
+
+async def test_repeated_identical_calls_are_stopped_early(scripted, tmp_path):
+    agent, settings = make_agent(scripted, max_tool_calls=15)
+    scripted.script([{"role": "worker:echo", "reply": add(1, 1)}])
     outcome = await agent.run(ITEM, ctx(settings, tmp_path))
-    assert outcome.failed and outcome.tool_calls == 3
-    assert outcome.content.startswith("Stopped after 3 tool calls") and outcome.content.count("call add") == 3
+    assert outcome.failed and outcome.tool_calls == 1  # the repeats were never run
+    assert "repeated the same call add" in outcome.content and "2" in outcome.content
+    feedback = [m["content"] for m in outcome.messages if m.get("role") == "tool"][1]
+    assert "the same add call you made before" in feedback
+
+
+async def test_after_a_repeat_the_next_step_must_be_the_answer(scripted, tmp_path):
+    agent, settings = make_agent(scripted)
+    scripted.script([
+        {"role": "worker:echo", "schema": "subtask_result", "reply": {"content": '{"content": "2", "failed": false}'}},
+        {"role": "worker:echo", "reply": add(1, 1)},
+    ])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("2", False, 1)
+    last = scripted.requests()[-1]
+    assert last["tools"] is None and last["schema"] == "subtask_result"
 
 
 async def test_bad_tool_calls_are_fed_back_not_fatal(scripted, tmp_path):
@@ -83,6 +115,68 @@ async def test_tool_timeout_is_reported(scripted, tmp_path):
     assert "timed out after 0.2 s" in [m for m in outcome.messages if m.get("role") == "tool"][0]["content"]
 
 
-def test_parse_result_tolerates_plain_text():
-    assert parse_result("just text") == ("just text", False)
-    assert parse_result('noise {"content": "x", "failed": true} noise') == ("x", True)
+@pytest.mark.parametrize("junk", ["just text", "", "<html><body>502 Bad Gateway</body></html>",
+                                  '{"content": "", "failed": false}', '{"contents": "x"}'])
+async def test_junk_is_never_a_success(scripted, tmp_path, junk):
+    agent, settings = make_agent(scripted)
+    scripted.script([{"role": "worker:echo", "reply": {"content": junk}}])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert outcome.failed and outcome.content.startswith("model error: unusable output")
+    assert sum(1 for m in outcome.messages if "not usable" in str(m.get("content"))) == 3  # fed back, bounded
+
+
+async def test_backend_error_is_a_model_error(scripted, tmp_path):
+    agent, settings = make_agent(scripted)
+    scripted.script([{"role": "worker:echo", "status": 500, "reply": {}}])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert outcome.failed and outcome.content.startswith("model error:") and "HTTP 500" in outcome.content
+
+
+async def test_a_worker_that_needs_tools_must_call_one_first(scripted, tmp_path):
+    agent, settings = make_agent(scripted, requires_tool=True)
+    scripted.script([
+        {"role": "worker:echo", "contains": "Output of add", "reply": {"content": '{"content": "5", "failed": false}'}},
+        {"role": "worker:echo", "contains": "\n5", "reply": {"content": '{"content": "5", "failed": false}'}},
+        {"role": "worker:echo", "reply": add(2, 3)},
+    ])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("5", False, 1)
+    first = scripted.requests()[0]
+    assert first["tool_choice"] == "required"
+
+
+async def test_a_backend_ignoring_tool_choice_is_reported(scripted, tmp_path):
+    agent, settings = make_agent(scripted, requires_tool=True)
+    scripted.script([{"role": "worker:echo", "reply": {"content": '{"content": "5, from memory", "failed": false}'}}])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert outcome.failed and outcome.content.startswith("answered without using any tool")
+
+
+async def test_json_mode_runs_tools_from_constrained_steps(scripted, tmp_path):
+    agent, settings = make_agent(scripted, requires_tool=True, llm_tool_mode="json")
+    scripted.script([
+        {"role": "worker:echo", "contains": "Output of add", "reply": {"content": {"content": "5", "failed": False}}},
+        {"role": "worker:echo", "reply": {"content": {"tool": "add", "arguments": {"a": 2, "b": 3}}}},
+    ])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("5", False, 1)
+    first, second = scripted.requests()[:2]
+    assert first["tools"] is None and first["schema"] == "worker_step"
+    # the first step of a worker that needs tools admits tool calls only; later steps also the result
+    assert "failed" not in json.dumps(first["json_schema"]) and "failed" in json.dumps(second["json_schema"])
+    assert "Write {" in first["messages"][0]["content"]  # the tools and how to call them are in the prompt
+
+
+def test_action_schema_offers_each_tool_and_the_result():
+    s = Settings()
+    schema = action_schema(echo.spec(s).tools)
+    names = [alt["properties"]["tool"]["const"] for alt in schema["anyOf"] if "tool" in alt["properties"]]
+    assert names == ["add", "wait"] and schema["anyOf"][-1]["required"] == ["content", "failed"]
+
+
+def test_read_result():
+    assert read_result('noise {"content": "x", "failed": true} noise') == ("x", True)
+    assert read_result('{"content": {"a": 1}, "failed": false}') == ('{"a": 1}', False)
+    for junk in ("just text", '{"content": "  "}', "[1, 2]"):
+        with pytest.raises(StepError):
+            read_result(junk)

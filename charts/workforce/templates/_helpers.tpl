@@ -232,4 +232,12 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
   value: {{ .Values.orchestration.approvalTimeoutPolicy | quote }}
 - name: WF_APPROVERS
   value: {{ .Values.orchestration.approvers | quote }}
+- name: WF_TASK_TTL_S
+  value: {{ .Values.retention.taskTtlSeconds | int64 | quote }}
+- name: WF_PLAN_TTL_S
+  value: {{ .Values.retention.planTtlSeconds | int64 | quote }}
+- name: WF_FILE_TTL_S
+  value: {{ .Values.retention.fileTtlSeconds | int64 | quote }}
+- name: WF_IDEMPOTENCY_TTL_S
+  value: {{ .Values.retention.idempotencyTtlSeconds | int64 | quote }}
 {{- end }}

@@ -45,28 +45,35 @@ class Coordinator:
             self._record(task_id, effects)
         await self.flush(task_id)
 
-    async def _prepare(self, task_id: str, key: str, message) -> tuple[dict | None, UsageBook, str]:
+    async def _prepare(self, task_id: str, key: str, message) -> tuple[dict | None, UsageBook, str, dict]:
         """The model's assignment for a new plan, computed before the compare-and-set loop."""
         plan, _ = await self.channel.get_plan(task_id)
         usage = UsageBook()
         if plan is not None and (key in plan.applied or plan.status in TERMINAL):
-            return None, usage, ""
+            return None, usage, "", {}
+        record = await self.channel.get_task(task_id)
+        if record is None and plan is None:
+            raise UnknownTask(task_id)
+        if record is not None and record.status in TERMINAL:
+            return None, usage, "", {}  # cancelled (or ended) meanwhile: no model call for a dead task
         if plan is None:
-            record = await self.channel.get_task(task_id)
-            if record is None:
-                raise UnknownTask(task_id)
             plan = new_plan(record)
         from . import dag
 
+        version = message.plan.plan_version
         try:
-            assignments, messages, raw = await self.assigner.assign(
+            assignments, messages, raw, detail = await self.assigner.assign(
                 task_id, plan.question, list(message.plan.subtasks), await self.registry.workers(), dag.done(plan),
                 usage)
         except AssignmentFailed as exc:
-            return None, usage, f"coordinator could not assign the subtasks: {exc}"
-        await self.channel.emit(task_id, "assignment.created", data={"coordinator_messages": messages,
-                                                                     "coordinator_output": raw})
-        return assignments, usage, ""
+            await self.channel.emit(task_id, "assignment.failed", str(exc)[:500], data={"attempts": exc.attempts},
+                                    msg_id=f"ev:{task_id}:assignfail:{version}")
+            return None, usage, f"coordinator could not assign the subtasks: {exc}", {}
+        log.info("assigned %d subtasks", len(assignments))
+        # Recorded in the committed outbox, so the event is the assignment that was applied, even on redelivery.
+        event = {"coordinator_messages": messages, "coordinator_output": raw, **detail,
+                 "assignments": {sid: {"worker": w, "dependencies": deps} for sid, (w, deps) in assignments.items()}}
+        return assignments, usage, "", event
 
     async def _commit(self, task_id, key, message, pre) -> Effects | None:
         kind = message.WhichOneof("kind")
@@ -81,12 +88,15 @@ class Coordinator:
                 return None
             effects = Effects()
             if kind == "plan":
-                assignments, usage, failure = pre
+                assignments, usage, failure, event = pre
                 usage.merge_into(plan.usage)
                 _merge(plan.usage, message.plan.usage)
                 if failure:
                     self.machine.finish(plan, S.TASK_STATUS_FAILED, effects, reason=failure)
                 elif assignments is not None:
+                    version = message.plan.plan_version
+                    self.machine.event(plan, "assignment.created", f"{len(assignments)} subtasks", data=event,
+                                       msg_id=f"ev:{task_id}:assign:{version}")
                     self.machine.on_plan(plan, message.plan, assignments, effects)
             elif kind == "result":
                 _merge(plan.usage, message.result.usage)
@@ -117,6 +127,27 @@ class Coordinator:
             if written is not None:
                 return effects
         raise CasConflict(task_id)
+
+    async def fail_task(self, task_id: str, reason: str) -> None:
+        """End a task whose messages cannot be applied: through the machine when its plan still takes a
+        transition, otherwise directly on the task record."""
+        try:
+            await self.apply(task_id, f"giveup:{task_id}", channel_pb2.CoordinatorMessage(
+                task_id=task_id, planner_failure=channel_pb2.PlannerFailure(stage="coordinator", reason=reason)))
+            return
+        except Exception:
+            log.exception("could not fail the task through its plan; failing the record directly")
+
+        def failed(record):
+            if record.status in TERMINAL:
+                return False
+            record.status = S.TASK_STATUS_FAILED
+            record.failure_reason = reason[:1000]
+
+        if await self.channel.update_task(task_id, failed):
+            await self.channel.emit(task_id, "task.failed", reason[:500], status=S.TASK_STATUS_FAILED,
+                                    msg_id=terminal_event_id(task_id))
+        await self.channel.active.delete(task_id)
 
     async def sweep_task(self, task_id: str, now: float) -> None:
         """Apply deadlines to one active task (called by the sweeper on every replica)."""

@@ -11,11 +11,17 @@ from nats.js.errors import NotFoundError
 
 from ..core.channel import PullWorker, layout
 from ..core.channel.consumer import Poison
+from ..core.channel.inflight import InFlight, TaskCancelled
+from ..core.logging import task_context
 from ..core.metrics import QUEUE_DEPTH
 from ..v1 import channel_pb2
 from .engine import Coordinator, UnknownTask
 
 log = logging.getLogger(__name__)
+
+
+class Interrupted(Exception):
+    """The message's work was stopped by a cancel; it is redelivered (and then only recorded)."""
 
 
 class Inbox:
@@ -27,7 +33,9 @@ class Inbox:
             channel, subject=layout.COORDINATOR_SUBJECT, durable=layout.COORDINATOR_CONSUMER,
             stream=layout.CONTROL_STREAM,
             config=channel.layout.control_consumer(layout.COORDINATOR_CONSUMER, layout.COORDINATOR_SUBJECT),
-            handler=self.handle, concurrency=concurrency)
+            handler=self.handle, concurrency=concurrency,
+            max_attempts=coordinator.settings.control_max_deliver, give_up=self.give_up)
+        self.inflight = InFlight()   # a cancel stops a running assignment call (wf.cancel.<task>)
         self.dead_letters = PullWorker(
             channel, subject=f"{layout.MAX_DELIVERIES_ADVISORY}.{layout.WORK_STREAM}.*", durable=layout.DLQ_CONSUMER,
             stream=layout.DLQ_STREAM, config=channel.layout.dlq_consumer(), handler=self.handle_dead_letter,
@@ -43,19 +51,35 @@ class Inbox:
             lock = self._locks[task_id] = asyncio.Lock()
         return lock
 
-    async def handle(self, msg) -> None:
+    @staticmethod
+    def _decode(msg) -> channel_pb2.CoordinatorMessage:
         try:
             message = channel_pb2.CoordinatorMessage.FromString(msg.data)
         except DecodeError as exc:
             raise Poison(f"undecodable coordinator message: {exc}") from exc
         if not message.task_id or not message.WhichOneof("kind"):
             raise Poison("coordinator message without task id or kind")
+        return message
+
+    async def handle(self, msg) -> None:
+        message = self._decode(msg)
         key = (msg.headers or {}).get("Nats-Msg-Id") or f"seq:{msg.metadata.sequence.stream}"
-        async with self._lock(message.task_id):
-            try:
-                await self.coordinator.apply(message.task_id, key, message)
-            except UnknownTask as exc:
-                raise Poison(f"message for unknown task {exc}") from exc
+        with task_context(message.task_id):
+            async with self._lock(message.task_id):
+                try:
+                    await self.inflight.run(message.task_id, self.coordinator.apply(message.task_id, key, message))
+                except UnknownTask as exc:
+                    raise Poison(f"message for unknown task {exc}") from exc
+                except TaskCancelled:
+                    # Stopped mid-call by a cancel: redelivered, it finds the task ended and only records it.
+                    raise Interrupted(f"{message.WhichOneof('kind')} interrupted by a cancel") from None
+
+    async def give_up(self, msg, reason: str) -> None:
+        """The message failed on every allowed delivery: its task fails with the reason."""
+        message = self._decode(msg)
+        with task_context(message.task_id):
+            async with self._lock(message.task_id):
+                await self.coordinator.fail_task(message.task_id, f"coordinator error: {reason}")
 
     async def handle_dead_letter(self, msg) -> None:
         advisory = json.loads(msg.data)

@@ -19,6 +19,15 @@ TERMINAL_EVENT = {S.TASK_STATUS_SUCCEEDED: "task.succeeded", S.TASK_STATUS_FAILE
                   S.TASK_STATUS_CANCELLED: "task.cancelled"}
 
 
+REASON_CHARS = 400
+
+
+def short_reason(reason: str) -> str:
+    """A failure reason as one short paragraph."""
+    text = " ".join((reason or "").split())
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
+
+
 def terminal_event_id(task_id: str) -> str:
     """One id for every terminal event of a task, so the stream keeps exactly one of them."""
     return f"ev:{task_id}:terminal"
@@ -57,6 +66,7 @@ class Machine:
         if plan.status in TERMINAL:
             return
         plan.status = status
+        reason = short_reason(reason)  # the whole story stays in the task's events
         plan.failure_reason = reason
         plan.answer = answer
         for s in plan.subtasks:
@@ -89,16 +99,17 @@ class Machine:
             if plan.HasField("deadline"):
                 deadline = min(deadline, plan.deadline.seconds)
             item.deadline.FromSeconds(int(deadline))
-            self._out(plan, layout.work_subject(s.assignee), s.attempt_id, item)
+            # The event goes out before the work item, so no worker's subtask.started can precede it.
             self.event(plan, "subtask.dispatched", s.assignee, subtask_id=s.subtask_id,
                        data={"worker_type": s.assignee, "attempt_id": s.attempt_id})
+            self._out(plan, layout.work_subject(s.assignee), s.attempt_id, item)
         if plan.status == S.TASK_STATUS_RUNNING and dag.all_done(plan) and not plan.synthesis_requested:
             plan.synthesis_requested = True
             plan.status = S.TASK_STATUS_SYNTHESIZING
             request = channel_pb2.PlannerRequest(task_id=plan.task_id, synthesize=channel_pb2.SynthesizeRequest(
                 question=plan.question, answer_format=plan.answer_format, subtasks=dag.done(plan)))
+            self.event(plan, "task.synthesizing", status=S.TASK_STATUS_SYNTHESIZING)  # before the answer's event
             self._out(plan, layout.PLANNER_SUBJECT, f"synth:{plan.task_id}", request)
-            self.event(plan, "task.synthesizing", status=S.TASK_STATUS_SYNTHESIZING)
 
     # ---- transitions ----
 
@@ -187,7 +198,9 @@ class Machine:
         self.finish(plan, S.TASK_STATUS_CANCELLED, effects, reason=cancel.reason or "cancelled")
 
     def on_planner_failure(self, plan, failure: channel_pb2.PlannerFailure, effects: Effects) -> None:
-        self.finish(plan, S.TASK_STATUS_FAILED, effects, reason=f"planner failed to {failure.stage}: {failure.reason}")
+        reason = failure.reason if failure.stage == "coordinator" else \
+            f"planner failed to {failure.stage}: {failure.reason}"
+        self.finish(plan, S.TASK_STATUS_FAILED, effects, reason=reason)
 
     def on_deadlines(self, plan, now: float, effects: Effects) -> None:
         if plan.status in TERMINAL:

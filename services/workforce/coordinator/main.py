@@ -15,10 +15,12 @@ async def serve(settings, stop: asyncio.Event) -> None:
     inbox = Inbox(Coordinator(channel, make_llm(settings), settings), settings.control_concurrency)
     server = GrpcServer(settings.bind_host, settings.grpc_port)  # health + reflection only
     await server.start()
+    cancels = await inbox.inflight.subscribe(channel.nc)
     loops = [asyncio.create_task(inbox.pull.run(stop)), asyncio.create_task(inbox.dead_letters.run(stop)),
              asyncio.create_task(inbox.sweep(stop))]
     await stop.wait()
     await asyncio.gather(*loops, return_exceptions=True)
+    await cancels.unsubscribe()
     await server.stop()
     await channel.close()
 

@@ -3,32 +3,24 @@
 import json
 
 ASSIGN_SYSTEM = """You are the coordinator of a workforce of AI workers. Assign every subtask to the worker \
-best able to do it, and list the subtasks whose results each one needs first (its dependencies).
-Answer with JSON: {"assignments": [{"task_id": "<subtask id>", "assignee_id": "<worker id>", \
-"dependencies": ["<subtask id>", ...]}, ...]} with one entry per subtask."""
+best able to do it: the worker whose description and tools fit the subtask.
+Answer with JSON mapping each subtask id to a worker id: {"assignments": {"<subtask id>": "<worker id>", ...}}"""
 
 ASSIGN_SCHEMA_NAME = "assignments"
 
 
-def assign_schema(subtask_ids: list[str], worker_ids: list[str], known_ids: list[str]) -> dict:
+def assign_schema(subtask_ids: list[str], worker_ids: list[str], known_ids: list[str] = ()) -> dict:
+    """One entry per subtask, keyed by its id, valued by a registered worker id: it cannot be structurally wrong.
+    (The planner's dependencies hold; backends without structured output may also answer OWL's list form
+    with extra dependencies, see assign.validate.)"""
     return {
         "type": "object",
         "properties": {
             "assignments": {
-                "type": "array",
-                "minItems": len(subtask_ids),
-                "maxItems": len(subtask_ids),
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "task_id": {"type": "string", "enum": subtask_ids},
-                        "assignee_id": {"type": "string", "enum": worker_ids},
-                        "dependencies": {"type": "array", "items": {"type": "string", "enum": known_ids},
-                                         "maxItems": len(known_ids)},
-                    },
-                    "required": ["task_id", "assignee_id", "dependencies"],
-                    "additionalProperties": False,
-                },
+                "type": "object",
+                "properties": {sid: {"type": "string", "enum": worker_ids} for sid in subtask_ids},
+                "required": list(subtask_ids),
+                "additionalProperties": False,
             }
         },
         "required": ["assignments"],

@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     service_name: str = "workforce"
     instance_id: str = ""                 # default: <hostname>-<pid>
     log_level: str = "INFO"
+    log_format: str = "text"              # text | json (one JSON object per line, task_id on every task's line)
     grpc_port: int = 50051
     metrics_port: int = 9464              # 0 = no metrics endpoint
     http_port: int = 8080                 # gateway only
@@ -30,11 +31,11 @@ class Settings(BaseSettings):
     max_deliver: int = 3                  # deliveries of a work item before it is dead-lettered
     backoff_s: str = ""                   # comma-separated redelivery backoff, e.g. "5,15,30"
     control_ack_wait_s: float = 60.0      # planner / coordinator inbox
-    event_max_age_s: int = 7 * 24 * 3600
+    event_max_age_s: int = 7 * 24 * 3600   # events of a task (stream max age); 0 = keep forever
     duplicate_window_s: int = 300
     worker_registry_ttl_s: int = 30
 
-    # --- LLM backend (OpenAI-compatible); empty base URL = the embedded local model ---
+    # --- LLM backend: one OpenAI-compatible endpoint (vLLM, llama.cpp, OpenAI, …); `make run` starts a local one ---
     llm_base_url: str = ""
     llm_api_key: str = "EMPTY"
     llm_model: str = "default"
@@ -42,10 +43,10 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 120.0
     llm_max_retries: int = 3
     llm_temperature: float = 0.0
-    llm_structured_output: bool = True    # send response_format json_schema
-    llm_max_tokens: int = 2048
-    embedded_model: str = "Qwen/Qwen2.5-0.5B-Instruct"  # a path or hub id
-    embedded_max_new_tokens: int = 512
+    llm_structured_output: bool = True    # constrain outputs that have a JSON schema
+    llm_schema_mode: str = "response_format"  # response_format (OpenAI, vLLM) | llguidance (llama.cpp: compact JSON)
+    llm_max_tokens: int = 2048            # cap per call; calls with a JSON schema get a cap sized to the schema
+    llm_tool_mode: str = "native"         # native: OpenAI tool calls | json: one schema-constrained JSON step
 
     # --- orchestration ---
     replan_threshold: int = 2             # failures of a subtask (lineage) that end the task
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     subtask_timeout_s: int = 600
     assignment_retries: int = 1           # retries with feedback when the assignment names bad ids
     max_subtasks: int = 12
+    subtask_chars: int = 600              # longest subtask text the planner may write
+    control_max_deliver: int = 5          # deliveries of a planner/coordinator message before the task fails
     control_concurrency: int = 64         # planner / coordinator messages handled at once per replica
 
     # --- human approval of plans (tasks submitted with review_plan / review_replans) ---
@@ -79,6 +82,21 @@ class Settings(BaseSettings):
     max_metadata_entries: int = 32
     max_idempotency_key_chars: int = 200
     list_limit_max: int = 500
+    max_json_bytes: int = 1024 * 1024     # JSON request bodies (uploads use max_request_bytes)
+    list_scan_max: int = 1000             # index entries one listing page examines (status filters)
+
+    # --- tenancy and quotas (gateway); an identity is an API-key name ---
+    admin_identities: str = ""            # names that see and cancel every tenant's tasks: "ops,audit"
+    quota_tasks_in_flight: int = 100      # unfinished tasks per identity; 0 = no limit
+    quota_submissions_per_minute: int = 600  # per identity, sliding window; 0 = no limit
+    quota_overrides: str = ""             # per identity "name=in_flight/per_minute,…", e.g. "batch=500/3000"
+    quota_retry_after_s: int = 10         # Retry-After when the in-flight quota is full
+
+    # --- retention (0 = keep forever); keep each longer than the longest task deadline ---
+    task_ttl_s: int = 30 * 24 * 3600      # task records and the listing index (KV TTL / stream max age)
+    plan_ttl_s: int = 30 * 24 * 3600      # plans
+    file_ttl_s: int = 14 * 24 * 3600      # uploaded and produced files (object store TTL)
+    idempotency_ttl_s: int = 24 * 3600    # how long an idempotency key maps to its task
 
     def model_for(self, role: str) -> str:
         """The model name for a role ("planner", "coordinator", "worker:web", …)."""
@@ -96,5 +114,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     return Settings()
 
-
-Field  # re-exported for services that extend Settings

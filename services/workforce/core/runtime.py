@@ -19,7 +19,7 @@ def run_service(name: str, main: Callable[[Settings, asyncio.Event], Awaitable[N
     settings.service_name = name
     if not settings.instance_id:
         settings.instance_id = instance_id(name)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format, name)
     serve_metrics(settings.metrics_port, settings.bind_host)
 
     async def _runner() -> None:

@@ -6,6 +6,8 @@ from pydantic import BaseModel, Field
 
 from .approvals import ApprovalService, Decision
 from .errors import InvalidInput
+from .http_api import errors
+from .tenancy import Caller
 
 
 class EditedSubtask(BaseModel):
@@ -32,23 +34,24 @@ def _json(decision) -> dict:
     return MessageToDict(decision, preserving_proto_field_name=True)
 
 
-def router(approvals: ApprovalService, owner) -> APIRouter:
+def router(approvals: ApprovalService, caller) -> APIRouter:
+    """caller: the dependency that authenticates the request (and answers 503 while NATS is down)."""
     r = APIRouter(tags=["approval"])
 
-    @r.post("/v1/tasks/{task_id}/plan/approve")
-    async def approve(task_id: str, body: ApproveBody | None = None, who: str = owner):
+    @r.post("/v1/tasks/{task_id}/plan/approve", responses=errors(400, 403, 404, 409))
+    async def approve(task_id: str, body: ApproveBody | None = None, who: Caller = caller):
         """Run a plan held in AWAITING_APPROVAL, as proposed or as edited here (checked like the planner's own)."""
         body = body or ApproveBody()
         edits = [s.model_dump() for s in body.subtasks] if body.subtasks is not None else None
         if edits == []:
             raise InvalidInput("the edited plan has no subtasks (omit 'subtasks' to approve as proposed)")
-        return _json(await approvals.decide(task_id, who, Decision(
+        return _json(await approvals.decide(who, task_id, Decision(
             approve=True, plan_version=body.plan_version, subtasks=edits, reason=body.comment)))
 
-    @r.post("/v1/tasks/{task_id}/plan/reject")
-    async def reject(task_id: str, body: RejectBody, who: str = owner):
+    @r.post("/v1/tasks/{task_id}/plan/reject", responses=errors(400, 403, 404, 409))
+    async def reject(task_id: str, body: RejectBody, who: Caller = caller):
         """Reject a plan held in AWAITING_APPROVAL: the task fails with the reason."""
-        return _json(await approvals.decide(task_id, who, Decision(
+        return _json(await approvals.decide(who, task_id, Decision(
             approve=False, plan_version=body.plan_version, reason=body.reason)))
 
     return r

@@ -3,15 +3,22 @@
 The gateway checks the decision against the plan as it is now (a clear error for a stale version, a task that no
 longer waits, or an edit the planner's rules would refuse), records it once in the approvals bucket — the first
 decision on a proposal wins, a second one gets a conflict — and hands it to the coordinator, which applies it.
+
+Who may decide: the task's owner, or an identity named in WF_APPROVERS ("*" = every identity). Anyone else who
+cannot see the task (tenancy.py) gets the same "no such task" as for a missing one; an admin identity that sees
+the task but neither owns it nor is an approver gets permission_denied.
 """
 
 from dataclasses import dataclass
 
 from ..core.channel import layout, registry
+from ..core.ids import valid_task_id
 from ..core.plan_edit import PlanEditError, check_edit
 from ..v1 import channel_pb2, common_pb2
-from .errors import Conflict, Forbidden, InvalidInput
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .limits import check_text
 from .tasks import TaskService
+from .tenancy import Caller
 
 S = common_pb2
 APPROVE, REJECT = channel_pb2.APPROVAL_VERDICT_APPROVE, channel_pb2.APPROVAL_VERDICT_REJECT
@@ -34,13 +41,27 @@ class ApprovalService:
         self.settings = tasks.settings
         self.approvers = {a.strip() for a in self.settings.approvers.split(",") if a.strip()}
 
-    def may_decide(self, record: common_pb2.TaskRecord, who: str) -> bool:
-        return who == record.owner or "*" in self.approvers or who in self.approvers
+    def is_approver(self, caller: Caller) -> bool:
+        return "*" in self.approvers or caller.identity in self.approvers
 
-    async def decide(self, task_id: str, who: str, d: Decision) -> channel_pb2.ApprovalDecision:
-        record = await self.tasks.get(task_id)
-        if not self.may_decide(record, who):
-            raise Forbidden(f"{who!r} may not decide on task {task_id}: only its owner or a configured approver")
+    async def _record(self, caller: Caller, task_id: str) -> common_pb2.TaskRecord:
+        """The task, if the caller may decide on it (see the module docstring)."""
+        record = await self.channel.get_task(task_id) if valid_task_id(task_id) else None
+        approver = self.is_approver(caller)
+        if record is None or not (caller.sees(record.owner) or approver):
+            raise NotFound(f"no task {task_id!r}")
+        if caller.identity != record.owner and not approver:
+            raise Forbidden(f"{caller.identity!r} may not decide on task {task_id}: only its owner or a "
+                            "configured approver (WF_APPROVERS)")
+        return record
+
+    async def decide(self, caller: Caller, task_id: str, d: Decision) -> channel_pb2.ApprovalDecision:
+        check_text("reason", d.reason or "")
+        for item in d.subtasks or ():
+            for name in ("id", "content", "worker_type"):
+                check_text(f"subtask {name}", str(item.get(name) or ""), multiline=name == "content")
+        record = await self._record(caller, task_id)
+        who = caller.identity
         reason = (d.reason or "").strip()
         if len(reason) > MAX_REASON_CHARS:
             raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters")

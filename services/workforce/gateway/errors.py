@@ -1,16 +1,24 @@
-"""Errors of the public API, with their HTTP status and gRPC code."""
+"""Errors of the public API, with their HTTP status and gRPC code (and Retry-After where retrying helps)."""
+
+import asyncio
 
 import grpc
+import nats.errors
+
+from ..core.channel.state import CasConflict
 
 
 class ApiError(Exception):
     http_status = 400
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
     code = "invalid_argument"
+    retry_after: int | None = None
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.message = message
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class InvalidInput(ApiError):
@@ -50,3 +58,20 @@ class Unavailable(ApiError):
     http_status = 503
     grpc_code = grpc.StatusCode.UNAVAILABLE
     code = "unavailable"
+    retry_after = 5
+
+
+class QuotaExceeded(ApiError):
+    http_status = 429
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    code = "quota_exceeded"
+    retry_after = 10
+
+
+# Failures of the task channel (NATS down or reconnecting, a JetStream request timing out, a key contended
+# past the retry budget): the request may succeed later, so they answer 503 with Retry-After, never 500.
+CHANNEL_ERRORS = (nats.errors.Error, asyncio.TimeoutError, CasConflict)
+
+
+def channel_unavailable(exc: BaseException) -> Unavailable:
+    return Unavailable(f"the task channel is unavailable ({type(exc).__name__}); retry shortly")

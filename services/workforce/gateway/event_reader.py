@@ -5,15 +5,16 @@ import collections
 import contextlib
 import logging
 import time
-from datetime import datetime, timezone
 
 import nats
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from ..core.channel import Channel, layout
 from ..v1 import channel_pb2
+from .tenancy import Caller
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,13 @@ async def subtask_trajectory(channel: Channel, task_id: str, subtask_id: str) ->
 
 
 class FailureLog:
-    """The last subtask failures across all tasks, kept in memory from the event stream (history: window_s)."""
+    """The last subtask failures across all tasks, kept in memory from the event stream (history: window_s);
+    each caller is shown those of the tasks it may see."""
 
-    def __init__(self, channel: Channel, keep: int = 200, window_s: int = 3600):
+    def __init__(self, channel: Channel, keep: int = 1000, window_s: int = 3600):
         self.channel = channel
         self.recent: collections.deque = collections.deque(maxlen=keep)
+        self.owners: dict[str, str] = {}   # task id → owner (never changes), for the tasks in `recent`
         self.window_s = window_s
         self.caught_up = asyncio.Event()
 
@@ -67,10 +70,30 @@ class FailureLog:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), 2)
 
+    async def _start_seq(self, since: float) -> int:
+        """The stream sequence of the first event stored at or after `since` (binary search on stored times).
+
+        (Not DeliverPolicy.BY_START_TIME: nats-py re-creates an ordered consumer after a reconnect by start
+        sequence but keeps the start time, which the server refuses.)"""
+        js = self.channel.js
+        state = (await js.stream_info(layout.EVENTS_STREAM)).state
+        lo, hi = max(state.first_seq, 1), state.last_seq + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            try:
+                msg = await js.get_msg(layout.EVENTS_STREAM, seq=mid, subject=f"{layout.EVENTS_PREFIX}.>", next=True)
+            except NotFoundError:
+                hi = mid                      # nothing stored from mid on
+                continue
+            if msg.time is not None and msg.time.timestamp() >= since:
+                hi = mid                      # sequences from mid to msg.seq are empty: mid is as good
+            else:
+                lo = msg.seq + 1
+        return lo
+
     async def _follow(self, stop: asyncio.Event) -> None:
-        start = datetime.fromtimestamp(time.time() - self.window_s, timezone.utc)
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
-                                opt_start_time=start.isoformat().replace("+00:00", "Z"))
+        start = await self._start_seq(time.time() - self.window_s)
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
         sub = await self.channel.js.subscribe(f"{layout.EVENTS_PREFIX}.>", ordered_consumer=True,
                                               stream=layout.EVENTS_STREAM, config=config)
         try:
@@ -96,7 +119,22 @@ class FailureLog:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def snapshot(self, limit: int = 50) -> list[dict]:
+    async def snapshot(self, caller: Caller, limit: int = 50) -> list[dict]:
+        """The newest failures in tasks the caller may see (a task whose record is gone is shown to admins only)."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.caught_up.wait(), 3)
-        return list(reversed(self.recent))[:limit]
+        recent = list(reversed(self.recent))
+        if caller.admin:
+            return recent[:limit]
+        await self._learn_owners({f["task_id"] for f in recent} - self.owners.keys())
+        return [f for f in recent if f["task_id"] in self.owners and caller.sees(self.owners[f["task_id"]])][:limit]
+
+    async def _learn_owners(self, task_ids: set[str]) -> None:
+        ids = sorted(task_ids)
+        records = await asyncio.gather(*(self.channel.get_task(t) for t in ids))
+        for task_id, record in zip(ids, records):
+            if record is not None:
+                self.owners[task_id] = record.owner
+        if len(self.owners) > 2 * (self.recent.maxlen or 0):   # forget tasks no longer in `recent`
+            kept = {f["task_id"] for f in self.recent}
+            self.owners = {t: o for t, o in self.owners.items() if t in kept}

@@ -1,4 +1,5 @@
-"""The public gRPC `workforce.v1.Workforce` service."""
+"""The public gRPC `workforce.v1.Workforce` service. Every method sees only the caller's own tasks (see tenancy.py);
+quota and channel errors carry a `retry-after` trailing metadata entry (seconds)."""
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -6,9 +7,9 @@ from google.protobuf.message import DecodeError
 from ..core.metrics import API_REQUESTS
 from ..v1 import gateway_pb2, gateway_pb2_grpc
 from .approvals import ApprovalService, Decision
-from .auth import ApiKeys, key_from_headers
-from .errors import ApiError
+from .errors import CHANNEL_ERRORS, ApiError, channel_unavailable
 from .tasks import Submission, TaskService
+from .tenancy import Caller, Tenancy
 
 SERVICE = gateway_pb2.DESCRIPTOR.services_by_name["Workforce"]
 PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
@@ -31,15 +32,14 @@ def _lenient(parse):
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, keys: ApiKeys):
-        self.keys = keys
+    def __init__(self, tenancy: Tenancy):
+        self.tenancy = tenancy
 
     async def intercept_service(self, continuation, details):
         if details.method.startswith(PUBLIC_PREFIXES):
             return await continuation(details)
-        metadata = dict(details.invocation_metadata or ())
         try:
-            self.keys.check(key_from_headers(metadata.get("authorization"), metadata.get("x-api-key")))
+            self.tenancy.caller_from_metadata(details.invocation_metadata)
         except ApiError as exc:
             API_REQUESTS.labels("grpc", details.method.rsplit("/", 1)[-1], "unauthenticated").inc()
             return _deny(exc.message, details)
@@ -59,10 +59,16 @@ def _deny(message: str, details):
     return grpc.unary_unary_rpc_method_handler(unary)
 
 
+async def _abort(context, error: ApiError):
+    if error.retry_after:
+        context.set_trailing_metadata((("retry-after", str(error.retry_after)),))
+    await context.abort(error.grpc_code, error.message)
+
+
 class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
-    def __init__(self, tasks: TaskService, keys: ApiKeys):
+    def __init__(self, tasks: TaskService, tenancy: Tenancy):
         self.tasks = tasks
-        self.keys = keys
+        self.tenancy = tenancy
         self.approvals = ApprovalService(tasks)
 
     async def _call(self, name: str, context, request, fn):
@@ -70,74 +76,82 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
             API_REQUESTS.labels("grpc", name, "invalid").inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: {request.error}")
         try:
-            result = await fn()
+            caller = self._caller(context)
+            self.tasks.ensure_connected()
+            result = await fn(caller)
         except ApiError as exc:
-            API_REQUESTS.labels("grpc", name, exc.code).inc()
-            await context.abort(exc.grpc_code, exc.message)
-        API_REQUESTS.labels("grpc", name, "ok").inc()
-        return result
+            error = exc
+        except CHANNEL_ERRORS as exc:
+            error = channel_unavailable(exc)
+        else:
+            API_REQUESTS.labels("grpc", name, "ok").inc()
+            return result
+        API_REQUESTS.labels("grpc", name, error.code).inc()
+        await _abort(context, error)
 
-    def _owner(self, context) -> str:
-        metadata = dict(context.invocation_metadata() or ())
-        return self.keys.check(key_from_headers(metadata.get("authorization"), metadata.get("x-api-key")))
+    def _caller(self, context) -> Caller:
+        return self.tenancy.caller_from_metadata(context.invocation_metadata())
 
     async def SubmitTask(self, request, context):
-        async def run():
+        async def run(caller):
             sub = Submission(question=request.question, answer_format=request.answer_format,
                              idempotency_key=request.idempotency_key,
                              files=[(f.name, f.data, f.media_type) for f in request.files],
                              metadata=dict(request.metadata), timeout_s=request.timeout_s,
                              review_plan=request.review_plan, review_replans=request.review_replans)
-            record, created = await self.tasks.submit(sub, self._owner(context))
+            record, created = await self.tasks.submit(sub, caller)
             return gateway_pb2.SubmitTaskResponse(task_id=record.task_id, created=created, task=record)
         return await self._call("SubmitTask", context, request, run)
 
     async def GetTask(self, request, context):
-        return await self._call("GetTask", context, request, lambda: self.tasks.get(request.task_id))
+        return await self._call("GetTask", context, request, lambda caller: self.tasks.get(caller, request.task_id))
 
     async def ListTasks(self, request, context):
-        async def run():
-            return gateway_pb2.ListTasksResponse(tasks=await self.tasks.list_tasks(request.limit, request.status))
+        async def run(caller):
+            records, token = await self.tasks.list_tasks(caller, request.limit, request.status, request.page_token)
+            return gateway_pb2.ListTasksResponse(tasks=records, next_page_token=token)
         return await self._call("ListTasks", context, request, run)
 
     async def CancelTask(self, request, context):
         return await self._call("CancelTask", context, request,
-                                lambda: self.tasks.cancel(request.task_id, request.reason))
+                                lambda caller: self.tasks.cancel(caller, request.task_id, request.reason))
 
     async def GetPlan(self, request, context):
-        return await self._call("GetPlan", context, request, lambda: self.tasks.plan(request.task_id))
+        return await self._call("GetPlan", context, request, lambda caller: self.tasks.plan(caller, request.task_id))
 
     async def ApprovePlan(self, request, context):
-        async def run():
+        async def run(caller):
             edits = [{"id": s.subtask_id, "content": s.content, "worker_type": s.worker_type,
                       "dependencies": list(s.dependencies)} for s in request.subtasks] or None
             version = request.plan_version if request.HasField("plan_version") else None
-            return await self.approvals.decide(request.task_id, self._owner(context), Decision(
+            return await self.approvals.decide(caller, request.task_id, Decision(
                 approve=True, plan_version=version, subtasks=edits, reason=request.comment, via="grpc"))
         return await self._call("ApprovePlan", context, request, run)
 
     async def RejectPlan(self, request, context):
-        async def run():
+        async def run(caller):
             version = request.plan_version if request.HasField("plan_version") else None
-            return await self.approvals.decide(request.task_id, self._owner(context), Decision(
+            return await self.approvals.decide(caller, request.task_id, Decision(
                 approve=False, plan_version=version, reason=request.reason, via="grpc"))
         return await self._call("RejectPlan", context, request, run)
 
     async def ListWorkers(self, request, context):
-        async def run():
+        async def run(caller):
             pools, instances = await self.tasks.workers()
             return gateway_pb2.ListWorkersResponse(pools=pools, instances=instances)
         return await self._call("ListWorkers", context, request, run)
 
     async def WatchTask(self, request, context):
-        if isinstance(request, _Malformed):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: {request.error}")
+        async def open_watch(caller):
+            return await self.tasks.open_watch(caller, request.task_id, request.from_seq)
+
+        watch = await self._call("WatchTask", context, request, open_watch)
         try:
-            async for event in self.tasks.watch(request.task_id, request.from_seq):
+            async for event in watch:
                 yield event
-        except ApiError as exc:
-            await context.abort(exc.grpc_code, exc.message)
-        API_REQUESTS.labels("grpc", "WatchTask", "ok").inc()
+        except CHANNEL_ERRORS as exc:
+            API_REQUESTS.labels("grpc", "WatchTask", "unavailable").inc()
+            await _abort(context, channel_unavailable(exc))
 
 
 def add_to_server(servicer: WorkforceServicer, server) -> None:

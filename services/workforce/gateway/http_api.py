@@ -1,22 +1,31 @@
-"""The HTTP API (FastAPI; OpenAPI at /docs): tasks, events as Server-Sent Events, workers."""
+"""The HTTP API (FastAPI; OpenAPI at /docs): tasks, events as Server-Sent Events, workers.
+
+Every route but /healthz and /readyz needs an API key (`Authorization: Bearer <key>` or `x-api-key: <key>`;
+both are security schemes of the OpenAPI document) and sees only the caller's own tasks. Every status code a
+route can answer is in the OpenAPI document; errors are `{"error": {"code", "message"}}`, and 429 / 503 carry
+Retry-After.
+"""
 
 import json
 
-from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.config import Settings
-from ..core.metrics import API_REQUESTS
 from ..v1 import common_pb2
 from . import console
-from .auth import ApiKeys, key_from_headers
-from .errors import ApiError, InvalidInput, TooLarge
+from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, TooLarge, channel_unavailable
+from .limits import SEQ_MAX, EarlyReject, safe_text
 from .tasks import Submission, TaskService
+from .tenancy import Caller, Tenancy
+
+UPLOAD_PATH = "/v1/tasks/upload"
 
 
 def to_json(message) -> dict:
@@ -26,7 +35,8 @@ def to_json(message) -> dict:
 class SubmitBody(BaseModel):
     question: str = Field(description="The task, in natural language")
     answer_format: str = Field("", description="Answer-format instructions for the final answer")
-    idempotency_key: str = Field("", description="Submitting twice with the same key returns the first task")
+    idempotency_key: str = Field("", description="Submitting twice with the same key returns the first task "
+                                 "(keys are per identity and expire after WF_IDEMPOTENCY_TTL_S)")
     metadata: dict[str, str] = Field(default_factory=dict)
     timeout_s: int = Field(0, description="Task deadline in seconds; 0 = the server default")
     review_plan: bool = Field(False, description="Hold the plan in AWAITING_APPROVAL until a person approves, "
@@ -38,59 +48,111 @@ class CancelBody(BaseModel):
     reason: str = ""
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
 
 
-def build_app(tasks: TaskService, keys: ApiKeys, settings: Settings, extra_routers=()) -> FastAPI:
-    app = FastAPI(title="Workforce gateway", version="1", docs_url=None, redoc_url=None, description=
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+_MEANING = {
+    400: "Invalid input (bad value, control character, page token, from_seq out of range)",
+    401: "Missing or invalid API key",
+    403: "The caller may see the task but not decide on its plan (only its owner or a WF_APPROVERS identity)",
+    404: "No such task (a task of another identity is answered the same way)",
+    409: "The task has already ended (or, for a plan decision, is not waiting for one)",
+    413: "Request body or a field over its limit",
+    422: "The request does not match the schema",
+    429: "A quota of the calling identity is used up; retry after Retry-After seconds",
+    502: "The task ended without an answer",
+    503: "The task channel (NATS) is unavailable; retry after Retry-After seconds",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+
+
+def errors(*codes: int) -> dict:
+    """OpenAPI responses for error codes; every authenticated route can answer 401, 413, 422 and 503."""
+    out = {}
+    for code in sorted({401, 413, 422, 503, *codes}):
+        out[code] = {"model": ErrorBody, "description": _MEANING[code]}
+        if code in (429, 503):
+            out[code]["headers"] = _RETRY_AFTER
+    return out
+
+
+def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return JSONResponse({"error": {"code": code, "message": safe_text(message)}}, status_code=status,
+                        headers=headers)
+
+
+def build_asgi(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_routers=()) -> EarlyReject:
+    """What uvicorn serves: the app behind EarlyReject, which must see a request before FastAPI's body limiter
+    (that one would answer its own plain-text 413 to an early response)."""
+    app = build_app(tasks, tenancy, settings, extra_routers)
+    return EarlyReject(app, tenancy, max_bytes=settings.max_json_bytes,
+                       max_bytes_by_path={UPLOAD_PATH: settings.max_request_bytes})
+
+
+def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_routers=()) -> FastAPI:
+    app = FastAPI(title="Workforce gateway", version="1", max_body_size=settings.max_json_bytes, docs_url=None,
+                  redoc_url=None, description=
                   "Submit tasks to a Workforce (planner → coordinator → workers), watch them, cancel them. "
-                  "The web console is at /.")
+                  "Each API key is an identity that sees only its own tasks. The web console is at /.")
     console.install(app)
-
-    @app.middleware("http")
-    async def limits(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_request_bytes:
-            return error_response(413, "too_large", f"request body over {settings.max_request_bytes} bytes")
-        response = await call_next(request)
-        route = request.scope.get("route")
-        API_REQUESTS.labels("http", f"{request.method} {getattr(route, 'path', 'unmatched')}",
-                            str(response.status_code)).inc()
-        return response
 
     @app.exception_handler(ApiError)
     async def api_error(request, exc: ApiError):
-        return error_response(exc.http_status, exc.code, exc.message)
+        return error_response(exc.http_status, exc.code, exc.message, exc.retry_after)
+
+    async def channel_error(request, exc: Exception):
+        err = channel_unavailable(exc)
+        return error_response(err.http_status, err.code, err.message, err.retry_after)
+
+    for error_type in CHANNEL_ERRORS:
+        app.add_exception_handler(error_type, channel_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request, exc: StarletteHTTPException):
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 413: "too_large"}
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc: RequestValidationError):
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
+        errors_ = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors_):
             return error_response(400, "invalid_json", "the request body is not valid JSON")
-        detail = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg')}" for e in errors)
+        detail = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg')}" for e in errors_)
         return error_response(422, "invalid_argument", detail)
 
-    def owner(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> str:
-        return keys.check(key_from_headers(authorization, x_api_key))
+    bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
+    api_key = APIKeyHeader(name="x-api-key", auto_error=False, description="`x-api-key: <API key>`")
+
+    def identity(credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+                 key: str | None = Security(api_key)) -> Caller:
+        return tenancy.caller(f"Bearer {credentials.credentials}" if credentials else None, key)
+
+    def caller(who: Caller = Depends(identity)) -> Caller:
+        """The caller of a route that needs the task channel (503 at once while NATS is down)."""
+        tasks.ensure_connected()
+        return who
 
     @app.get("/healthz", tags=["health"])
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses={503: {"model": ErrorBody, "description": _MEANING[503],
+                                                          "headers": _RETRY_AFTER}})
     async def readyz():
         if not tasks.channel.nc.is_connected:
-            return error_response(503, "unavailable", "not connected to NATS")
+            return error_response(503, "unavailable", "not connected to NATS", retry_after=5)
         return {"status": "ready"}
 
-    @app.post("/v1/tasks", tags=["tasks"], status_code=201)
-    async def submit(body: SubmitBody, who: str = Depends(owner)):
+    @app.post("/v1/tasks", tags=["tasks"], status_code=201, responses={200: {"description": "The task an earlier "
+              "submission with the same idempotency key created"}, **errors(400, 422, 429)})
+    async def submit(body: SubmitBody, who: Caller = Depends(caller)):
         record, created = await tasks.submit(Submission(
             question=body.question, answer_format=body.answer_format, idempotency_key=body.idempotency_key,
             metadata=body.metadata, timeout_s=body.timeout_s, review_plan=body.review_plan,
@@ -98,12 +160,14 @@ def build_app(tasks: TaskService, keys: ApiKeys, settings: Settings, extra_route
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
                             status_code=201 if created else 200)
 
-    @app.post("/v1/tasks/upload", tags=["tasks"], status_code=201)
+    @app.post(UPLOAD_PATH, tags=["tasks"], status_code=201, max_body_size=settings.max_request_bytes,
+              responses={200: {"description": "The task an earlier submission with the same idempotency key "
+                                              "created"}, **errors(400, 422, 429)})
     async def submit_with_files(question: str = Form(...), answer_format: str = Form(""),
                                 idempotency_key: str = Form(""), metadata: str = Form("{}"),
                                 timeout_s: int = Form(0), review_plan: bool = Form(False),
                                 review_replans: bool = Form(False), files: list[UploadFile] = File(default=[]),
-                                who: str = Depends(owner)):
+                                who: Caller = Depends(caller)):
         try:
             meta = json.loads(metadata or "{}")
         except json.JSONDecodeError as exc:
@@ -123,49 +187,62 @@ def build_app(tasks: TaskService, keys: ApiKeys, settings: Settings, extra_route
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
                             status_code=201 if created else 200)
 
-    @app.get("/v1/tasks", tags=["tasks"])
-    async def list_tasks(limit: int = Query(50, ge=1, le=settings.list_limit_max), status: str = "",
-                         who: str = Depends(owner)):
+    @app.get("/v1/tasks", tags=["tasks"], responses=errors(400, 422))
+    async def list_tasks(limit: int = Query(50, ge=1, le=settings.list_limit_max),
+                         status: str = Query("", max_length=64),
+                         page_token: str = Query("", max_length=64, description="next_page_token of the last page"),
+                         who: Caller = Depends(caller)):
+        """The caller's tasks, newest first (an admin identity sees everyone's), one page at a time."""
         code = 0
         if status:
             name = "TASK_STATUS_" + status.upper().removeprefix("TASK_STATUS_")
             if name not in common_pb2.TaskStatus.keys():
                 raise InvalidInput(f"unknown status {status!r}")
             code = common_pb2.TaskStatus.Value(name)
-        return {"tasks": [to_json(r) for r in await tasks.list_tasks(limit, code)]}
+        records, next_token = await tasks.list_tasks(who, limit, code, page_token)
+        return {"tasks": [to_json(r) for r in records], "next_page_token": next_token}
 
-    @app.get("/v1/tasks/{task_id}", tags=["tasks"])
-    async def get_task(task_id: str, who: str = Depends(owner)):
-        return to_json(await tasks.get(task_id))
+    @app.get("/v1/tasks/{task_id}", tags=["tasks"], responses=errors(404))
+    async def get_task(task_id: str, who: Caller = Depends(caller)):
+        return to_json(await tasks.get(who, task_id))
 
-    @app.get("/v1/tasks/{task_id}/plan", tags=["tasks"])
-    async def get_plan(task_id: str, who: str = Depends(owner)):
-        return to_json(await tasks.plan(task_id))
+    @app.get("/v1/tasks/{task_id}/plan", tags=["tasks"], responses=errors(404))
+    async def get_plan(task_id: str, who: Caller = Depends(caller)):
+        return to_json(await tasks.plan(who, task_id))
 
-    @app.post("/v1/tasks/{task_id}/cancel", tags=["tasks"])
-    async def cancel(task_id: str, body: CancelBody | None = None, who: str = Depends(owner)):
-        return to_json(await tasks.cancel(task_id, body.reason if body else ""))
+    @app.post("/v1/tasks/{task_id}/cancel", tags=["tasks"], responses=errors(400, 404, 409, 422))
+    async def cancel(task_id: str, body: CancelBody | None = None, who: Caller = Depends(caller)):
+        return to_json(await tasks.cancel(who, task_id, body.reason if body else ""))
 
-    @app.get("/v1/tasks/{task_id}/events", tags=["tasks"])
-    async def events(task_id: str, from_seq: int = Query(0, ge=0), last_event_id: str | None = Header(None),
-                     who: str = Depends(owner)):
-        """Server-Sent Events from stream sequence `from_seq` (or after `Last-Event-ID`) until the task ends."""
+    @app.get("/v1/tasks/{task_id}/events", tags=["tasks"], responses=errors(400, 404, 422),
+             response_class=EventSourceResponse)
+    async def events(task_id: str, from_seq: int = Query(0, ge=0, le=SEQ_MAX),
+                     last_event_id: str | None = Header(None, max_length=64), who: Caller = Depends(caller)):
+        """Server-Sent Events from stream sequence `from_seq` (or after `Last-Event-ID`) until the task ends; a
+        finished task's stream ends after its last event. An `error` event ends a stream the channel cut."""
         start = from_seq
-        if last_event_id and last_event_id.isdigit():
+        if last_event_id:
+            if not last_event_id.isdigit() or int(last_event_id) >= SEQ_MAX:
+                raise InvalidInput("Last-Event-ID must be the id (sequence number) of an event")
             start = int(last_event_id) + 1
-        await tasks.get(task_id)
+        watch = await tasks.open_watch(who, task_id, start)
 
         async def stream():
-            async for event in tasks.watch(task_id, start):
-                yield {"id": str(event.seq), "event": event.type, "data": json.dumps(to_json(event))}
+            try:
+                async for event in watch:
+                    yield {"id": str(event.seq), "event": event.type, "data": json.dumps(to_json(event))}
+            except CHANNEL_ERRORS as exc:
+                err = channel_unavailable(exc)
+                yield {"event": "error", "retry": err.retry_after * 1000, "data": json.dumps(
+                    {"error": {"code": err.code, "message": err.message, "retry_after": err.retry_after}})}
 
         return EventSourceResponse(stream(), ping=15)
 
-    @app.get("/v1/workers", tags=["workers"])
-    async def workers(who: str = Depends(owner)):
+    @app.get("/v1/workers", tags=["workers"], responses=errors())
+    async def workers(who: Caller = Depends(caller)):
         pools, instances = await tasks.workers()
         return {"pools": [to_json(p) for p in pools], "instances": [to_json(i) for i in instances]}
 
-    for router in extra_routers:
-        app.include_router(router)
+    for make_router in extra_routers:  # factories: (tasks, caller dependency) -> APIRouter
+        app.include_router(make_router(tasks, Depends(caller)))
     return app

@@ -4,39 +4,39 @@ import asyncio
 import contextlib
 
 import uvicorn
-from fastapi import Depends, Header
-
 from ..core.channel import connect
 from ..core.grpc_server import GrpcServer
 from ..core.runtime import run_service
 from .approval_http import router as approval_router
 from .approvals import ApprovalService
-from .auth import ApiKeys, key_from_headers
+from .auth import ApiKeys
 from .event_reader import FailureLog
 from .grpc_api import AuthInterceptor, WorkforceServicer, add_to_server, SERVICE
-from .http_api import build_app
+from .http_api import build_asgi
 from .observe_http import router as observe_router
 from .openai_api import router as openai_router
 from .tasks import TaskService
+from .tenancy import Tenancy
 
 
 async def serve(settings, stop: asyncio.Event) -> None:
-    keys = ApiKeys(settings)
+    tenancy = Tenancy(ApiKeys(settings), settings)
     channel = await connect(settings)
     tasks = TaskService(channel, settings)
+    await tasks.start()
 
-    server = GrpcServer(settings.bind_host, settings.grpc_port, interceptors=[AuthInterceptor(keys)])
-    server.add(lambda servicer, srv: add_to_server(servicer, srv), WorkforceServicer(tasks, keys), SERVICE.full_name)
+    server = GrpcServer(settings.bind_host, settings.grpc_port, interceptors=[AuthInterceptor(tenancy)])
+    server.add(lambda servicer, srv: add_to_server(servicer, srv), WorkforceServicer(tasks, tenancy),
+               SERVICE.full_name)
     await server.start()
-
-    def owner(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> str:
-        return keys.check(key_from_headers(authorization, x_api_key))
 
     failures = FailureLog(channel)
     failure_log = asyncio.create_task(failures.run(stop))
-    app = build_app(tasks, keys, settings, extra_routers=[
-        openai_router(tasks, Depends(owner)), approval_router(ApprovalService(tasks), Depends(owner)),
-        observe_router(tasks, failures, Depends(owner), not keys.disabled)])
+    approvals = ApprovalService(tasks)
+    app = build_asgi(tasks, tenancy, settings, extra_routers=[
+        openai_router,
+        lambda _tasks, caller: approval_router(approvals, caller),
+        lambda _tasks, caller: observe_router(tasks, failures, caller, auth_enabled=not tenancy.keys.disabled)])
     http = _Server(uvicorn.Config(app, host=settings.bind_host, port=settings.http_port, log_level="warning",
                                          access_log=False, lifespan="off"))
     http_task = asyncio.create_task(http.serve())

@@ -2,26 +2,37 @@
 
 The conversation becomes one task (earlier turns as context); the answer comes back as the assistant message.
 With stream=true, progress events arrive as `reasoning_content` deltas and the answer as `content` deltas.
+
+Retries are safe with an `Idempotency-Key` header: a request with a key the caller used before (within
+WF_IDEMPOTENCY_TTL_S) answers from the same task instead of starting another. The OpenAI SDKs retry failed
+requests on their own; pass a key per logical request, e.g. `extra_headers={"Idempotency-Key": str(uuid4())}`.
 """
 
 import json
 import time
-import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..v1 import common_pb2
-from .errors import InvalidInput
+from .errors import CHANNEL_ERRORS, InvalidInput, channel_unavailable
+from .http_api import errors
 from .tasks import Submission, TaskService
+from .tenancy import Caller
 
 MODEL_ID = "workforce"
 
 
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
 class ChatMessage(BaseModel):
     role: str
-    content: str | list | None = None
+    content: str | list[ContentPart] | None = None
 
 
 class ChatRequest(BaseModel):
@@ -33,7 +44,7 @@ class ChatRequest(BaseModel):
 
 def _text(content) -> str:
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return " ".join(p.text or "" for p in content if p.type == "text")
     return content or ""
 
 
@@ -50,25 +61,29 @@ def to_question(messages: list[ChatMessage]) -> tuple[str, str]:
     return question, system
 
 
-def router(tasks: TaskService, owner_dep) -> APIRouter:
+def router(tasks: TaskService, caller_dep) -> APIRouter:
     api = APIRouter(tags=["openai"])
 
-    @api.get("/v1/models")
-    async def models(who: str = owner_dep):
+    @api.get("/v1/models", responses=errors())
+    async def models(who: Caller = caller_dep):
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "workforce"}]}
 
-    @api.post("/v1/chat/completions")
-    async def chat(body: ChatRequest, who: str = owner_dep):
+    @api.post("/v1/chat/completions", responses=errors(400, 422, 429, 502))
+    async def chat(body: ChatRequest, who: Caller = caller_dep,
+                   idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200)):
         question, answer_format = to_question(body.messages)
         record, _ = await tasks.submit(Submission(question=question, answer_format=answer_format,
+                                                  idempotency_key=f"chat:{idempotency_key}" if idempotency_key else "",
                                                   metadata={"api": "openai"}), who)
         cid, created = f"chatcmpl-{record.task_id}", int(time.time())
+        watch = await tasks.open_watch(who, record.task_id)
         if body.stream:
-            return StreamingResponse(_stream(tasks, record.task_id, cid, created), media_type="text/event-stream")
+            return StreamingResponse(_stream(tasks, who, watch, record.task_id, cid, created),
+                                     media_type="text/event-stream")
         final = None
-        async for event in tasks.watch(record.task_id):
+        async for event in watch:
             final = event
-        record = await tasks.get(record.task_id)
+        record = await tasks.get(who, record.task_id)
         if record.status != common_pb2.TASK_STATUS_SUCCEEDED:
             status = common_pb2.TaskStatus.Name(record.status).removeprefix("TASK_STATUS_").lower()
             return JSONResponse({"error": {"message": f"task {record.task_id} {status}: {record.failure_reason}",
@@ -88,19 +103,25 @@ def _usage(record) -> dict:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-async def _stream(tasks: TaskService, task_id: str, cid: str, created: int):
+async def _stream(tasks: TaskService, who: Caller, watch, task_id: str, cid: str, created: int):
     def chunk(delta: dict, finish=None, **extra) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         return f"data: {json.dumps(body)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    async for event in tasks.watch(task_id):
-        if event.type in ("task.succeeded", "task.failed", "task.cancelled"):
-            break
-        note = f"[{event.type}{' ' + event.subtask_id if event.subtask_id else ''}] {event.message[:200]}\n"
-        yield chunk({"reasoning_content": note})
-    record = await tasks.get(task_id)
+    try:
+        async for event in watch:
+            if event.type in ("task.succeeded", "task.failed", "task.cancelled"):
+                break
+            note = f"[{event.type}{' ' + event.subtask_id if event.subtask_id else ''}] {event.message[:200]}\n"
+            yield chunk({"reasoning_content": note})
+        record = await tasks.get(who, task_id)
+    except CHANNEL_ERRORS as exc:
+        err = channel_unavailable(exc)
+        yield f"data: {json.dumps({'error': {'message': err.message, 'type': err.code}})}\n\n"
+        yield "data: [DONE]\n\n"
+        return
     if record.status == common_pb2.TASK_STATUS_SUCCEEDED:
         text = record.answer
         for i in range(0, len(text), 64):
@@ -108,8 +129,6 @@ async def _stream(tasks: TaskService, task_id: str, cid: str, created: int):
         yield chunk({}, "stop", usage=_usage(record))
     else:
         status = common_pb2.TaskStatus.Name(record.status).removeprefix("TASK_STATUS_").lower()
-        yield f"data: {json.dumps({'error': {'message': f'task {task_id} {status}: {record.failure_reason}', 'type': 'task_' + status}})}\n\n"
+        error = {"error": {"message": f"task {task_id} {status}: {record.failure_reason}", "type": "task_" + status}}
+        yield f"data: {json.dumps(error)}\n\n"
     yield "data: [DONE]\n\n"
-
-
-uuid  # ids come from task ids

@@ -1,5 +1,10 @@
-"""What the gateway does, shared by the gRPC and HTTP front ends: validate, then touch the channel."""
+"""What the gateway does, shared by the gRPC and HTTP front ends: validate, then touch the channel.
 
+Every operation takes the Caller: a task another identity owns is answered exactly like a missing one.
+"""
+
+import asyncio
+import contextlib
 import hashlib
 import mimetypes
 import re
@@ -7,15 +12,21 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from ..core.channel import Channel
+from nats.js.errors import NotFoundError
+
+from ..core.channel import Channel, layout
 from ..core.channel import registry
 from ..core.channel.client import TERMINAL_STATUSES
 from ..core.config import Settings
-from ..core.ids import new_task_id, valid_task_id
+from ..core.ids import created_ms, new_task_id, valid_task_id
 from ..core.metrics import TASKS_SUBMITTED
 from ..core.sampling import temperature_of
 from ..v1 import channel_pb2, common_pb2
-from .errors import Conflict, InvalidInput, NotFound, TooLarge
+from .errors import Conflict, InvalidInput, NotFound, QuotaExceeded, TooLarge, Unavailable
+from .limits import check_from_seq, check_text
+from .quotas import Quotas
+from .task_index import TaskIndex, decode_token, encode_token
+from .tenancy import Caller
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -32,10 +43,24 @@ class Submission:
     review_replans: bool = False     # … and every replan
 
 
+# A watch of a finished task waits this long for a late event before it ends.
+FINISHED_WATCH_IDLE_S = 2.0
+
+
 class TaskService:
     def __init__(self, channel: Channel, settings: Settings):
         self.channel = channel
         self.settings = settings
+        self.quotas = Quotas(channel, settings)
+        self.index = TaskIndex(channel)
+
+    async def start(self) -> None:
+        await self.quotas.start()
+
+    def ensure_connected(self) -> None:
+        """Fail fast (503) while NATS is down instead of waiting for a request timeout."""
+        if not self.channel.nc.is_connected:
+            raise Unavailable("not connected to the task channel (NATS); retry shortly")
 
     # ---- validation (before anything is written) ----
 
@@ -43,6 +68,12 @@ class TaskService:
         s = self.settings
         if not sub.question or not sub.question.strip():
             raise InvalidInput("question is empty")
+        check_text("question", sub.question)
+        check_text("answer_format", sub.answer_format)
+        check_text("idempotency_key", sub.idempotency_key, multiline=False)
+        for k, v in sub.metadata.items():
+            check_text("metadata key", k, multiline=False)
+            check_text(f"metadata[{k!r}]", v)
         if len(sub.question) > s.max_question_chars:
             raise TooLarge(f"question has {len(sub.question)} characters; the limit is {s.max_question_chars}")
         if len(sub.answer_format) > s.max_answer_format_chars:
@@ -60,36 +91,47 @@ class TaskService:
             raise InvalidInput("timeout_s must be between 0 (server default) and 604800")
         if len(sub.files) > s.max_files:
             raise TooLarge(f"{len(sub.files)} files; at most {s.max_files} per task")
-        for name, data, _ in sub.files:
+        for name, data, media_type in sub.files:
             if not name or len(name) > 255:
                 raise InvalidInput("every file needs a name of at most 255 characters")
+            check_text("file name", name, multiline=False)
+            check_text("media type", media_type, multiline=False)
             if len(data) > s.max_file_bytes:
                 raise TooLarge(f"file {name!r} has {len(data)} bytes; the limit is {s.max_file_bytes}")
 
     # ---- commands ----
 
-    async def submit(self, sub: Submission, owner: str) -> tuple[common_pb2.TaskRecord, bool]:
+    async def submit(self, sub: Submission, caller: Caller) -> tuple[common_pb2.TaskRecord, bool]:
         self.validate(sub)
         task_id = new_task_id()
+        idem, claimed = "", False
         if sub.idempotency_key:
-            idem = hashlib.sha256(f"{owner}\0{sub.idempotency_key}".encode()).hexdigest()
-            if await self.channel.idempotency.create(idem, task_id.encode()) is None:
+            idem = hashlib.sha256(f"{caller.identity}\0{sub.idempotency_key}".encode()).hexdigest()
+            claimed = await self.channel.idempotency.create(idem, task_id.encode()) is not None
+            if not claimed:
                 entry = await self.channel.idempotency.get(idem)
-                task_id = entry.value.decode()
-                existing = await self.channel.get_task(task_id)
+                earlier = entry.value.decode() if entry else task_id
+                existing = await self.channel.get_task(earlier)
                 if existing is not None:
                     return existing, False
-        record = common_pb2.TaskRecord(
-            task_id=task_id, status=common_pb2.TASK_STATUS_QUEUED, question=sub.question,
-            answer_format=sub.answer_format, idempotency_key=sub.idempotency_key, metadata=sub.metadata, owner=owner,
-            review_plan=sub.review_plan, review_replans=sub.review_replans)
-        record.created_at.GetCurrentTime()
-        record.updated_at.CopyFrom(record.created_at)
-        timeout = sub.timeout_s or self.settings.task_timeout_s
-        record.deadline.FromSeconds(int(time.time() + timeout))
-        for name, data, media_type in sub.files:
-            record.files.append(await self._store_file(task_id, name, data, media_type))
-        if await self.channel.tasks.create(task_id, record.SerializeToString()) is None:
+                if valid_task_id(earlier) and time.time() * 1000 - created_ms(earlier) < 60_000:
+                    task_id = earlier      # the first submission is still being written: converge on it
+                else:                      # its record has expired: the key starts a new task
+                    await self.channel.idempotency.put(idem, task_id.encode())
+                    claimed = True
+        try:
+            await self.quotas.admit(caller, task_id)
+        except QuotaExceeded:
+            if claimed:
+                await self.channel.idempotency.delete(idem)
+            raise
+        try:
+            record = await self._write(sub, caller, task_id)
+        except BaseException:
+            with contextlib.suppress(Exception):   # the original error is the one to report
+                await self.quotas.release(caller, task_id)
+            raise
+        if record is None:                 # a concurrent submission with the same key wrote it first
             return await self.channel.get_task(task_id), False
         await self.channel.active.put(task_id, b"1")
         await self.channel.emit(task_id, "task.submitted", sub.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
@@ -100,6 +142,23 @@ class TaskService:
         TASKS_SUBMITTED.inc()
         return record, True
 
+    async def _write(self, sub: Submission, caller: Caller, task_id: str) -> common_pb2.TaskRecord | None:
+        """Files, the listing index entry, then the record; None when the record already existed."""
+        record = common_pb2.TaskRecord(
+            task_id=task_id, status=common_pb2.TASK_STATUS_QUEUED, question=sub.question,
+            answer_format=sub.answer_format, idempotency_key=sub.idempotency_key, metadata=sub.metadata,
+            owner=caller.identity, review_plan=sub.review_plan, review_replans=sub.review_replans)
+        record.created_at.GetCurrentTime()
+        record.updated_at.CopyFrom(record.created_at)
+        timeout = sub.timeout_s or self.settings.task_timeout_s
+        record.deadline.FromSeconds(int(time.time() + timeout))
+        for name, data, media_type in sub.files:
+            record.files.append(await self._store_file(task_id, name, data, media_type))
+        await self.index.add(caller, task_id)
+        if await self.channel.tasks.create(task_id, record.SerializeToString()) is None:
+            return None
+        return record
+
     async def _store_file(self, task_id: str, name: str, data: bytes, media_type: str) -> common_pb2.FileRef:
         safe = _SAFE_NAME.sub("_", name.rsplit("/", 1)[-1])[:200] or "file"
         digest = hashlib.sha256(data).hexdigest()
@@ -108,33 +167,50 @@ class TaskService:
         media_type = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         return common_pb2.FileRef(name=name, object_key=key, size=len(data), media_type=media_type, sha256=digest)
 
-    async def get(self, task_id: str) -> common_pb2.TaskRecord:
-        if not valid_task_id(task_id):
-            raise NotFound(f"no task {task_id!r}")
-        record = await self.channel.get_task(task_id)
-        if record is None:
+    async def get(self, caller: Caller, task_id: str) -> common_pb2.TaskRecord:
+        """The task, if the caller may see it; NotFound (the same answer) when it is missing or not theirs."""
+        record = await self.channel.get_task(task_id) if valid_task_id(task_id) else None
+        if record is None or not caller.sees(record.owner):
             raise NotFound(f"no task {task_id!r}")
         return record
 
-    async def list_tasks(self, limit: int = 50, status: int = 0) -> list[common_pb2.TaskRecord]:
+    async def list_tasks(self, caller: Caller, limit: int = 50, status: int = 0,
+                         page_token: str = "") -> tuple[list[common_pb2.TaskRecord], str]:
+        """A page of the caller's tasks, newest first, and the token of the next page ("" at the end).
+
+        A page examines at most WF_LIST_SCAN_MAX index entries, so a rare status may give a short page with a
+        token to go on."""
         if limit <= 0:
             limit = 50
         limit = min(limit, self.settings.list_limit_max)
-        out = []
-        for key in sorted(await self.channel.tasks.keys(), reverse=True):  # ids are time-ordered
-            record = await self.channel.get_task(key)
-            if record is not None and (not status or record.status == status):
-                out.append(record)
-                if len(out) >= limit:
+        start = decode_token(page_token) if page_token else None
+        entries = aiter(self.index.entries(caller, start))
+        out, scanned = [], 0
+        while True:
+            want = min(limit - len(out), self.settings.list_scan_max - scanned)
+            batch = []
+            async for entry in entries:
+                batch.append(entry)
+                if len(batch) >= max(want, 1):
                     break
-        return out
+            if not batch:
+                return out, ""
+            if want <= 0:                      # the page is full: the next entry starts the next page
+                return out, encode_token(batch[0].seq)
+            scanned += len(batch)
+            records = await asyncio.gather(*(self.channel.get_task(e.task_id) for e in batch
+                                             if valid_task_id(e.task_id)))
+            out += [r for r in records if r is not None and caller.sees(r.owner) and (not status or r.status == status)]
 
-    async def cancel(self, task_id: str, reason: str = "") -> common_pb2.TaskRecord:
-        record = await self.get(task_id)
+    async def cancel(self, caller: Caller, task_id: str, reason: str = "") -> common_pb2.TaskRecord:
+        check_text("reason", reason)
+        record = await self.get(caller, task_id)
         if record.status in TERMINAL_STATUSES:
             raise Conflict(f"task {task_id} already ended as "
                            f"{common_pb2.TaskStatus.Name(record.status).removeprefix('TASK_STATUS_')}")
         reason = (reason or "cancelled by the user")[:1000]
+        if caller.identity != record.owner:
+            reason = f"{reason} (by {caller.identity})"
 
         def cancelled(r):
             r.status = common_pb2.TASK_STATUS_CANCELLED
@@ -142,7 +218,8 @@ class TaskService:
 
         updated = await self.channel.update_task(task_id, cancelled)
         if updated is None:
-            return await self.get(task_id)
+            return await self.get(caller, task_id)
+        await self.quotas.release(Caller(record.owner), task_id)   # no longer in flight
         await self.channel.emit(task_id, "task.cancelled", reason, status=common_pb2.TASK_STATUS_CANCELLED,
                                 msg_id=f"ev:{task_id}:terminal")
         await self.channel.cancel_running(task_id)
@@ -150,13 +227,31 @@ class TaskService:
             task_id=task_id, cancel=channel_pb2.CancelTask(reason=reason)), msg_id=f"cancel:{task_id}")
         return updated
 
-    async def watch(self, task_id: str, from_seq: int = 0) -> AsyncIterator[channel_pb2.TaskEvent]:
-        await self.get(task_id)
-        async for event in self.channel.watch(task_id, from_seq):
-            yield event
+    async def open_watch(self, caller: Caller, task_id: str,
+                         from_seq: int = 0) -> AsyncIterator[channel_pb2.TaskEvent]:
+        """Check everything first (so errors come before a stream starts), then the task's events from stream
+        sequence from_seq (0 = all) until its terminal event. A finished task's watch ends after the events it
+        has, at once when from_seq is past them."""
+        record = await self.get(caller, task_id)
+        if from_seq:
+            check_from_seq(from_seq, (await self.channel.js.stream_info(layout.EVENTS_STREAM)).state.last_seq)
+        idle = None
+        if record.status in TERMINAL_STATUSES:
+            last = await self._last_event_seq(task_id)
+            if not last or from_seq > last:
+                return _nothing()
+            idle = FINISHED_WATCH_IDLE_S
+        return self.channel.watch(task_id, from_seq, idle_timeout=idle)
 
-    async def plan(self, task_id: str) -> channel_pb2.PlanState:
-        await self.get(task_id)
+    async def _last_event_seq(self, task_id: str) -> int:
+        try:
+            msg = await self.channel.js.get_last_msg(layout.EVENTS_STREAM, layout.events_subject(task_id))
+        except NotFoundError:
+            return 0
+        return msg.seq
+
+    async def plan(self, caller: Caller, task_id: str) -> channel_pb2.PlanState:
+        await self.get(caller, task_id)
         plan, _ = await self.channel.get_plan(task_id)
         if plan is None:
             return channel_pb2.PlanState(task_id=task_id)
@@ -166,3 +261,8 @@ class TaskService:
 
     async def workers(self) -> tuple[list[common_pb2.WorkerPool], list[common_pb2.WorkerInfo]]:
         return await registry.pools(self.channel, with_depth=True), await registry.instances(self.channel)
+
+
+async def _nothing():
+    return
+    yield  # pragma: no cover

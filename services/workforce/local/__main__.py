@@ -1,5 +1,8 @@
-"""`make run` / `python -m workforce.local`: nats-server with JetStream in a data directory, then every service as
-its own process. Ctrl-C stops everything."""
+"""`make run` / `python -m workforce.local`: the whole system on one machine.
+
+nats-server with JetStream in a data directory, the local model server (unless WF_LLM_BASE_URL names another
+OpenAI-compatible endpoint), then every service as its own process. "Ready" is printed once the gateway answers
+and every worker pool has registered. Ctrl-C stops everything."""
 
 import argparse
 import importlib.util
@@ -11,11 +14,20 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.config import get_settings
-from .nats_server import NatsServer, free_port
-from .preflight import model_problem
+from .nats_server import NatsServer
+from .processes import Fleet, port_or_free
+from .readiness import wait_for_model, wait_ready
 
 PRODUCT_WORKERS = ("web", "document", "code", "tool")
+# What the local default model (a small one) needs from the services; any of these set by the user wins.
+SMALL_MODEL_DEFAULTS = {
+    "WF_LLM_TOOL_MODE": "json",            # one schema-constrained JSON step at a time
+    "WF_LLM_SCHEMA_MODE": "llguidance",     # compact constrained JSON from llama.cpp
+    "WF_MAX_SUBTASKS": "4",
+    "WF_SUBTASK_CHARS": "300",
+    "WF_MAX_TOOL_CALLS": "6",
+    "WF_LLM_TIMEOUT_S": "300",              # requests queue for the server's slots
+}
 
 
 def default_workers() -> list[str]:
@@ -30,38 +42,23 @@ def main(argv=None) -> int:
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--http-port", type=int, default=int(os.environ.get("WF_HTTP_PORT", 8080)))
     parser.add_argument("--grpc-port", type=int, default=int(os.environ.get("WF_GRPC_PORT", 50051)))
+    parser.add_argument("--metrics-base", type=int, default=int(os.environ.get("WF_LOCAL_METRICS_BASE", 9464)),
+                        help="first Prometheus port; service i gets base + i")
     parser.add_argument("--no-auth", action="store_true", help="turn API-key auth off (local use only)")
+    parser.add_argument("--ready-timeout", type=float, default=float(os.environ.get("WF_LOCAL_READY_TIMEOUT_S", 120)))
     args = parser.parse_args(argv)
-
-    problem = model_problem(get_settings())
-    if problem:
-        print(f"workforce: no model to run with — {problem}", file=sys.stderr)
-        return 2
+    started = time.monotonic()
 
     data = Path(args.data_dir).resolve()
     (data / "logs").mkdir(parents=True, exist_ok=True)
     key = os.environ.get("WF_API_KEYS") or f"local:{secrets.token_urlsafe(24)}"
-    (data / "api-key").write_text(key.split(",")[0].partition(":")[2] or key)
-    nats = NatsServer(store_dir=str(data / "nats"), port=int(os.environ.get("WF_NATS_PORT", 4222))).start()
-    base = {"WF_EMBEDDED_THREADS": "1",  # torch with 2 threads per process is several times slower on small hosts
-            **os.environ, "WF_NATS_URL": nats.url, "WF_API_KEYS": key, "WF_BIND_HOST": "127.0.0.1"}
-    if args.no_auth:
-        base["WF_AUTH_DISABLED"] = "true"
-    plan = [("gateway", {"WF_HTTP_PORT": str(args.http_port), "WF_GRPC_PORT": str(args.grpc_port)}),
-            ("planner", {}), ("coordinator", {})]
-    for worker in (args.workers.split(",") if args.workers else default_workers()):
-        plan += [(f"worker-{worker.strip()}", {})] * args.replicas
-    procs = []
-    for i, (name, env) in enumerate(plan):
-        env = {"WF_GRPC_PORT": str(free_port()), "WF_METRICS_PORT": str(free_port()), **env}
-        log = open(data / "logs" / f"{name}-{i}.log", "ab")
-        procs.append((name, subprocess.Popen([sys.executable, "-m", "workforce.services", name],
-                                             env={**base, **env}, stdout=log, stderr=subprocess.STDOUT)))
-    print(f"workforce: {len(procs)} services up; gateway http://127.0.0.1:{args.http_port} "
-          f"(gRPC :{args.grpc_port}); API key in {data / 'api-key'}; logs in {data / 'logs'}")
-    print(f"workforce: web console http://127.0.0.1:{args.http_port}/ (paste the API key), "
-          f"API docs http://127.0.0.1:{args.http_port}/docs")
-    print('workforce: try  workforce submit "What is 17 * 23?"   — Ctrl-C stops everything')
+    key_file = data / "api-key"
+    key_file.touch(mode=0o600)
+    key_file.chmod(0o600)  # readable by its owner only
+    key_file.write_text(key.split(",")[0].partition(":")[2] or key)
+    workers = [w.strip() for w in (args.workers.split(",") if args.workers else default_workers()) if w.strip()]
+
+    fleet = Fleet(data / "logs")
     stopping = False
 
     def stop(*_):
@@ -70,25 +67,77 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    source = None
+    if not os.environ.get("WF_LLM_BASE_URL"):
+        from ..modelserver.model import ModelNotFound, resolve
+
+        try:  # before anything starts: one clear line when there is no model to run with
+            source = resolve(os.environ.get("WF_LOCAL_MODEL", ""), os.environ.get("WF_MODEL_SERVER_ALIAS", ""))
+        except ModelNotFound as exc:
+            print(f"workforce: no model to run with — {exc}", file=sys.stderr)
+            return 2
+    nats = NatsServer(store_dir=str(data / "nats"), port=int(os.environ.get("WF_NATS_PORT", 4222))).start()
     try:
+        base = {**os.environ, "WF_NATS_URL": nats.url, "WF_API_KEYS": key, "WF_BIND_HOST": "127.0.0.1"}
+        if args.no_auth:
+            base["WF_AUTH_DISABLED"] = "true"
+        model_line = f"model: {os.environ.get('WF_LLM_MODEL', 'default')} at {os.environ.get('WF_LLM_BASE_URL', '')}"
+        if source is not None:
+            model = _start_model_server(fleet, base, source)
+            if model is None:
+                return 2
+            name, url = model
+            base.update({"WF_LLM_BASE_URL": f"{url}/v1", "WF_LLM_MODEL": name})
+            base.update({k: v for k, v in SMALL_MODEL_DEFAULTS.items() if k not in os.environ})
+            model_line = f"model: {name} (local model server {url}, metrics {url}/metrics)"
+
+        plan = [("gateway", {"WF_HTTP_PORT": str(args.http_port), "WF_GRPC_PORT": str(args.grpc_port)}),
+                ("planner", {}), ("coordinator", {})]
+        plan += [(f"worker-{w}", {}) for w in workers for _ in range(args.replicas)]
+        for i, (name, env) in enumerate(plan):
+            metrics = port_or_free(args.metrics_base + i)
+            fleet.start(name, [sys.executable, "-m", "workforce.services", name],
+                        {**base, "WF_GRPC_PORT": str(port_or_free(0)), "WF_METRICS_PORT": str(metrics), **env},
+                        metrics_port=metrics)
+
+        api = f"http://127.0.0.1:{args.http_port}"
+        problem = wait_ready(api, key_file.read_text(), {w: args.replicas for w in workers}, fleet,
+                             args.ready_timeout, lambda: stopping)
+        if problem:
+            print(f"workforce: not ready — {problem}; logs in {data / 'logs'}", file=sys.stderr)
+            return 1
+        print(f"workforce: ready in {time.monotonic() - started:.1f} s")
+        print(f"  API      {api}  (OpenAPI docs {api}/docs, console {api}/)   gRPC 127.0.0.1:{args.grpc_port}")
+        print(f"  {model_line}")
+        print("  metrics  " + "  ".join(f"{name} :{port}" for name, port in fleet.metrics_ports()))
+        print(f"  API key  {key_file}   logs {data / 'logs'}   NATS {nats.url}")
+        print('  try      workforce submit "What is 17 * 23? Check it with Python."   (Ctrl-C stops everything)',
+              flush=True)
         while not stopping:
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    print(f"workforce: {name} exited with {proc.returncode}; see {data / 'logs'}", file=sys.stderr)
-                    stopping = True
+            crashed = fleet.crashed()
+            if crashed:
+                name, code = crashed
+                print(f"workforce: {name} exited with {code}; see {fleet.log_path(name)}", file=sys.stderr)
+                return 1
             time.sleep(0.5)
+        return 0
     finally:
-        for _, proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for _, proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        fleet.stop()
         nats.stop()
         print("workforce: stopped")
-    return 0
+
+
+def _start_model_server(fleet: Fleet, base: dict, source) -> tuple[str, str] | None:
+    """Start the local model server; (model name, base URL) once it answers, or None after saying why."""
+    port = port_or_free(int(os.environ.get("WF_MODEL_SERVER_PORT", 8090)))
+    env = {**base, "WF_MODEL_SERVER_PORT": str(port), "WF_MODEL_SERVER_ALIAS": source.name}
+    fleet.start("model-server", [sys.executable, "-m", "workforce.services", "model-server"], env)
+    url = f"http://127.0.0.1:{port}"
+    problem = wait_for_model(url, fleet, "model-server", timeout_s=float(os.environ.get("WF_MODEL_READY_TIMEOUT_S", 180)))
+    if problem:
+        print(f"workforce: the model server did not start — {problem}", file=sys.stderr)
+        return None
+    return source.name, url
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""The planner on the channel: handles PlannerRequests and answers the coordinator."""
+"""The planner on the channel: handles PlannerRequests and answers the coordinator.
+
+A request that cannot be handled ends its task with a reason instead of being redelivered forever: a
+PlannerFailed at once, an unexpected error after WF_CONTROL_MAX_DELIVER deliveries. A cancel of the task
+stops its in-flight model call.
+"""
 
 import logging
 
@@ -7,10 +12,12 @@ from google.protobuf.message import DecodeError
 from ..core.channel import Channel, PullWorker, layout
 from ..core.channel.client import TERMINAL_STATUSES
 from ..core.channel.consumer import Poison
+from ..core.channel.inflight import InFlight, TaskCancelled
 from ..core.channel.registry import RegistryCache
+from ..core.logging import task_context
 from ..core.sampling import temperature_of
 from ..v1 import channel_pb2, common_pb2
-from .logic import Planner, PlannerFailed
+from .logic import Outcome, Planner, PlannerFailed
 
 log = logging.getLogger(__name__)
 
@@ -20,40 +27,64 @@ class PlannerConsumer:
         self.planner = planner
         self.channel = channel
         self.registry = RegistryCache(channel)
+        self.inflight = InFlight()
         self.pull = PullWorker(
             channel, subject=layout.PLANNER_SUBJECT, durable=layout.PLANNER_CONSUMER, stream=layout.CONTROL_STREAM,
             config=channel.layout.control_consumer(layout.PLANNER_CONSUMER, layout.PLANNER_SUBJECT),
             handler=self.handle, concurrency=concurrency,
+            max_attempts=channel.layout.settings.control_max_deliver, give_up=self.give_up,
         )
 
-    async def handle(self, msg) -> None:
+    @staticmethod
+    def _decode(msg) -> channel_pb2.PlannerRequest:
         try:
-            request = channel_pb2.PlannerRequest.FromString(msg.data)
+            return channel_pb2.PlannerRequest.FromString(msg.data)
         except DecodeError as exc:
             raise Poison(f"undecodable planner request: {exc}") from exc
-        task_id = request.task_id
-        record = await self.channel.get_task(task_id)
-        if record is None or record.status in TERMINAL_STATUSES:
-            return
-        kind = request.WhichOneof("kind")
-        self._temperature = _safe_temperature(record.metadata)
-        version = request.replan.plan_version if kind == "replan" else 0
-        try:
-            if kind == "decompose":
-                await self._decompose(task_id, request.decompose)
-            elif kind == "replan":
-                await self._replan(task_id, request.replan)
-            elif kind == "synthesize":
-                await self._synthesize(task_id, request.synthesize)
-            else:
-                raise Poison("planner request without a kind")
-        except PlannerFailed as exc:
-            failure = channel_pb2.PlannerFailure(stage=kind, reason=str(exc), plan_version=version)
-            await self.channel.to_coordinator(
-                channel_pb2.CoordinatorMessage(task_id=task_id, planner_failure=failure),
-                msg_id=f"planfail:{task_id}:{kind}:{version}")
 
-    async def _decompose(self, task_id: str, request: channel_pb2.DecomposeRequest) -> None:
+    async def handle(self, msg) -> None:
+        request = self._decode(msg)
+        task_id = request.task_id
+        with task_context(task_id):
+            record = await self.channel.get_task(task_id)
+            if record is None or record.status in TERMINAL_STATUSES:
+                return
+            kind = request.WhichOneof("kind")
+            temperature = _safe_temperature(record.metadata)  # per request: handlers run concurrently
+            try:
+                await self.inflight.run(task_id, self._dispatch(task_id, kind, request, temperature))
+            except TaskCancelled:
+                log.info("planner stopped: the task was cancelled")
+            except PlannerFailed as exc:
+                await self._fail(task_id, kind, _version(request), str(exc), exc.attempts)
+
+    async def give_up(self, msg, reason: str) -> None:
+        """Called after the last allowed delivery failed with an unexpected error: the task fails with it."""
+        request = self._decode(msg)
+        with task_context(request.task_id):
+            await self._fail(request.task_id, request.WhichOneof("kind") or "unknown", _version(request),
+                             f"planner error: {reason}", [])
+
+    async def _fail(self, task_id: str, kind: str, version: int, reason: str, attempts: list[dict]) -> None:
+        log.warning("planner failed (%s): %s", kind, reason)
+        await self.channel.emit(task_id, "planner.failed", reason[:500], data={"stage": kind, "attempts": attempts},
+                                msg_id=f"ev:{task_id}:planfail:{kind}:{version}")
+        failure = channel_pb2.PlannerFailure(stage=kind, reason=reason, plan_version=version)
+        await self.channel.to_coordinator(
+            channel_pb2.CoordinatorMessage(task_id=task_id, planner_failure=failure),
+            msg_id=f"planfail:{task_id}:{kind}:{version}")
+
+    async def _dispatch(self, task_id: str, kind: str, request, temperature) -> None:
+        if kind == "decompose":
+            await self._decompose(task_id, request.decompose, temperature)
+        elif kind == "replan":
+            await self._replan(task_id, request.replan, temperature)
+        elif kind == "synthesize":
+            await self._synthesize(task_id, request.synthesize, temperature)
+        else:
+            raise Poison("planner request without a kind")
+
+    async def _decompose(self, task_id: str, request: channel_pb2.DecomposeRequest, temperature) -> None:
         def planning(record):
             if record.status != common_pb2.TASK_STATUS_QUEUED:
                 return False
@@ -62,33 +93,41 @@ class PlannerConsumer:
         await self.channel.update_task(task_id, planning)
         await self.channel.emit(task_id, "task.planning", status=common_pb2.TASK_STATUS_PLANNING,
                                 msg_id=f"ev:{task_id}:planning")
-        plan, messages = await self.planner.decompose(task_id, request, await self.registry.workers(),
-                                                       self._temperature)
-        await self.channel.emit(task_id, "plan.created", f"{len(plan.subtasks)} subtasks", data={
-            "planner_messages": messages, "planner_output": plan.planner_output,
-            "subtasks": [{"id": s.subtask_id, "content": s.content, "dependencies": list(s.dependencies)}
-                         for s in plan.subtasks]}, msg_id=f"ev:{task_id}:plan:0")
+        plan, outcome = await self.planner.decompose(task_id, request, await self.registry.workers(), temperature)
+        log.info("plan created: %d subtasks, %d repairs", len(plan.subtasks), len(outcome.repairs))
+        await self.channel.emit(task_id, "plan.created", f"{len(plan.subtasks)} subtasks",
+                                data=_plan_data(plan, outcome), msg_id=f"ev:{task_id}:plan:0")
         await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan),
                                           msg_id=f"plan:{task_id}:0")
 
-    async def _replan(self, task_id: str, request: channel_pb2.ReplanRequest) -> None:
-        plan, messages = await self.planner.replan(task_id, request, await self.registry.workers(),
-                                                    self._temperature)
+    async def _replan(self, task_id: str, request: channel_pb2.ReplanRequest, temperature) -> None:
+        plan, outcome = await self.planner.replan(task_id, request, await self.registry.workers(), temperature)
+        log.info("replanned %s: %d subtasks", request.failed_subtask_id, len(plan.subtasks))
         await self.channel.emit(task_id, "plan.replanned", f"{request.failed_subtask_id} → {len(plan.subtasks)} subtasks",
-                                subtask_id=request.failed_subtask_id, data={
-            "planner_messages": messages, "planner_output": plan.planner_output,
-            "subtasks": [{"id": s.subtask_id, "content": s.content, "dependencies": list(s.dependencies)}
-                         for s in plan.subtasks]}, msg_id=f"ev:{task_id}:plan:{request.plan_version}")
+                                subtask_id=request.failed_subtask_id, data=_plan_data(plan, outcome),
+                                msg_id=f"ev:{task_id}:plan:{request.plan_version}")
         await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan),
                                           msg_id=f"plan:{task_id}:{request.plan_version}")
 
-    async def _synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest) -> None:
-        final, messages = await self.planner.synthesize(task_id, request, self._temperature)
+    async def _synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest, temperature) -> None:
+        final, outcome = await self.planner.synthesize(task_id, request, temperature)
+        log.info("answer created")
         await self.channel.emit(task_id, "answer.created", final.answer[:500], data={
-            "planner_messages": messages, "planner_output": final.planner_output},
-            msg_id=f"ev:{task_id}:answer")
+            "planner_messages": outcome.messages, "planner_output": final.planner_output,
+            "attempts": outcome.attempts}, msg_id=f"ev:{task_id}:answer")
         await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, final_answer=final),
                                           msg_id=f"final:{task_id}")
+
+
+def _plan_data(plan: channel_pb2.PlanReady, outcome: Outcome) -> dict:
+    return {"planner_messages": outcome.messages, "planner_output": plan.planner_output,
+            "attempts": outcome.attempts, "repairs": outcome.repairs,
+            "subtasks": [{"id": s.subtask_id, "content": s.content, "dependencies": list(s.dependencies)}
+                         for s in plan.subtasks]}
+
+
+def _version(request) -> int:
+    return request.replan.plan_version if request.WhichOneof("kind") == "replan" else 0
 
 
 def _safe_temperature(metadata) -> float | None:

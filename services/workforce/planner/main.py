@@ -20,9 +20,11 @@ async def serve(settings, stop: asyncio.Event) -> None:
     server.add(planner_pb2_grpc.add_PlannerServicer_to_server, PlannerServicer(planner, consumer.registry),
                planner_pb2.DESCRIPTOR.services_by_name["Planner"].full_name)
     await server.start()
+    cancels = await consumer.inflight.subscribe(channel.nc)
     loop = asyncio.create_task(consumer.pull.run(stop))
     await stop.wait()
     await loop
+    await cancels.unsubscribe()
     await server.stop()
     await channel.close()
 

@@ -1,7 +1,14 @@
-"""Turn the planner model's output into validated subtasks: JSON (structured or not) or the paper's
-<tasks><task>…</task></tasks> form."""
+"""Turn the planner model's output into a valid plan: JSON (structured or not) or the paper's
+<tasks><task>…</task></tasks> form.
+
+A plan is repaired rather than rejected where the fix is unambiguous: subtasks are numbered by position;
+a dependency may name a subtask by its id or its position; unknown, self, duplicate and cycle-closing
+dependencies are dropped; empty subtasks are dropped. Each repair is reported so that it is visible in the
+task's events. Only a plan with no usable subtask, or too many, is an error (fed back to the model).
+"""
 
 import re
+from dataclasses import dataclass, field
 
 from ..core.llm import extract_json
 
@@ -12,17 +19,27 @@ class PlanError(ValueError):
     """The model's plan is unusable; the message is fed back to the model on retry."""
 
 
-def parse_subtasks(text: str, max_subtasks: int) -> list[dict]:
-    """[{id, content, dependencies}] with unique ids, known dependencies and no cycles."""
+@dataclass
+class ParsedPlan:
+    subtasks: list[dict]                       # [{id, content, dependencies}]
+    repairs: list[str] = field(default_factory=list)
+
+
+def parse_plan(text: str, max_subtasks: int, known_ids: frozenset | set = frozenset(),
+               max_chars: int = 0, allow_tags: bool = True) -> ParsedPlan:
     items = _from_json(text)
     if items is None:
-        found = [t.strip() for t in _TASK.findall(text or "") if t.strip()]
+        found = [t.strip() for t in _TASK.findall(text or "") if t.strip()] if allow_tags else []
         if not found:
-            raise PlanError("no subtasks found: answer with JSON {\"subtasks\": [...]}")
+            raise PlanError('no subtasks found: answer with JSON {"subtasks": [{"content": "...", '
+                            '"dependencies": []}]}')
         # The paper's form has no dependencies: each subtask follows the previous one.
-        items = [{"id": str(i), "content": c, "dependencies": [str(i - 1)] if i > 1 else []}
-                 for i, c in enumerate(found, 1)]
-    return validate_subtasks(items, max_subtasks)
+        items = [{"content": c, "dependencies": [i - 1] if i > 1 else []} for i, c in enumerate(found, 1)]
+    return repair_subtasks(items, max_subtasks, known_ids, max_chars)
+
+
+def parse_subtasks(text: str, max_subtasks: int) -> list[dict]:
+    return parse_plan(text, max_subtasks).subtasks
 
 
 def _from_json(text: str):
@@ -37,36 +54,78 @@ def _from_json(text: str):
     return value
 
 
-def validate_subtasks(items: list, max_subtasks: int, known_ids: set[str] = frozenset()) -> list[dict]:
-    if not items:
+def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_chars: int = 0) -> ParsedPlan:
+    repairs: list[str] = []
+    if not isinstance(items, list) or not items:
         raise PlanError("the plan has no subtasks")
-    if len(items) > max_subtasks:
-        raise PlanError(f"the plan has {len(items)} subtasks; at most {max_subtasks} are allowed")
-    out, ids = [], set()
-    for i, item in enumerate(items, 1):
+    kept: list[tuple[str, str, list, int]] = []   # (given id, content, raw dependencies, position written)
+    for position, item in enumerate(items, 1):
         if isinstance(item, str):
-            item = {"id": str(i), "content": item, "dependencies": []}
+            item = {"content": item}
         if not isinstance(item, dict):
-            raise PlanError(f"subtask {i} is not an object")
-        sid = str(item.get("id") or i).strip()
+            repairs.append(f"dropped subtask {position}: not an object")
+            continue
         content = str(item.get("content") or "").strip()
         if not content:
-            raise PlanError(f"subtask {sid} has no content")
-        if sid in ids:
-            raise PlanError(f"duplicate subtask id {sid}")
-        ids.add(sid)
+            repairs.append(f"dropped subtask {position}: no content")
+            continue
+        if max_chars and len(content) > max_chars:
+            content = content[:max_chars].rstrip()
+            repairs.append(f"cut subtask {position} to {max_chars} characters")
         deps = item.get("dependencies") or []
         if not isinstance(deps, list):
-            raise PlanError(f"dependencies of subtask {sid} must be a list")
-        out.append({"id": sid, "content": content, "dependencies": [str(d).strip() for d in deps]})
-    for item in out:
-        for dep in item["dependencies"]:
-            if dep not in ids and dep not in known_ids:
-                raise PlanError(f"subtask {item['id']} depends on unknown subtask {dep}")
-            if dep == item["id"]:
-                raise PlanError(f"subtask {dep} depends on itself")
-    check_acyclic({s["id"]: [d for d in s["dependencies"] if d in ids] for s in out})
-    return out
+            deps = [deps]
+        kept.append((str(item.get("id") or "").strip(), content, deps, position))
+    if not kept:
+        raise PlanError("the plan has no subtask with content")
+    if len(kept) > max_subtasks:
+        raise PlanError(f"the plan has {len(kept)} subtasks; at most {max_subtasks} are allowed")
+
+    # Ids: the given ones when they are unique and do not collide with done subtasks, else the position.
+    given = [k[0] for k in kept]
+    use_given = all(given) and len(set(given)) == len(given) and not (set(given) & set(known_ids))
+    ids = given if use_given else [str(i) for i in range(1, len(kept) + 1)]
+    by_given = {g: ids[i] for i, g in enumerate(given)} if use_given else {}
+    by_position = {str(k[3]): ids[i] for i, k in enumerate(kept)}  # positions as the model wrote them
+
+    out = []
+    for index, (_, content, raw_deps, _) in enumerate(kept):
+        sid, deps = ids[index], []
+        for raw in raw_deps:
+            ref = str(raw).strip()
+            target = by_given.get(ref) or (ref if ref in known_ids else None) or by_position.get(ref)
+            if target is None:
+                repairs.append(f"subtask {sid}: dropped unknown dependency {ref!r}")
+            elif target == sid:
+                repairs.append(f"subtask {sid}: dropped dependency on itself")
+            elif target not in deps:
+                deps.append(target)
+        out.append({"id": sid, "content": content, "dependencies": deps})
+    _break_cycles(out, repairs)
+    return ParsedPlan(out, repairs)
+
+
+def _break_cycles(subtasks: list[dict], repairs: list[str]) -> None:
+    """Drop each dependency that closes a cycle (depth-first, in plan order)."""
+    graph = {s["id"]: s for s in subtasks}
+    state: dict[str, int] = {}
+
+    def visit(node: str):
+        state[node] = 1
+        subtask = graph[node]
+        for dep in list(subtask["dependencies"]):
+            if dep not in graph:
+                continue  # a subtask already done
+            if state.get(dep) == 1:
+                subtask["dependencies"].remove(dep)
+                repairs.append(f"subtask {node}: dropped dependency on {dep}, which closed a cycle")
+            elif dep not in state:
+                visit(dep)
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node)
 
 
 def check_acyclic(graph: dict[str, list[str]]) -> None:
@@ -87,10 +146,17 @@ def check_acyclic(graph: dict[str, list[str]]) -> None:
 
 
 def parse_answer(text: str) -> str:
+    """The final answer from {"answer": ...}; PlanError when the output is not that object."""
     try:
         value = extract_json(text)
     except ValueError:
-        return (text or "").strip()
-    if isinstance(value, dict) and "answer" in value:
-        return str(value["answer"]).strip()
-    return (text or "").strip()
+        raise PlanError('the answer is not JSON: reply with {"answer": "..."}') from None
+    if not isinstance(value, dict) or "answer" not in value:
+        raise PlanError('the reply must be a JSON object {"answer": "..."}')
+    answer = value["answer"]
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        answer = repr(answer) if isinstance(answer, float) and not answer.is_integer() else str(int(answer))
+    answer = str(answer).strip()
+    if not answer:
+        raise PlanError("the answer is empty")
+    return answer

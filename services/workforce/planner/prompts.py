@@ -7,19 +7,21 @@ DECOMPOSE_SYSTEM = """You are the planner of a workforce of AI workers. You spli
 workers can solve, one worker per subtask.
 Rules:
 - Each subtask is self-contained: a worker sees only its subtask, the overall task and the results of the subtasks \
-it depends on. Name the facts, files and formats it needs.
-- Use as few subtasks as the task needs (at most {max_subtasks}). Do not split reasoning from the coding that does it.
+it depends on. Name the facts, numbers, files and formats it needs.
+- Use as few subtasks as the task needs (at most {max_subtasks}); a simple task is one subtask. Do not split \
+reasoning from the coding that does it.
 - Subtasks that do not need each other's results have no dependencies between them, so they run in parallel.
 - Add a verification subtask when a result is easy to get wrong.
 - The last subtask turns the results into the answer in the required format.
-Answer with JSON: {{"subtasks": [{{"id": "1", "content": "...", "dependencies": []}}, ...]}}
-(or, if you cannot write JSON, as <tasks><task>…</task></tasks>)."""
+Answer with JSON. "dependencies" lists the numbers (1, 2, …) of earlier subtasks whose results a subtask needs:
+{{"subtasks": [{{"content": "Compute ... with Python.", "dependencies": []}}, \
+{{"content": "Check the result of subtask 1 and state the answer.", "dependencies": [1]}}]}}"""
 
 REPLAN_SYSTEM = """You are the planner of a workforce of AI workers. A subtask of the plan failed. Write the \
 subtasks that replace it, using the failure feedback to take a different approach. The subtasks already done \
 are kept with their results: do not repeat them, depend on them by id when you need their results.
-Answer with JSON: {"subtasks": [{"id": "1", "content": "...", "dependencies": []}, ...]} \
-(ids are local to your answer; a dependency is one of your ids or the id of a done subtask)."""
+Answer with JSON: {"subtasks": [{"content": "...", "dependencies": []}, ...]} \
+(a dependency is the number of one of your earlier subtasks, or the id of a done subtask)."""
 
 SYNTHESIZE_SYSTEM = """You are the planner of a workforce of AI workers. The workers have finished. Write the final \
 answer to the task from their results, following the answer-format instructions exactly.
@@ -31,7 +33,11 @@ PLAN_SCHEMA_NAME = "plan"
 ANSWER_SCHEMA_NAME = "final_answer"
 
 
-def plan_schema(max_subtasks: int) -> dict:
+def plan_schema(max_subtasks: int, subtask_chars: int = 600, done_ids: list[str] = ()) -> dict:
+    """Subtasks numbered by position; a dependency is an earlier subtask's number (or a done subtask's id)."""
+    dependency: dict = {"type": "integer", "minimum": 1, "maximum": max_subtasks}
+    if done_ids:
+        dependency = {"anyOf": [dependency, {"type": "string", "enum": list(done_ids)}]}
     return {
         "type": "object",
         "properties": {
@@ -42,12 +48,10 @@ def plan_schema(max_subtasks: int) -> dict:
                 "items": {
                     "type": "object",
                     "properties": {
-                        "id": {"type": "string", "maxLength": 16},
-                        "content": {"type": "string", "maxLength": 2000},
-                        "dependencies": {"type": "array", "items": {"type": "string", "maxLength": 16},
-                                         "maxItems": max_subtasks},
+                        "content": {"type": "string", "minLength": 1, "maxLength": subtask_chars},
+                        "dependencies": {"type": "array", "items": dependency, "maxItems": max_subtasks},
                     },
-                    "required": ["id", "content", "dependencies"],
+                    "required": ["content", "dependencies"],
                     "additionalProperties": False,
                 },
             }
@@ -59,7 +63,7 @@ def plan_schema(max_subtasks: int) -> dict:
 
 ANSWER_SCHEMA = {
     "type": "object",
-    "properties": {"answer": {"type": "string", "maxLength": 8000}},
+    "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 2000}},
     "required": ["answer"],
     "additionalProperties": False,
 }
@@ -90,5 +94,5 @@ def replan_messages(question: str, subtasks: list[dict], failed: dict, reason: s
 def synthesize_messages(question: str, answer_format: str, results: list[dict]) -> list[dict]:
     user = (f"TASK_JSON: {json.dumps({'question': question}, ensure_ascii=False)}\n\n"
             f"Results of the subtasks:\nRESULTS_JSON: {json.dumps(results, ensure_ascii=False)}\n\n"
-            f"Answer format: {answer_format or DEFAULT_ANSWER_FORMAT}\nWrite the final answer.")
+            f"Answer format: {answer_format or DEFAULT_ANSWER_FORMAT}\nSo the final answer is")
     return [{"role": "system", "content": SYNTHESIZE_SYSTEM}, {"role": "user", "content": user}]

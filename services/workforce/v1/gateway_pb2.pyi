@@ -62,18 +62,22 @@ class GetTaskRequest(_message.Message):
     def __init__(self, task_id: _Optional[str] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
-    __slots__ = ("limit", "status")
+    __slots__ = ("limit", "status", "page_token")
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     limit: int
     status: _common_pb2.TaskStatus
-    def __init__(self, limit: _Optional[int] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ...) -> None: ...
+    page_token: str
+    def __init__(self, limit: _Optional[int] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListTasksResponse(_message.Message):
-    __slots__ = ("tasks",)
+    __slots__ = ("tasks", "next_page_token")
     TASKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     tasks: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskRecord]
-    def __init__(self, tasks: _Optional[_Iterable[_Union[_common_pb2.TaskRecord, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, tasks: _Optional[_Iterable[_Union[_common_pb2.TaskRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class WatchTaskRequest(_message.Message):
     __slots__ = ("task_id", "from_seq")

@@ -29,6 +29,8 @@ if _version_not_supported:
 
 class WorkforceStub:
     """The public API. Authenticate with metadata "authorization: Bearer <key>" or "x-api-key: <key>".
+    Each key is an identity that sees only its own tasks: another identity's task is NOT_FOUND.
+    RESOURCE_EXHAUSTED (a quota) and UNAVAILABLE (the task channel) carry trailing metadata "retry-after".
     """
 
     def __init__(self, channel):
@@ -86,6 +88,8 @@ class WorkforceStub:
 
 class WorkforceServicer:
     """The public API. Authenticate with metadata "authorization: Bearer <key>" or "x-api-key: <key>".
+    Each key is an identity that sees only its own tasks: another identity's task is NOT_FOUND.
+    RESOURCE_EXHAUSTED (a quota) and UNAVAILABLE (the task channel) carry trailing metadata "retry-after".
     """
 
     def SubmitTask(self, request, context):
@@ -204,6 +208,8 @@ def add_WorkforceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class Workforce:
     """The public API. Authenticate with metadata "authorization: Bearer <key>" or "x-api-key: <key>".
+    Each key is an identity that sees only its own tasks: another identity's task is NOT_FOUND.
+    RESOURCE_EXHAUSTED (a quota) and UNAVAILABLE (the task channel) carry trailing metadata "retry-after".
     """
 
     @staticmethod

@@ -1,19 +1,29 @@
-"""The default worker agent: a tool-calling loop, capped at max_tool_calls, ending in {content, failed}."""
+"""The default worker agent: a tool loop that ends in {content, failed}.
+
+What it guarantees, whatever the model does:
+- the result is structured: junk, empty text or a backend error is never a success;
+- the tool-call budget (WF_MAX_TOOL_CALLS) holds: the runtime counts every call (workers/tools.py);
+- repeating an identical tool call is stopped early, with feedback, then ends the subtask;
+- a worker type that needs its tools (spec.requires_tool) does not answer without using one.
+"""
 
 import json
 import logging
 from dataclasses import dataclass, field
 
 from ..core.config import Settings
-from ..core.llm import extract_json
 from ..core.llm.client import ChatResult, LLMError, UsageBook
 from ..core.metrics import TOOL_CALLS
 from ..core.sampling import temperature_of
 from ..v1 import channel_pb2
-from .prompts import RESULT_SCHEMA, WORKER_SYSTEM, subtask_prompt
-from .tools import ToolContext, WorkerSpec
+from .actions import RESULT_SCHEMA, StepError, action_schema, read_json_step, read_native, tool_guide
+from .prompts import JSON_MODE_RULES, WORKER_SYSTEM, subtask_prompt
+from .tools import ToolBudgetExceeded, ToolContext, WorkerSpec
 
 log = logging.getLogger(__name__)
+
+STEP_RETRIES = 2          # unusable steps fed back before the subtask ends as a model error
+REPEATS_ALLOWED = 1       # identical calls answered with feedback before the subtask ends
 
 
 @dataclass
@@ -25,18 +35,6 @@ class AgentOutcome:
     usage: UsageBook = field(default_factory=UsageBook)
 
 
-def parse_result(text: str) -> tuple[str, bool]:
-    """The worker's final answer: JSON {content, failed}; plain text counts as a success with that content."""
-    try:
-        value = extract_json(text)
-    except ValueError:
-        return text.strip(), False
-    if isinstance(value, dict) and "content" in value:
-        content = value["content"]
-        return (content if isinstance(content, str) else json.dumps(content)), bool(value.get("failed", False))
-    return text.strip(), False
-
-
 class ToolCallingAgent:
     def __init__(self, llm, spec: WorkerSpec, settings: Settings):
         self.llm = llm
@@ -44,43 +42,106 @@ class ToolCallingAgent:
         self.settings = settings
         self.tools = {t.name: t for t in spec.tools}
         self.role = f"worker:{spec.worker_type}"
+        self.json_mode = settings.llm_tool_mode == "json" and bool(spec.tools)
 
     def initial_messages(self, item: channel_pb2.WorkItem) -> list[dict]:
         system = WORKER_SYSTEM.format(worker_type=self.spec.worker_type, description=self.spec.description)
         if self.spec.system_prompt:
             system += "\n\n" + self.spec.system_prompt
+        if self.json_mode:
+            system += "\n\n" + JSON_MODE_RULES.format(tools=tool_guide(self.spec.tools))
         return [{"role": "system", "content": system}, {"role": "user", "content": subtask_prompt(item)}]
 
     async def run(self, item: channel_pb2.WorkItem, ctx: ToolContext) -> AgentOutcome:
         messages = self.initial_messages(item)
         outcome = AgentOutcome("", False, messages=messages)
-        specs = [t.openai_spec() for t in self.spec.tools] or None
-        cap = self.settings.max_tool_calls
-        executed: list[tuple[str, str, str]] = []   # (tool, arguments, result) for the capped summary
+        seen: dict[tuple[str, str], str] = {}    # (tool, arguments) → its result
+        repeats = bad_steps = nudged = 0
+        must_answer = False
+        index = 0
         while True:
+            index += 1
+            # A worker type that needs its tools must call one before it may answer (tool_choice "required");
+            # after a repeated call the next step must be the answer (tool_choice "none").
+            must_call = self.spec.requires_tool and outcome.tool_calls == 0
             try:
-                result: ChatResult = await self.llm.chat(
-                    messages, role=self.role, task_id=item.task_id, tools=specs,
-                    json_schema=None if specs else RESULT_SCHEMA, schema_name="subtask_result",
-                    temperature=_temperature(ctx),
-                )
+                result = await self._ask(messages, item.task_id, ctx, "required" if must_call else
+                                         "none" if must_answer else None)
             except LLMError as exc:
-                outcome.content, outcome.failed = f"the model backend failed: {exc}", True
-                return outcome
+                return self._end(outcome, f"model error: {exc}", True)
             outcome.usage.add(self.role, result)
-            messages.append(result.assistant_message())
-            if not result.tool_calls:
-                outcome.content, outcome.failed = parse_result(result.content)
-                return outcome
-            for call in result.tool_calls:
-                if outcome.tool_calls >= cap:
-                    outcome.content = self._capped_summary(executed, cap)
-                    outcome.failed = True
-                    return outcome
-                outcome.tool_calls += 1
-                text = await self._call_tool(ctx, call)
-                executed.append((call.name, call.arguments, text))
-                messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
+            try:
+                step = read_json_step(result, self.tools, index) if self.json_mode else read_native(result)
+            except StepError as exc:
+                bad_steps += 1
+                messages += [{"role": "assistant", "content": result.content},
+                             {"role": "user", "content": f"That reply is not usable: {exc}. Reply again."}]
+                if bad_steps > STEP_RETRIES:
+                    return self._end(outcome, f"model error: unusable output after {bad_steps} tries ({exc})", True)
+                continue
+            if step.final:
+                messages.append({"role": "assistant", "content": result.content})
+                if self.spec.requires_tool and outcome.tool_calls == 0 and not step.failed:
+                    if nudged:
+                        return self._end(outcome, "answered without using any tool, which this subtask needs: "
+                                         + step.content[:300], True)
+                    nudged = 1
+                    messages.append({"role": "user", "content": (
+                        f"You answered without using a tool. Use one of your tools ({', '.join(self.tools)}) "
+                        "to do the subtask, then answer from its result.")})
+                    continue
+                return self._end(outcome, step.content, step.failed)
+            messages.append(self._assistant_step(result, step))
+            for call in step.calls:
+                key = (call.name, _canonical(call.arguments))
+                if key in seen:
+                    repeats += 1
+                    if repeats > REPEATS_ALLOWED:
+                        return self._end(outcome, f"stopped: repeated the same call {call.name}({call.arguments[:200]})"
+                                         f" whose result was: {seen[key][:self.settings.tool_result_chars]}", True)
+                    text = (f"{seen[key]}\n\n(This is the result of the same {call.name} call you made before. "
+                            "Do not repeat it: write your final answer from this result now.)")
+                    must_answer = True
+                else:
+                    try:
+                        text, ok = await self._call_tool(ctx, call)
+                    except ToolBudgetExceeded as exc:
+                        return self._end(outcome, self._capped_summary(ctx, str(exc)), True)
+                    outcome.tool_calls += 1
+                    seen[key] = text
+                messages.append(self._tool_message(call, text, ok))
+
+    async def _ask(self, messages: list[dict], task_id: str, ctx: ToolContext, choice: str | None) -> ChatResult:
+        """One step; choice "required" = a tool call, "none" = the result, None = either."""
+        if self.json_mode:
+            schema = RESULT_SCHEMA if choice == "none" else \
+                action_schema(self.spec.tools, allow_result=choice != "required")
+            return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=schema,
+                                       schema_name="worker_step", temperature=_temperature(ctx))
+        specs = [t.openai_spec() for t in self.spec.tools] or None
+        if choice == "none":  # the answer, constrained to the result object
+            return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=RESULT_SCHEMA,
+                                       schema_name="subtask_result", temperature=_temperature(ctx))
+        return await self.llm.chat(messages, role=self.role, task_id=task_id, tools=specs,
+                                   tool_choice=choice if specs and choice else None,
+                                   json_schema=None if specs else RESULT_SCHEMA, schema_name="subtask_result",
+                                   temperature=_temperature(ctx))
+
+    def _assistant_step(self, result: ChatResult, step) -> dict:
+        if self.json_mode and not result.tool_calls:
+            return {"role": "assistant", "content": result.content}
+        return result.assistant_message()
+
+    def _tool_message(self, call, text: str, ok: bool = True) -> dict:
+        if self.json_mode and call.id.startswith("step_"):
+            # Ends as a sentence to complete: a small model then states the result rather than echo its subtask.
+            lead = "So the result of the subtask is" if ok else "Fix the call, or report that the subtask failed."
+            return {"role": "user", "content": f"Output of {call.name}:\n{text}\n\n{lead}"}
+        return {"role": "tool", "tool_call_id": call.id, "content": text}
+
+    def _end(self, outcome: AgentOutcome, content: str, failed: bool) -> AgentOutcome:
+        outcome.content, outcome.failed = content, failed
+        return outcome
 
     async def _call_tool(self, ctx: ToolContext, call) -> str:
         tool = self.tools.get(call.name)
@@ -99,15 +160,22 @@ class ToolCallingAgent:
             "tool": call.name, "arguments": call.arguments, "ok": ok, "duration_s": duration,
             "result": text[:4000],
         })
-        return text
+        return text, ok
 
-    def _capped_summary(self, executed: list[tuple[str, str, str]], cap: int) -> str:
-        """After the cap: failed, with the tool history (each result cut short) so a replan can use it."""
+    def _capped_summary(self, ctx: ToolContext, why: str) -> str:
+        """After the budget: failed, with the tool history (each result cut short) so a replan can use it."""
         limit = self.settings.tool_result_chars
-        lines = [f"Stopped after {cap} tool calls without finishing. Tool history:"]
-        for name, arguments, result in executed:
+        lines = [f"Stopped: {why}. Tool history:"]
+        for name, arguments, result in ctx.tool_history:
             lines.append(f"- call {name}({arguments[:200]})\n  → {result[:limit]}")
         return "\n".join(lines)
+
+
+def _canonical(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments or "{}"), sort_keys=True)
+    except ValueError:
+        return arguments or ""
 
 
 def _temperature(ctx: ToolContext) -> float | None:

@@ -7,12 +7,9 @@ You solve exactly one subtask. Use your tools when they help; when you are done,
 {{"content": "<your result: the facts found or the work done, self-contained>", "failed": <true|false>}}
 Set "failed" to true when you could not complete the subtask, and explain why in "content"."""
 
-RESULT_SCHEMA = {
-    "type": "object",
-    "properties": {"content": {"type": "string"}, "failed": {"type": "boolean"}},
-    "required": ["content", "failed"],
-    "additionalProperties": False,
-}
+JSON_MODE_RULES = """Each reply is one JSON object, one step at a time. To use a tool:
+{tools}
+When you have the result, reply {{"content": "<the result>", "failed": false}}."""
 
 
 def subtask_prompt(item: channel_pb2.WorkItem) -> str:

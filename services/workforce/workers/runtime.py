@@ -26,7 +26,8 @@ from ..core.llm import make_llm
 from ..core.metrics import SUBTASK_DURATION, WORKER_BUSY, WORKER_CAPACITY
 from ..v1 import channel_pb2, common_pb2
 from .agent import AgentOutcome, make_agent
-from .tools import ToolContext, WorkerSpec
+from ..core.logging import task_context
+from .tools import ToolBudgetExceeded, ToolContext, WorkerSpec
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,10 @@ class WorkerRuntime:
             raise Poison(f"undecodable work item: {exc}") from exc
         if not item.task_id or not item.attempt_id:
             raise Poison("work item without task or attempt id")
+        with task_context(item.task_id, item.subtask_id):
+            await self._handle(item, msg)
+
+    async def _handle(self, item: channel_pb2.WorkItem, msg: Msg) -> None:
         record = await self.channel.get_task(item.task_id)
         if record is None or record.status in TERMINAL_STATUSES or item.task_id in self.cancelled_tasks:
             return  # nothing to do: the task ended (cancelled, failed, deadline) before this subtask started
@@ -146,6 +151,8 @@ class WorkerRuntime:
             raise
         except asyncio.TimeoutError:
             outcome = AgentOutcome(f"subtask deadline exceeded after {timeout:.0f} s", True)
+        except ToolBudgetExceeded as exc:
+            outcome = AgentOutcome(f"stopped: {exc}", True, tool_calls=len(ctx.tool_history))
         except Exception as exc:  # an agent bug must become a failed result, not a stuck message
             log.exception("agent crashed on %s", item.attempt_id)
             outcome = AgentOutcome(f"worker error: {type(exc).__name__}: {exc}", True)
@@ -154,6 +161,8 @@ class WorkerRuntime:
             WORKER_BUSY.labels(self.spec.worker_type).dec()
             shutil.rmtree(workdir, ignore_errors=True)
         outcome.duration_s = time.perf_counter() - started
+        log.info("subtask %s in %.1f s with %d tool calls: %s", "failed" if outcome.failed else "done",
+                 outcome.duration_s, outcome.tool_calls, outcome.content[:200].replace("\n", " "))
         outcome.files = list(ctx.produced)
         SUBTASK_DURATION.labels(self.spec.worker_type, "failed" if outcome.failed else "done").observe(
             outcome.duration_s)

@@ -23,6 +23,10 @@ class ToolOutcome:
     files: list = field(default_factory=list)  # FileRefs the tool produced
 
 
+class ToolBudgetExceeded(Exception):
+    """The subtask has made all the tool calls it may; every agent loop ends the subtask on it."""
+
+
 @dataclass
 class ToolContext:
     """What a tool may see: its own subtask, the task's files, a private work directory."""
@@ -37,6 +41,14 @@ class ToolContext:
     channel: Any = None                              # core.channel.Channel (None when run without NATS)
     produced: list = field(default_factory=list)     # FileRefs produced during the subtask
     metadata: dict = field(default_factory=dict)     # the task's metadata (e.g. its sampling temperature)
+    tool_budget: int = 0                             # tool calls allowed in this subtask; 0 = settings.max_tool_calls
+    tool_history: list = field(default_factory=list) # (tool, arguments, result) of every call made
+
+    def spend_tool_call(self, name: str) -> None:
+        """Count one tool call against the subtask's budget; ToolBudgetExceeded once it is spent."""
+        budget = self.tool_budget or self.settings.max_tool_calls
+        if len(self.tool_history) >= budget:
+            raise ToolBudgetExceeded(f"the budget of {budget} tool calls is spent (next call: {name})")
 
     async def read_file(self, ref: common_pb2.FileRef) -> bytes:
         if self.channel is None:
@@ -80,6 +92,12 @@ class Tool:
         }
 
     async def run(self, ctx: ToolContext, arguments: dict) -> ToolOutcome:
+        ctx.spend_tool_call(self.name)
+        outcome = await self._run(ctx, arguments)
+        ctx.tool_history.append((self.name, json.dumps(arguments, ensure_ascii=False, default=str), outcome.text))
+        return outcome
+
+    async def _run(self, ctx: ToolContext, arguments: dict) -> ToolOutcome:
         started = time.perf_counter()
         try:
             jsonschema.validate(arguments, self.parameters)
@@ -107,6 +125,7 @@ class WorkerSpec:
     description: str
     tools: list[Tool] = field(default_factory=list)
     system_prompt: str = ""
+    requires_tool: bool = False     # an answer without any tool call is reported as failed (e.g. web: no invented facts)
     # Build a custom agent (α-UMi, AutoAct); default: the tool-calling agent in workers/agent.py.
     make_agent: Callable | None = None
     start: Callable[[], Awaitable[None]] | None = None   # e.g. launch a browser

@@ -56,31 +56,47 @@ class Channel:
             except BadRequestError:
                 await self.js.update_stream(config)
         s = self.settings
-        self.tasks = await self._bucket(layout.TASKS_BUCKET, history=5)
-        self.plans = await self._bucket(layout.PLANS_BUCKET, history=5)
-        self.workers = await self._bucket(layout.WORKERS_BUCKET, history=1, ttl=s.worker_registry_ttl_s)
-        self.idempotency = await self._bucket(layout.IDEMPOTENCY_BUCKET, history=1, ttl=24 * 3600)
-        self.active = await self._bucket(layout.ACTIVE_BUCKET, history=1)
-        self.approvals = await self._bucket(layout.APPROVALS_BUCKET, history=1, ttl=s.event_max_age_s)
+        self.tasks = await self.bucket(layout.TASKS_BUCKET, history=5, ttl=s.task_ttl_s)
+        self.plans = await self.bucket(layout.PLANS_BUCKET, history=5, ttl=s.plan_ttl_s)
+        self.workers = await self.bucket(layout.WORKERS_BUCKET, history=1, ttl=s.worker_registry_ttl_s)
+        self.idempotency = await self.bucket(layout.IDEMPOTENCY_BUCKET, history=1, ttl=s.idempotency_ttl_s)
+        self.active = await self.bucket(layout.ACTIVE_BUCKET, history=1)
+        self.approvals = await self.bucket(layout.APPROVALS_BUCKET, history=1, ttl=s.event_max_age_s)
         try:
             self.files = await self.js.object_store(layout.FILES_BUCKET)
+            await self._keep_max_age(f"OBJ_{layout.FILES_BUCKET}", s.file_ttl_s)
         except (NotFoundError, BadRequestError):
             self.files = await self.js.create_object_store(
-                bucket=layout.FILES_BUCKET, storage=StorageType.FILE, replicas=s.stream_replicas
+                bucket=layout.FILES_BUCKET, storage=StorageType.FILE, replicas=s.stream_replicas,
+                ttl=s.file_ttl_s or None,
             )
 
-    async def _bucket(self, name: str, history: int, ttl: float | None = None) -> KVStore:
+    async def bucket(self, name: str, history: int, ttl: float | None = None) -> KVStore:
+        """A KV bucket, created when missing; an existing one gets the configured TTL (0/None = none)."""
         try:
             kv = await self.js.key_value(name)
+            await self._keep_max_age(f"KV_{name}", ttl or 0)
         except (NotFoundError, BadRequestError):
             config = KeyValueConfig(
-                bucket=name, history=history, ttl=ttl, storage=StorageType.FILE, replicas=self.settings.stream_replicas
+                bucket=name, history=history, ttl=ttl or None, storage=StorageType.FILE,
+                replicas=self.settings.stream_replicas,
             )
             try:
                 kv = await self.js.create_key_value(config)
             except BadRequestError:  # created concurrently by another service
                 kv = await self.js.key_value(name)
         return KVStore(kv)
+
+    async def _keep_max_age(self, stream: str, seconds: float) -> None:
+        """Retention settings apply to buckets made before they changed (the stream's max_age is the TTL)."""
+        config = (await self.js.stream_info(stream)).config
+        if abs((config.max_age or 0) - seconds) < 1:
+            return
+        config.max_age = seconds
+        if seconds and config.duplicate_window and config.duplicate_window > seconds:
+            config.duplicate_window = seconds
+        await self.js.update_stream(config)
+        log.info("retention of %s set to %ss", stream, seconds or "forever")
 
     async def close(self) -> None:
         try:

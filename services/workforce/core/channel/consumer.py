@@ -31,6 +31,8 @@ class PullWorker:
         heartbeat_s: float | None = None,
         retry_delay_s: float = 1.0,
         fetch_timeout_s: float = 10.0,
+        max_attempts: int = 0,
+        give_up: Callable[[Msg, str], Awaitable[None]] | None = None,
     ):
         self.channel = channel
         self.subject = subject
@@ -43,6 +45,10 @@ class PullWorker:
         self.heartbeat_s = heartbeat_s or max(0.2, ack_wait / 3)
         self.retry_delay_s = retry_delay_s
         self.fetch_timeout_s = fetch_timeout_s  # how long an idle slot's pull request waits
+        # After `max_attempts` deliveries that raised, `give_up(msg, reason)` ends the work (e.g. fails the task)
+        # and the message is terminated instead of being redelivered forever.
+        self.max_attempts = max_attempts
+        self.give_up = give_up
         self.busy = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -98,10 +104,24 @@ class PullWorker:
             with contextlib.suppress(Exception):
                 await msg.nak(delay=self.retry_delay_s)
             raise
-        except Exception:
-            log.exception("handler on %s failed; message will be redelivered", self.durable)
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered if msg.metadata else 1
+            if self.give_up is not None and self.max_attempts and delivered >= self.max_attempts:
+                reason = f"{type(exc).__name__}: {exc}"[:500]
+                log.exception("handler on %s failed %d times; giving up: %s", self.durable, delivered, reason)
+                try:
+                    await self.give_up(msg, reason)
+                except Exception:
+                    log.exception("give-up on %s failed; message will be redelivered", self.durable)
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=self.retry_delay_s)
+                    return
+                with contextlib.suppress(Exception):
+                    await msg.term()
+                return
+            log.exception("handler on %s failed (delivery %d); message will be redelivered", self.durable, delivered)
             with contextlib.suppress(Exception):
-                await msg.nak(delay=self.retry_delay_s)
+                await msg.nak(delay=self.retry_delay_s * delivered)
             return
         finally:
             beat.cancel()

@@ -22,6 +22,7 @@ CONTROL_STREAM = "WF_CONTROL"    # planner requests + coordinator inbox (work qu
 WORK_STREAM = "WF_WORK"          # subtasks for worker pools (work queue)
 EVENTS_STREAM = "WF_EVENTS"      # per-task events (limits; watchers resume by sequence)
 DLQ_STREAM = "WF_DEAD_LETTERS"   # captured max-deliveries advisories of WF_WORK
+TASK_INDEX_STREAM = "WF_TASK_INDEX"  # one message per submitted task, for paginated listing (gateway)
 
 # Subjects
 PLANNER_SUBJECT = "wf.planner.requests"
@@ -29,6 +30,7 @@ COORDINATOR_SUBJECT = "wf.coordinator.inbox"
 WORK_PREFIX = "wf.work"          # wf.work.<worker_type>
 EVENTS_PREFIX = "wf.events"      # wf.events.<task_id>
 CANCEL_PREFIX = "wf.cancel"      # core NATS (not stored): wf.cancel.<task_id> stops running subtasks
+INDEX_PREFIX = "wf.index"        # wf.index.<owner scope>: task ids, each pointing at the owner's previous one
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 
 # Durable consumers
@@ -44,6 +46,12 @@ IDEMPOTENCY_BUCKET = "wf-idempotency"  # idempotency key hash → task id
 ACTIVE_BUCKET = "wf-active"          # task ids not finished yet (what the deadline sweeper scans)
 FILES_BUCKET = "wf-files"            # object store
 APPROVALS_BUCKET = "wf-approvals"    # ApprovalDecision by <task_id>.<plan_version>: the first decision wins
+QUOTA_INFLIGHT_BUCKET = "wf-quota-inflight"  # <owner scope>.<task id> while a task counts as in flight
+QUOTA_RATE_BUCKET = "wf-quota-rate"  # <owner scope>.<minute> → submissions in that minute
+
+# Bucket TTLs that are not settings
+QUOTA_INFLIGHT_TTL_S = 8 * 24 * 3600   # longer than the longest task deadline (7 days)
+QUOTA_RATE_TTL_S = 180                 # two one-minute windows and some slack
 
 
 def approval_key(task_id: str, plan_version: int) -> str:
@@ -64,6 +72,10 @@ def events_subject(task_id: str) -> str:
 
 def cancel_subject(task_id: str) -> str:
     return f"{CANCEL_PREFIX}.{task_id}"
+
+
+def index_subject(scope: str) -> str:
+    return f"{INDEX_PREFIX}.{scope}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,15 @@ class Layout:
                 **common,
             ),
             StreamConfig(
+                name=TASK_INDEX_STREAM,
+                subjects=[f"{INDEX_PREFIX}.*"],
+                retention=RetentionPolicy.LIMITS,
+                max_age=s.task_ttl_s,
+                discard=DiscardPolicy.OLD,
+                allow_direct=True,          # page reads are direct gets
+                **common,
+            ),
+            StreamConfig(
                 name=DLQ_STREAM,
                 subjects=[f"{MAX_DELIVERIES_ADVISORY}.{WORK_STREAM}.*"],
                 retention=RetentionPolicy.WORK_QUEUE,
@@ -110,7 +131,9 @@ class Layout:
             filter_subject=subject,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.settings.control_ack_wait_s,
-            max_deliver=-1,
+            # handlers give up after control_max_deliver failed deliveries (PullWorker.give_up); this is the
+            # backstop for a message whose handler dies with its process every time
+            max_deliver=self.settings.control_max_deliver + 3,
             max_ack_pending=10_000,
         )
 

@@ -1,27 +1,39 @@
-"""OpenAI-compatible chat completions (vLLM, OpenAI, any compatible server).
+"""The one LLM client: OpenAI-compatible chat completions over plain HTTP + JSON (vLLM, llama.cpp, OpenAI, …).
 
-Retries with exponential backoff on connection errors, 408/409/429/5xx and timeouts are the `openai`
-library's own (max_retries); this module adds structured outputs, tool calls, streaming, metrics and
-token accounting by role and task.
+Structured outputs (JSON schema), tool calls, streaming, timeouts, bounded retries with backoff, metrics and
+token accounting by role and task. Every way a backend can fail — connection errors, timeouts, HTTP errors,
+HTML or other non-JSON bodies, bodies of the wrong shape, empty output — ends as an `LLMError` with a short
+reason; nothing else escapes `chat()`.
 """
 
+import asyncio
 import json
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import openai
+import httpx
 
 from ..config import Settings
 from ..metrics import LLM_LATENCY, LLM_REQUESTS, LLM_TOKENS
 from ...v1 import common_pb2
+from .budget import max_tokens_for
 
 log = logging.getLogger(__name__)
 
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+LLGUIDANCE_JSON = "%llguidance {}\nstart: %json "
+COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
 
 class LLMError(Exception):
-    """The model backend failed after retries, or refused the request."""
+    """The model backend failed (after retries) or returned something unusable; the message says why."""
+
+    def __init__(self, message: str, *, kind: str = "backend"):
+        super().__init__(message)
+        self.kind = kind  # backend | timeout | connect | http | bad_body | cancelled
 
 
 @dataclass
@@ -45,6 +57,11 @@ class ChatResult:
     completion_tokens: int = 0
     model: str = ""
     latency_s: float = 0.0
+    finish_reason: str = ""
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
 
     def assistant_message(self) -> dict:
         message: dict = {"role": "assistant", "content": self.content or None}
@@ -81,34 +98,89 @@ def merge_usage(target, role: str, usage: common_pb2.Usage) -> None:
     slot.requests += usage.requests
 
 
-class OpenAIChat:
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class ChatClient:
     """Async chat client for one OpenAI-compatible endpoint; the model is chosen per role."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
         self.settings = settings
-        self.client = openai.AsyncOpenAI(
-            base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key or "EMPTY",
-            timeout=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
+        self.base_url = settings.llm_base_url.rstrip("/")
+        headers = {"Content-Type": "application/json"}
+        if settings.llm_api_key and settings.llm_api_key != "EMPTY":
+            headers["Authorization"] = f"Bearer {settings.llm_api_key}"
+        self.http = httpx.AsyncClient(
+            headers=headers, transport=transport,
+            timeout=httpx.Timeout(settings.llm_timeout_s, connect=min(10.0, settings.llm_timeout_s)),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
         )
 
-    def _request(self, messages, role, task_id, tools, json_schema, schema_name, temperature, max_tokens) -> dict:
+    def _request(self, messages, role, tools, json_schema, schema_name, temperature, max_tokens) -> dict:
+        cap = max_tokens or self.settings.llm_max_tokens
         request: dict = {
             "model": self.settings.model_for(role),
             "messages": messages,
             "temperature": self.settings.llm_temperature if temperature is None else temperature,
-            "max_tokens": max_tokens or self.settings.llm_max_tokens,
-            "extra_headers": {"X-Workforce-Role": role, "X-Workforce-Task": task_id or ""},
         }
         if tools:
             request["tools"] = tools
         if json_schema is not None and self.settings.llm_structured_output:
-            request["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": schema_name or "output", "schema": json_schema, "strict": True},
-            }
+            if self.settings.llm_schema_mode == "llguidance":
+                # llama.cpp with LLGuidance: the same schema, but compact JSON (no free whitespace: fewer tokens)
+                request["grammar"] = LLGUIDANCE_JSON + json.dumps({**json_schema, "x-guidance": COMPACT_JSON})
+            else:
+                request["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": schema_name or "output", "schema": json_schema, "strict": True},
+                }
+        if json_schema is not None and not max_tokens:
+            cap = max_tokens_for(json_schema, cap)  # a schema-shaped answer never needs more than this
+        request["max_tokens"] = cap
         return request
+
+    def _headers(self, role: str, task_id: str) -> dict:
+        return {"X-Workforce-Role": role, "X-Workforce-Task": task_id or ""}
+
+    async def _post(self, request: dict, role: str, task_id: str) -> dict:
+        """POST /chat/completions with bounded retries; the decoded JSON body or LLMError."""
+        url = f"{self.base_url}/chat/completions"
+        attempts = max(0, self.settings.llm_max_retries) + 1
+        error = LLMError("no attempt was made")
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+            try:
+                response = await self.http.post(url, json=request, headers=self._headers(role, task_id))
+            except httpx.TimeoutException:
+                error = LLMError(f"{role}: no answer from {self.base_url} within {self.settings.llm_timeout_s:g} s",
+                                 kind="timeout")
+                continue
+            except httpx.HTTPError as exc:
+                error = LLMError(f"{role}: cannot reach the model at {self.base_url}: {type(exc).__name__}"
+                                 f"{': ' + _short(str(exc)) if str(exc) else ''}", kind="connect")
+                continue
+            if response.status_code >= 400:
+                error = LLMError(f"{role}: the model at {self.base_url} answered HTTP {response.status_code}: "
+                                 f"{_short(response.text)}", kind="http")
+                error.status = response.status_code
+                if response.status_code in RETRYABLE_STATUS:
+                    continue
+                raise error
+            try:
+                body = response.json()
+            except (ValueError, UnicodeDecodeError):
+                kind = "HTML" if "html" in response.headers.get("content-type", "") else "non-JSON"
+                error = LLMError(f"{role}: the model answered with a {kind} body instead of JSON: "
+                                 f"{_short(response.text, 120)}", kind="bad_body")
+                continue
+            if not isinstance(body, dict):
+                error = LLMError(f"{role}: the model's answer is not a JSON object", kind="bad_body")
+                continue
+            return body
+        raise error
 
     async def chat(
         self,
@@ -117,37 +189,24 @@ class OpenAIChat:
         role: str,
         task_id: str = "",
         tools: list[dict] | None = None,
+        tool_choice: str | None = None,
         json_schema: dict | None = None,
         schema_name: str = "",
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> ChatResult:
-        request = self._request(messages, role, task_id, tools, json_schema, schema_name, temperature, max_tokens)
+        request = self._request(messages, role, tools, json_schema, schema_name, temperature, max_tokens)
+        if tools and tool_choice:
+            request["tool_choice"] = tool_choice
         model = request["model"]
         started = time.perf_counter()
         try:
-            response = await self.client.chat.completions.create(**request)
-        except openai.APIError as exc:
+            body = await self._post(request, role, task_id)
+            result = _parse_completion(body, role, model)
+        except LLMError:
             LLM_REQUESTS.labels(role, model, "error").inc()
-            raise LLMError(f"{role}: LLM request to {self.settings.llm_base_url} failed: {exc}") from exc
-        latency = time.perf_counter() - started
-        if not response.choices:
-            LLM_REQUESTS.labels(role, model, "error").inc()
-            raise LLMError(f"{role}: the model returned no choices")
-        message = response.choices[0].message
-        calls = [
-            ToolCall(id=c.id or f"call_{i}", name=c.function.name, arguments=c.function.arguments or "{}")
-            for i, c in enumerate(message.tool_calls or [])
-        ]
-        usage = response.usage
-        result = ChatResult(
-            content=message.content or "",
-            tool_calls=calls,
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            model=response.model or model,
-            latency_s=latency,
-        )
+            raise
+        result.latency_s = time.perf_counter() - started
         record_call(role, model, result)
         return result
 
@@ -155,28 +214,88 @@ class OpenAIChat:
         self, messages: list[dict], *, role: str, task_id: str = "", temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> AsyncIterator[str]:
-        """Yield content deltas as the model writes them."""
-        request = self._request(messages, role, task_id, None, None, "", temperature, max_tokens)
+        """Yield content deltas as the model writes them (Server-Sent Events)."""
+        request = self._request(messages, role, None, None, "", temperature, max_tokens)
         request["stream"] = True
         request["stream_options"] = {"include_usage": True}
         started = time.perf_counter()
         model = request["model"]
-        prompt_tokens = completion_tokens = 0
+        usage = {}
         try:
-            async for chunk in await self.client.chat.completions.create(**request):
-                if chunk.usage:
-                    prompt_tokens = chunk.usage.prompt_tokens or 0
-                    completion_tokens = chunk.usage.completion_tokens or 0
-                for choice in chunk.choices or []:
-                    if choice.delta and choice.delta.content:
-                        yield choice.delta.content
-        except openai.APIError as exc:
+            async with self.http.stream("POST", f"{self.base_url}/chat/completions", json=request,
+                                        headers=self._headers(role, task_id)) as response:
+                if response.status_code >= 400:
+                    text = (await response.aread()).decode("utf-8", "replace")
+                    raise LLMError(f"{role}: streaming request answered HTTP {response.status_code}: {_short(text)}",
+                                   kind="http")
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        raise LLMError(f"{role}: the stream carried a non-JSON event: {_short(data, 120)}",
+                                       kind="bad_body") from None
+                    usage = chunk.get("usage") or usage
+                    for choice in chunk.get("choices") or []:
+                        delta = (choice or {}).get("delta") or {}
+                        if isinstance(delta.get("content"), str) and delta["content"]:
+                            yield delta["content"]
+        except httpx.HTTPError as exc:
             LLM_REQUESTS.labels(role, model, "error").inc()
-            raise LLMError(f"{role}: streaming request failed: {exc}") from exc
-        record_call(role, model, ChatResult("", [], prompt_tokens, completion_tokens, model, time.perf_counter() - started))
+            raise LLMError(f"{role}: streaming request failed: {type(exc).__name__}", kind="connect") from exc
+        except LLMError:
+            LLM_REQUESTS.labels(role, model, "error").inc()
+            raise
+        record_call(role, model, ChatResult("", [], int(usage.get("prompt_tokens") or 0),
+                                            int(usage.get("completion_tokens") or 0), model,
+                                            time.perf_counter() - started))
 
     async def close(self) -> None:
-        await self.client.close()
+        await self.http.aclose()
+
+
+def _parse_completion(body: dict, role: str, model: str) -> ChatResult:
+    """A chat.completion body → ChatResult; LLMError when its shape is wrong."""
+    if "error" in body and not body.get("choices"):
+        raise LLMError(f"{role}: the model returned an error: {_short(json.dumps(body['error']))}", kind="backend")
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise LLMError(f"{role}: the model returned no choices", kind="bad_body")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        raise LLMError(f"{role}: the model's choice has no message", kind="bad_body")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise LLMError(f"{role}: the model's message content is not text", kind="bad_body")
+    calls = []
+    for i, call in enumerate(message.get("tool_calls") or []):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise LLMError(f"{role}: the model wrote a malformed tool call", kind="bad_body")
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments if arguments is not None else {})
+        calls.append(ToolCall(id=str(call.get("id") or f"call_{i}"), name=function["name"], arguments=arguments))
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    return ChatResult(
+        content=content or "",
+        tool_calls=calls,
+        prompt_tokens=_int(usage.get("prompt_tokens")),
+        completion_tokens=_int(usage.get("completion_tokens")),
+        model=str(body.get("model") or model),
+        finish_reason=str(choices[0].get("finish_reason") or ""),
+    )
+
+
+def _int(value) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def record_call(role: str, model: str, result: ChatResult) -> None:
@@ -186,13 +305,13 @@ def record_call(role: str, model: str, result: ChatResult) -> None:
     LLM_TOKENS.labels(role, model, "completion").inc(result.completion_tokens)
 
 
-def make_llm(settings: Settings):
-    """The configured backend: an OpenAI-compatible endpoint, or the embedded local model when none is set."""
-    if settings.llm_base_url:
-        return OpenAIChat(settings)
-    from .embedded import EmbeddedChat  # heavy (torch); only when no endpoint is configured
-
-    return EmbeddedChat.from_settings(settings)
+OpenAIChat = ChatClient  # the name the services and tests have used
 
 
-_record = record_call  # the name the embedded model used before record_call was public
+def make_llm(settings: Settings) -> ChatClient:
+    """The configured backend. No service loads a model itself: locally, `make run` starts one model server and
+    points every service at it with WF_LLM_BASE_URL."""
+    if not settings.llm_base_url:
+        raise LLMError("no model endpoint: set WF_LLM_BASE_URL (an OpenAI-compatible server, e.g. the local model "
+                       "server `make run` starts)", kind="connect")
+    return ChatClient(settings)

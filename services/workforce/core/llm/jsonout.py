@@ -21,6 +21,6 @@ def extract_json(text: str):
             try:
                 value, _ = decoder.raw_decode(candidate[start:])
                 return value
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # deeply nested brackets are not JSON we can use
                 continue
     raise ValueError("no JSON object found in the model output")

@@ -27,4 +27,5 @@ def spec(settings: Settings) -> WorkerSpec:
     tools = CodeTools(code, Sandbox(code)).tools()
     docs = DocumentTools(document_settings(settings), MediaModels(document_settings(settings)))
     tools += [t for t in docs.tools() if t.name in ("list_files", "read_document")]
-    return WorkerSpec(worker_type="code", description=DESCRIPTION, tools=tools, system_prompt=SYSTEM_PROMPT)
+    return WorkerSpec(worker_type="code", description=DESCRIPTION, tools=tools, system_prompt=SYSTEM_PROMPT,
+                      requires_tool=True)  # an answer computed in the head is what this worker exists to avoid

@@ -150,12 +150,16 @@ def main() -> None:
     sys.path[:] = ["", *[p for p in sys.path[1:] if p], *config["site"]]
     sys.argv = ["main.py"]
     with open(config["script"], encoding="utf-8") as handle:
-        code = compile(handle.read(), "main.py", "exec")
+        code, last = _notebook_style(handle.read())
     module = types.ModuleType("__main__")
     module.__file__ = "main.py"
     sys.modules["__main__"] = module
     try:
         exec(code, module.__dict__)
+        if last is not None:  # as in a notebook: the value of a final bare expression is shown
+            value = eval(last, module.__dict__)
+            if value is not None:
+                print(repr(value))
     except SystemExit:
         raise
     except BaseException as exc:  # the traceback of the code alone, as `python main.py` would print it
@@ -164,6 +168,17 @@ def main() -> None:
         traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
         sys.stderr.flush()
         os._exit(1)
+
+
+def _notebook_style(source: str):
+    """(code of every statement, code of a final bare expression or None)."""
+    import ast
+
+    tree = ast.parse(source, "main.py")
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+        return compile(tree, "main.py", "exec"), compile(last, "main.py", "eval")
+    return compile(tree, "main.py", "exec"), None
 
 
 if __name__ == "__main__":

@@ -89,6 +89,8 @@ class CodeTools:
             status = "; ".join(result.errors)
         else:
             status = f"{result.exit_code}" + (" (success)" if result.exit_code == 0 else " (error)")
+        if not result.errors and result.exit_code == 0 and not result.stderr and not files and result.stdout.strip():
+            return _clip(result.stdout, limit).strip()  # a clean run: its output alone, nothing to read around
         parts = [f"exit status: {status}", f"stdout:\n{_clip(result.stdout, limit) or '(empty)'}"]
         if result.stderr:
             parts.append(f"stderr:\n{_clip(result.stderr, limit)}")
@@ -111,7 +113,8 @@ class CodeTools:
                 "run_python",
                 f"Run a Python 3 program in a sandbox ({network}; numpy, pandas, sympy available) and "
                 f"get its "
-                f"stdout, stderr and exit status. Print what you need to see. Files written to the current "
+                f"stdout, stderr and exit status. Print what you need to see (the value of a final bare expression "
+                f"is printed, as in a notebook). Files written to the current "
                 f"directory are kept between runs of this subtask and returned; the task's attached "
                 f"files are "
                 f"there too. Limits: {s.code_cpu_s} s CPU, {s.code_wall_s:g} s wall time, "

@@ -35,5 +35,6 @@ def spec(settings: Settings) -> WorkerSpec:
     doc_settings = document_settings(settings)
     tools = DocumentTools(doc_settings, MediaModels(doc_settings, _chat_model(doc_settings)))
     return WorkerSpec(
-        worker_type="document", description=DESCRIPTION, tools=tools.tools(), system_prompt=SYSTEM_PROMPT
+        worker_type="document", description=DESCRIPTION, tools=tools.tools(), system_prompt=SYSTEM_PROMPT,
+        requires_tool=True,  # answers come from the files, never from memory
     )

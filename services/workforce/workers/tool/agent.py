@@ -7,6 +7,7 @@ from ...roles.client import GrpcRole, LocalRole
 from ...roles.generator import RoleGenerator
 from ..agent import AgentOutcome
 from ..prompts import subtask_prompt
+from ..tools import ToolBudgetExceeded
 from .alpha_umi import AlphaUmiConfig, AlphaUmiLoop
 from .autoact import AutoActLoop
 from .hotpotqa_tools import HotpotQASession, web_search_function
@@ -66,7 +67,10 @@ class ToolAgent:
             temperature=s.tool_dfs_temperature if s.tool_dfs_width > 1 else None,
         )
         loop = AlphaUmiLoop(self.roles, self.spec.tools, config, emit=ctx.emit)
-        episode = await loop.run(subtask_prompt(item), ctx, task_id=item.task_id)
+        try:
+            episode = await loop.run(subtask_prompt(item), ctx, task_id=item.task_id)
+        except ToolBudgetExceeded as exc:
+            return AgentOutcome(f"failed: {exc}", True, tool_calls=len(ctx.tool_history))
         content = episode.answer if not episode.failed else f"failed: {episode.reason}"
         outcome = AgentOutcome(
             content,
@@ -86,6 +90,7 @@ class ToolAgent:
             s.tool_autoact_max_steps,
             s.tool_autoact_context_tokens,
             family=s.tool_prompt_family,
+            spend=lambda action: _spend(ctx, action),
         )
         episode = await loop.run(subtask_prompt(item), task_id=item.task_id)
         content = episode.answer if not episode.failed else f"failed: {episode.reason}"
@@ -96,6 +101,11 @@ class ToolAgent:
             tool_calls=calls,
             messages=[{"role": t["from"], "content": t["value"]} for t in episode.history],
         )
+
+
+def _spend(ctx, action: str) -> None:
+    ctx.spend_tool_call(action)
+    ctx.tool_history.append((action, "", ""))
 
 
 def _usage(outcome: AgentOutcome, usage: dict) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ...core.llm.client import LLMError
 from ...roles.generator import RoleRequest
 from ...roles.messages import RoleOutputError
+from ..tools import ToolBudgetExceeded
 from .hotpotqa_tools import HotpotQASession, ToolUnavailable
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ class AutoActLoop:
         context_tokens: int = 4096,
         family: str = "chat",
         temperature: float | None = None,
+        spend=None,
     ):
+        self.spend = spend or (lambda action: None)   # counts an action against the subtask's tool budget
         missing = {"plan", "tool", "reflect"} - set(roles)
         if missing:
             raise ValueError(f"AutoAct needs the roles {sorted(missing)}")
@@ -118,7 +121,7 @@ class AutoActLoop:
                     )
                 if plan.action_type != "Lookup":
                     last = plan.action_type
-        except (RoleOutputError, LLMError, ValueError) as exc:
+        except (RoleOutputError, LLMError, ValueError, ToolBudgetExceeded) as exc:
             episode.reason = f"AutoAct stopped: {exc}"
             return episode
         if episode.finished:
@@ -130,6 +133,8 @@ class AutoActLoop:
         return episode
 
     async def _act(self, action_type: str, argument: str, last: str) -> str:
+        if action_type in ("Retrieve", "Search", "Lookup"):
+            self.spend(action_type)
         try:
             if action_type == "Retrieve":
                 return await self.session.retrieve(argument)

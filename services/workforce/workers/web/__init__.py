@@ -43,6 +43,7 @@ def spec(settings: Settings, web: WebSettings | None = None) -> WorkerSpec:
         description=DESCRIPTION,
         tools=tools.tools(),
         system_prompt=SYSTEM_PROMPT,
+        requires_tool=True,  # facts come from the web, never invented
         make_agent=lambda llm, worker_spec, s: WebAgent(llm, worker_spec, s, tools),
         start=tools.start,
         stop=tools.close,

@@ -1,0 +1,59 @@
+"""Work in progress per task, so that a cancel (core NATS `wf.cancel.<task_id>`) stops it mid-call —
+a model call in the planner or the coordinator included, not only a worker's subtask."""
+
+import asyncio
+import contextlib
+import logging
+
+from . import layout
+
+log = logging.getLogger(__name__)
+
+
+class TaskCancelled(Exception):
+    """The task was cancelled while this work ran; the work was stopped."""
+
+
+class InFlight:
+    def __init__(self):
+        self._running: dict[str, set[asyncio.Task]] = {}
+        self._cancelled: set[asyncio.Task] = set()
+
+    async def run(self, task_id: str, coro):
+        """Await `coro` as cancellable work of the task; TaskCancelled if a cancel stopped it."""
+        work = asyncio.ensure_future(coro)
+        self._running.setdefault(task_id, set()).add(work)
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if work in self._cancelled:
+                raise TaskCancelled(task_id) from None
+            work.cancel()  # we are being cancelled ourselves (shutdown): stop the work too
+            raise
+        finally:
+            self._cancelled.discard(work)
+            running = self._running.get(task_id)
+            if running is not None:
+                running.discard(work)
+                if not running:
+                    del self._running[task_id]
+
+    def cancel(self, task_id: str) -> int:
+        stopped = 0
+        for work in list(self._running.get(task_id, ())):
+            if not work.done():
+                self._cancelled.add(work)
+                work.cancel()
+                stopped += 1
+        return stopped
+
+    async def subscribe(self, nc):
+        """Listen for cancels; returns the subscription (unsubscribe it on stop)."""
+
+        async def on_cancel(msg):
+            task_id = msg.subject.rsplit(".", 1)[-1]
+            with contextlib.suppress(Exception):
+                if self.cancel(task_id):
+                    log.info("stopped in-flight work of cancelled task", extra={"task_id": task_id})
+
+        return await nc.subscribe(f"{layout.CANCEL_PREFIX}.*", cb=on_cancel)

@@ -1,0 +1,102 @@
+"""Bounds on what a request may carry, checked before anything is parsed or written.
+
+- Bodies: FastAPI's `max_body_size` counts the bytes as they stream in (chunked bodies too) and stops at the
+  limit: JSON routes get WF_MAX_JSON_BYTES, uploads WF_MAX_REQUEST_BYTES. `EarlyReject` (a pure ASGI
+  middleware in front of it) answers a declared Content-Length over the largest limit, and a request
+  without a valid API key, before a byte of the body is read.
+- Text: no lone surrogates, no control characters (tab, newline and carriage return only where text may span
+  lines).
+- Event sequence numbers: within the events stream.
+"""
+
+import json
+import re
+
+from ..core.metrics import API_REQUESTS
+from .errors import ApiError, InvalidInput
+from .tenancy import Tenancy
+
+SEQ_MAX = 2**63 - 1
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json",
+                          "/docs/oauth2-redirect", "/"})
+PUBLIC_PREFIXES = ("/console/", "/docs-assets/")   # the web console's and the API docs' static files
+
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_NOT_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def check_text(field: str, value: str, multiline: bool = True) -> None:
+    """InvalidInput when `value` holds a lone surrogate or a control character."""
+    bad = (_NOT_IN_TEXT if multiline else _NOT_IN_NAME).search(value)
+    if bad:
+        raise InvalidInput(f"{field}: character U+{ord(bad.group()):04X} at position {bad.start()} is not allowed "
+                           "(control characters and lone surrogates are rejected)")
+
+
+def check_from_seq(from_seq: int, last_seq: int) -> None:
+    """from_seq is 0 (from the start) or a stream sequence up to one past the last stored event."""
+    if from_seq < 0 or from_seq > SEQ_MAX:
+        raise InvalidInput(f"from_seq must be between 0 and {SEQ_MAX}")
+    if from_seq > last_seq + 1:
+        raise InvalidInput(f"from_seq {from_seq} is past the end of the event stream (last sequence {last_seq})")
+
+
+def safe_text(message: str) -> str:
+    """A message that can always be encoded as UTF-8 (error messages may quote client input)."""
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": safe_text(message)}}).encode()
+
+
+class EarlyReject:
+    """Pure ASGI middleware: 413 for a declared Content-Length over `max_bytes` and 401 for a request without a
+    valid key, both before the body is read; and the request counter of every HTTP response."""
+
+    def __init__(self, app, tenancy: Tenancy, max_bytes: int, max_bytes_by_path: dict[str, int] | None = None):
+        self.app = app
+        self.tenancy = tenancy
+        self.max_bytes = max_bytes
+        self.max_bytes_by_path = max_bytes_by_path or {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        length = headers.get("content-length", "")
+        limit = self.max_bytes_by_path.get(scope.get("path", ""), self.max_bytes)
+        has_body = (length.isdigit() and int(length) > 0) or "transfer-encoding" in headers
+        if length.isdigit() and int(length) > limit:
+            return await self._reject(scope, send, 413, "too_large", f"request body over {limit} bytes", has_body)
+        path = scope.get("path", "")
+        if path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
+            try:
+                self.tenancy.caller(headers.get("authorization"), headers.get("x-api-key"))
+            except ApiError as exc:
+                return await self._reject(scope, send, exc.http_status, exc.code, exc.message, has_body)
+        status = []
+
+        async def counting_send(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            route = scope.get("route")
+            API_REQUESTS.labels("http", f"{scope.get('method')} {getattr(route, 'path', 'unmatched')}",
+                                str(status[0] if status else 500)).inc()
+
+    @staticmethod
+    async def _reject(scope, send, status: int, code: str, message: str, unread_body: bool) -> None:
+        API_REQUESTS.labels("http", f"{scope.get('method')} unmatched", str(status)).inc()
+        body = error_body(code, message)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        if unread_body:  # the body was not read: the connection must not carry another request
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

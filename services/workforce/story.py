@@ -1,0 +1,98 @@
+"""One task's story, told from its events (every service writes them): what the planner saw and wrote, the
+repairs and retries, the assignment, each subtask's attempts and tool calls, the answer or why it failed.
+Used by `workforce show TASK` and `workforce submit`."""
+
+import json
+from datetime import datetime
+
+SERVICE_OF = {"task": "gateway", "plan": "planner", "planner": "planner", "answer": "planner",
+              "assignment": "coordinator", "replan": "coordinator", "subtask": "worker", "tool": "worker"}
+
+
+def _when(event: dict, start: float | None) -> str:
+    raw = event.get("time")
+    if not raw or start is None:
+        return "       "
+    try:
+        t = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return "       "
+    return f"{t - start:+7.1f}s"
+
+
+def _timestamp(event: dict) -> float | None:
+    try:
+        return datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return None
+
+
+def _short(text, limit: int = 160) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def event_line(event: dict, start: float | None = None) -> str:
+    """One line per event, for live watching."""
+    where = f" [{event['subtask_id']}]" if event.get("subtask_id") else ""
+    source = (event.get("source") or "").split("-")[0]
+    return f"{_when(event, start)} {source:<12} {event['type']}{where} {_short(event.get('message', ''))}".rstrip()
+
+
+def details(event: dict, verbose: bool = False) -> list[str]:
+    """The lines under an event that explain it: plans, repairs, attempts, tool calls, trajectories."""
+    data = event.get("data") or {}
+    kind = event.get("type", "")
+    out: list[str] = []
+    for s in data.get("subtasks", []) if kind in ("plan.created", "plan.replanned") else []:
+        deps = ", ".join(s.get("dependencies", [])) or "-"
+        out.append(f"{s.get('id')}. {_short(s.get('content'), 140)}  (after: {deps})")
+    if kind == "assignment.created":
+        for sid, a in (data.get("assignments") or {}).items():
+            out.append(f"{sid} → {a.get('worker')}")
+    for repair in data.get("repairs", []):
+        out.append(f"repaired: {repair}")
+    for i, attempt in enumerate(data.get("attempts", []), 1):
+        if attempt.get("error") or verbose:
+            out.append(f"try {i}: {attempt.get('error') or 'ok'}")
+            if attempt.get("raw") and (verbose or attempt.get("error")):
+                out.append(f"   raw output: {_short(attempt['raw'], 300 if not verbose else 4000)}")
+    if kind == "tool.call":
+        args = data.get("arguments", "")
+        out.append(f"{data.get('tool')}({_short(args, 200 if not verbose else 4000)}) "
+                   f"{'ok' if data.get('ok') else 'error'} in {float(data.get('duration_s') or 0):.2f} s")
+        out.append(f"   → {_short(data.get('result', ''), 200 if not verbose else 4000)}")
+    if verbose and kind == "subtask.trajectory":
+        for m in data.get("messages", []):
+            out.append(f"   {m.get('role')}: {_short(m.get('content'), 600)}")
+    if verbose:
+        for key in ("planner_messages", "coordinator_messages"):
+            for m in data.get(key, []):
+                out.append(f"   prompt {m.get('role')}: {_short(m.get('content'), 2000)}")
+    return out
+
+
+def tell(record: dict, events: list[dict], verbose: bool = False) -> str:
+    """The whole story as text."""
+    status = record.get("status", "").removeprefix("TASK_STATUS_")
+    start = _timestamp(events[0]) if events else None
+    end = _timestamp(events[-1]) if events else None
+    took = f" in {end - start:.1f} s" if start and end else ""
+    lines = [f"task {record.get('task_id')} {status}{took}", f"  question: {_short(record.get('question'), 300)}"]
+    for e in events:
+        lines.append("  " + event_line(e, start))
+        lines += ["             " + d for d in details(e, verbose)]
+    if record.get("answer"):
+        lines.append(f"answer: {record['answer']}")
+    if record.get("failure_reason"):
+        lines.append(f"why it {status.lower()}: {record['failure_reason']}")
+    usage = record.get("usage") or {}
+    if usage:
+        parts = [f"{role} {u.get('prompt_tokens', 0)}+{u.get('completion_tokens', 0)} ({u.get('requests', 0)} calls)"
+                 for role, u in sorted(usage.items())]
+        lines.append("tokens (prompt+completion): " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def as_json(record: dict, events: list[dict]) -> str:
+    return json.dumps({"task": record, "events": events}, indent=2, ensure_ascii=False)
