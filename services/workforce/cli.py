@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from . import story
+from . import cli_review, story
 
 
 def _client(args) -> httpx.Client:
@@ -45,7 +45,8 @@ def _events(http: httpx.Client, task_id: str, on_event=None) -> list[dict]:
 
 def submit(args) -> int:
     with _client(args) as http:
-        body = {"question": args.question, "answer_format": args.answer_format, "timeout_s": args.timeout}
+        body = {"question": args.question, "answer_format": args.answer_format, "timeout_s": args.timeout,
+                "review_plan": args.review, "review_replans": args.review_replans}
         if args.files:
             files = [("files", (Path(f).name, Path(f).read_bytes())) for f in args.files]
             form = {k: str(v) for k, v in body.items()}
@@ -62,6 +63,9 @@ def submit(args) -> int:
             if args.verbose:
                 for line in story.details(event):
                     print("             " + line, flush=True)
+            if event["type"] == "approval.requested":
+                cli_review.waiting(task_id, event)
+                sys.stdout.flush()
 
         _events(http, task_id, live)
         record = http.get(f"/v1/tasks/{task_id}").json()
@@ -123,6 +127,8 @@ def main(argv=None) -> None:
     p.add_argument("--file", dest="files", action="append", default=[])
     p.add_argument("--timeout", type=int, default=0)
     p.add_argument("-v", "--verbose", action="store_true", help="also print plans, repairs, tool calls")
+    p.add_argument("--review", action="store_true", help="approve, edit or reject the plan before it runs")
+    p.add_argument("--review-replans", action="store_true", help="review every replan too")
     p.set_defaults(fn=submit)
     for name in ("show", "logs"):
         p = sub.add_parser(name, help="tell a task's story across services (its events), following it if it runs")
@@ -136,6 +142,7 @@ def main(argv=None) -> None:
     p.add_argument("task_id")
     p.add_argument("--reason", default="")
     p.set_defaults(fn=cancel)
+    cli_review.register(sub, _client)
     args = parser.parse_args(argv)
     sys.exit(args.fn(args))
 

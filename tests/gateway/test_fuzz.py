@@ -73,6 +73,12 @@ def _valid_requests() -> dict[str, bytes]:
         "CancelTask": gateway_pb2.CancelTaskRequest(task_id="t0000000000000000000000000z",
                                                     reason="why").SerializeToString(),
         "ListWorkers": b"",
+        "ApprovePlan": gateway_pb2.ApprovePlanRequest(
+            task_id="t0000000000000000000000000z", plan_version=0, comment="ok", subtasks=[
+                gateway_pb2.PlanEditSubtask(subtask_id="1", content="do it", worker_type="echo",
+                                            dependencies=["2"])]).SerializeToString(),
+        "RejectPlan": gateway_pb2.RejectPlanRequest(task_id="t0000000000000000000000000z", plan_version=1,
+                                                    reason="too broad").SerializeToString(),
     }
 
 

@@ -206,3 +206,57 @@ def test_the_openai_sdk_retries_with_an_idempotency_key(system, clients):
     assert one.id == two.id and one.choices[0].message.content == two.choices[0].message.content
     bob_sdk = OpenAI(base_url=f"http://127.0.0.1:{system.http_port}/v1", api_key=clients["bob"].key)
     assert bob_sdk.chat.completions.create(**ask).id != one.id
+
+
+def test_plan_review_trajectories_and_failures_are_scoped(system, clients):
+    """The console's routes follow the same rule: another tenant's task is missing, the admin sees it."""
+    alice, bob, ops = clients["alice"], clients["bob"], clients["ops"]
+    system.llm.script([
+        {"role": "worker:", "contains": "Your subtask:\nalice's flaky step", "times": 1,
+         "reply": {"content": {"content": "alice's site was down", "failed": True}}},
+        {"role": "planner", "contains": "FAILED_JSON", "times": 1,
+         "reply": {"content": {"subtasks": [{"id": "1", "content": "alice's mirror @echo", "dependencies": []}]}}},
+    ])
+    failed_once = alice.submit("SUBTASKS:\n- alice's flaky step @echo")
+    assert wait_status(alice, failed_once)["status"] == "TASK_STATUS_SUCCEEDED"
+
+    # Trajectories: the owner's and the admin's to read, missing for everyone else.
+    path = f"/v1/tasks/{failed_once}/subtasks/1/trajectory"
+    assert alice.http.get(path).json()["events"] and ops.http.get(path).json()["events"]
+    same_as_missing(bob.http.get(path), failed_once, bob.http.get(f"/v1/tasks/{MISSING}/subtasks/1/trajectory"))
+
+    # Recent failures: each identity sees those of its own tasks; the admin sees all.
+    def failed_tasks(client) -> set[str]:
+        response = client.http.get("/v1/workers/failures", params={"limit": 200})
+        assert response.status_code == 200, response.text
+        return {f["task_id"] for f in response.json()["failures"]}
+
+    assert failed_once in failed_tasks(alice) and failed_once in failed_tasks(ops)
+    assert failed_once not in failed_tasks(bob)
+    assert bob.http.get("/v1/me").json() == {"name": "bob", "admin": False, "auth": True}
+    assert ops.http.get("/v1/me").json()["admin"] is True
+
+    # A plan waiting for review: another tenant cannot find it (HTTP and gRPC); the admin sees it but may not
+    # decide (only the owner or a WF_APPROVERS identity may); the owner decides.
+    waiting = alice.submit("SUBTASKS:\n- alice's reviewed step @echo", review_plan=True)
+    deadline = time.time() + 30
+    while alice.http.get(f"/v1/tasks/{waiting}").json()["status"] != "TASK_STATUS_AWAITING_APPROVAL":
+        assert time.time() < deadline, alice.http.get(f"/v1/tasks/{waiting}").json()
+        time.sleep(0.1)
+    for verb, body in (("approve", {}), ("reject", {"reason": "not yours"})):
+        same_as_missing(bob.http.post(f"/v1/tasks/{waiting}/plan/{verb}", json=body), waiting,
+                        bob.http.post(f"/v1/tasks/{MISSING}/plan/{verb}", json=body))
+    stub = gateway_pb2_grpc.WorkforceStub(bob.grpc_channel)
+    for call in (lambda t: stub.ApprovePlan(gateway_pb2.ApprovePlanRequest(task_id=t), metadata=bob.metadata),
+                 lambda t: stub.RejectPlan(gateway_pb2.RejectPlanRequest(task_id=t, reason="no"),
+                                           metadata=bob.metadata)):
+        with pytest.raises(grpc.RpcError) as info:
+            call(waiting)
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert ops.http.get(f"/v1/tasks/{waiting}/plan").json()["proposals"]
+    admin = ops.http.post(f"/v1/tasks/{waiting}/plan/approve", json={})
+    assert admin.status_code == 403 and admin.json()["error"]["code"] == "permission_denied", admin.text
+    assert alice.http.get(f"/v1/tasks/{waiting}").json()["status"] == "TASK_STATUS_AWAITING_APPROVAL"
+    decided = alice.http.post(f"/v1/tasks/{waiting}/plan/approve", json={})
+    assert decided.status_code == 200 and decided.json()["decided_by"] == "alice", decided.text
+    assert wait_status(alice, waiting)["status"] == "TASK_STATUS_SUCCEEDED"

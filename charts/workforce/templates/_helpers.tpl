@@ -228,6 +228,12 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
   value: {{ .Values.orchestration.maxSubtasks | quote }}
 - name: WF_MAX_TOOL_CALLS
   value: {{ .Values.orchestration.maxToolCalls | quote }}
+- name: WF_APPROVAL_TIMEOUT_S
+  value: {{ .Values.orchestration.approvalTimeoutSeconds | quote }}
+- name: WF_APPROVAL_TIMEOUT_POLICY
+  value: {{ .Values.orchestration.approvalTimeoutPolicy | quote }}
+- name: WF_APPROVERS
+  value: {{ .Values.orchestration.approvers | quote }}
 - name: WF_TASK_TTL_S
   value: {{ .Values.retention.taskTtlSeconds | int64 | quote }}
 - name: WF_PLAN_TTL_S

@@ -16,6 +16,7 @@ from ..core.ids import created_ms, valid_task_id
 from ..core.llm.client import UsageBook, merge_usage
 from ..core.metrics import DEAD_LETTERS, REPLANS, SUBTASKS, TASK_DURATION, TASKS_FINISHED
 from ..v1 import channel_pb2, common_pb2
+from . import approval
 from .assign import Assigner, AssignmentFailed
 from .machine import TERMINAL, Effects, Machine, new_plan, terminal_event_id
 
@@ -109,6 +110,8 @@ class Coordinator:
                 self.machine.on_dead_letter(plan, message.dead_letter, effects)
             elif kind == "planner_failure":
                 self.machine.on_planner_failure(plan, message.planner_failure, effects)
+            elif kind == "approval":
+                approval.on_decision(self.machine, plan, message.approval, effects)
             elif kind == "started":
                 pass
             plan.applied.append(key)
@@ -162,6 +165,8 @@ class Coordinator:
         if plan.status in TERMINAL:
             await self.flush(task_id)
             return
+        if plan.proposals:
+            await approval.sweep(self, task_id, plan, now)
         probe = channel_pb2.PlanState()
         probe.CopyFrom(plan)
         self.machine.on_deadlines(probe, now, Effects())

@@ -9,7 +9,7 @@ from ..core.config import Settings
 from ..core.ids import attempt_id
 from ..core.channel import layout
 from ..v1 import channel_pb2, common_pb2
-from . import dag
+from . import approval, dag
 
 S = common_pb2
 TERMINAL = (S.TASK_STATUS_SUCCEEDED, S.TASK_STATUS_FAILED, S.TASK_STATUS_CANCELLED)
@@ -121,17 +121,23 @@ class Machine:
             sub = channel_pb2.Subtask(subtask_id=s.subtask_id, content=s.content, dependencies=deps,
                                       assignee=assignee, status=S.SUBTASK_STATUS_PENDING)
             new.append(sub)
-        if ready_msg.replaced_subtask_id:
-            if dag.by_id(plan).get(ready_msg.replaced_subtask_id) is None:
+        if approval.wanted(plan, ready_msg):  # held for a person's decision (approval.on_decision applies it)
+            approval.propose(self, plan, ready_msg, new)
+            return
+        self.apply_plan(plan, new, ready_msg.replaced_subtask_id, ready_msg.plan_version, effects)
+
+    def apply_plan(self, plan, new: list, replaced_subtask_id: str, plan_version: int, effects: Effects) -> None:
+        if replaced_subtask_id:
+            if dag.by_id(plan).get(replaced_subtask_id) is None:
                 return
-            dag.replace(plan, ready_msg.replaced_subtask_id, new)
+            dag.replace(plan, replaced_subtask_id, new)
         else:
             if plan.subtasks:  # the first plan was applied already
                 return
             plan.subtasks.extend(new)
         plan.status = S.TASK_STATUS_RUNNING
         self.event(plan, "plan.assigned", f"{len(new)} subtasks", data={
-            "plan_version": ready_msg.plan_version,
+            "plan_version": plan_version,
             "assignments": [{"task_id": s.subtask_id, "assignee_id": s.assignee, "dependencies": list(s.dependencies)}
                             for s in new]}, status=S.TASK_STATUS_RUNNING)
         self.advance(plan, effects)
@@ -213,7 +219,8 @@ class Machine:
 def new_plan(record: common_pb2.TaskRecord) -> channel_pb2.PlanState:
     plan = channel_pb2.PlanState(task_id=record.task_id, question=record.question,
                                  answer_format=record.answer_format, files=list(record.files),
-                                 status=S.TASK_STATUS_PLANNING)
+                                 status=S.TASK_STATUS_PLANNING, review_plan=record.review_plan,
+                                 review_replans=record.review_replans)
     if record.HasField("deadline"):
         plan.deadline.CopyFrom(record.deadline)
     return plan

@@ -4,6 +4,7 @@ Every service reads one `Settings`; a field `foo_bar` is set by `WF_FOO_BAR`.
 """
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -58,6 +59,12 @@ class Settings(BaseSettings):
     answer_chars: int = 2000              # longest final answer the planner may write
     control_max_deliver: int = 5          # deliveries of a planner/coordinator message before the task fails
     control_concurrency: int = 64         # planner / coordinator messages handled at once per replica
+
+    # --- human approval of plans (tasks submitted with review_plan / review_replans) ---
+    approval_timeout_s: int = Field(900, ge=1)   # how long a proposed plan waits for a person
+    approval_timeout_policy: Literal["approve", "reject"] = "reject"   # what happens when nobody answers
+    approvers: str = ""                   # API key names that may decide on anyone's task ("*" = every key);
+                                          # a task's owner may always decide on it
 
     # --- workers ---
     worker_type: str = ""

@@ -48,6 +48,12 @@ class Unauthenticated(ApiError):
     code = "unauthenticated"
 
 
+class Forbidden(ApiError):
+    http_status = 403
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    code = "permission_denied"
+
+
 class Unavailable(ApiError):
     http_status = 503
     grpc_code = grpc.StatusCode.UNAVAILABLE

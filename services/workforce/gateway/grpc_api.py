@@ -6,6 +6,7 @@ from google.protobuf.message import DecodeError
 
 from ..core.metrics import API_REQUESTS
 from ..v1 import gateway_pb2, gateway_pb2_grpc
+from .approvals import ApprovalService, Decision
 from .errors import CHANNEL_ERRORS, ApiError, channel_unavailable
 from .tasks import Submission, TaskService
 from .tenancy import Caller, Tenancy
@@ -68,6 +69,7 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
     def __init__(self, tasks: TaskService, tenancy: Tenancy):
         self.tasks = tasks
         self.tenancy = tenancy
+        self.approvals = ApprovalService(tasks)
 
     async def _call(self, name: str, context, request, fn):
         if isinstance(request, _Malformed):
@@ -95,7 +97,8 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
             sub = Submission(question=request.question, answer_format=request.answer_format,
                              idempotency_key=request.idempotency_key,
                              files=[(f.name, f.data, f.media_type) for f in request.files],
-                             metadata=dict(request.metadata), timeout_s=request.timeout_s)
+                             metadata=dict(request.metadata), timeout_s=request.timeout_s,
+                             review_plan=request.review_plan, review_replans=request.review_replans)
             record, created = await self.tasks.submit(sub, caller)
             return gateway_pb2.SubmitTaskResponse(task_id=record.task_id, created=created, task=record)
         return await self._call("SubmitTask", context, request, run)
@@ -115,6 +118,22 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
 
     async def GetPlan(self, request, context):
         return await self._call("GetPlan", context, request, lambda caller: self.tasks.plan(caller, request.task_id))
+
+    async def ApprovePlan(self, request, context):
+        async def run(caller):
+            edits = [{"id": s.subtask_id, "content": s.content, "worker_type": s.worker_type,
+                      "dependencies": list(s.dependencies)} for s in request.subtasks] or None
+            version = request.plan_version if request.HasField("plan_version") else None
+            return await self.approvals.decide(caller, request.task_id, Decision(
+                approve=True, plan_version=version, subtasks=edits, reason=request.comment, via="grpc"))
+        return await self._call("ApprovePlan", context, request, run)
+
+    async def RejectPlan(self, request, context):
+        async def run(caller):
+            version = request.plan_version if request.HasField("plan_version") else None
+            return await self.approvals.decide(caller, request.task_id, Decision(
+                approve=False, plan_version=version, reason=request.reason, via="grpc"))
+        return await self._call("RejectPlan", context, request, run)
 
     async def ListWorkers(self, request, context):
         async def run(caller):

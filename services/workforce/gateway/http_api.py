@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.config import Settings
 from ..v1 import common_pb2
+from . import console
 from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, TooLarge, channel_unavailable
 from .limits import SEQ_MAX, EarlyReject, safe_text
 from .tasks import Submission, TaskService
@@ -38,6 +39,9 @@ class SubmitBody(BaseModel):
                                  "(keys are per identity and expire after WF_IDEMPOTENCY_TTL_S)")
     metadata: dict[str, str] = Field(default_factory=dict)
     timeout_s: int = Field(0, description="Task deadline in seconds; 0 = the server default")
+    review_plan: bool = Field(False, description="Hold the plan in AWAITING_APPROVAL until a person approves, "
+                                                 "edits or rejects it (POST …/plan/approve or …/plan/reject)")
+    review_replans: bool = Field(False, description="Hold every replan for approval too")
 
 
 class CancelBody(BaseModel):
@@ -56,8 +60,9 @@ class ErrorBody(BaseModel):
 _MEANING = {
     400: "Invalid input (bad value, control character, page token, from_seq out of range)",
     401: "Missing or invalid API key",
+    403: "The caller may see the task but not decide on its plan (only its owner or a WF_APPROVERS identity)",
     404: "No such task (a task of another identity is answered the same way)",
-    409: "The task has already ended",
+    409: "The task has already ended (or, for a plan decision, is not waiting for one)",
     413: "Request body or a field over its limit",
     422: "The request does not match the schema",
     429: "A quota of the calling identity is used up; retry after Retry-After seconds",
@@ -92,9 +97,11 @@ def build_asgi(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_r
 
 
 def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_routers=()) -> FastAPI:
-    app = FastAPI(title="Workforce gateway", version="1", max_body_size=settings.max_json_bytes, description=
+    app = FastAPI(title="Workforce gateway", version="1", max_body_size=settings.max_json_bytes, docs_url=None,
+                  redoc_url=None, description=
                   "Submit tasks to a Workforce (planner → coordinator → workers), watch them, cancel them. "
-                  "Each API key is an identity that sees only its own tasks.")
+                  "Each API key is an identity that sees only its own tasks. The web console is at /.")
+    console.install(app)
 
     @app.exception_handler(ApiError)
     async def api_error(request, exc: ApiError):
@@ -148,7 +155,8 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
     async def submit(body: SubmitBody, who: Caller = Depends(caller)):
         record, created = await tasks.submit(Submission(
             question=body.question, answer_format=body.answer_format, idempotency_key=body.idempotency_key,
-            metadata=body.metadata, timeout_s=body.timeout_s), who)
+            metadata=body.metadata, timeout_s=body.timeout_s, review_plan=body.review_plan,
+            review_replans=body.review_replans), who)
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
                             status_code=201 if created else 200)
 
@@ -157,7 +165,8 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
                                               "created"}, **errors(400, 422, 429)})
     async def submit_with_files(question: str = Form(...), answer_format: str = Form(""),
                                 idempotency_key: str = Form(""), metadata: str = Form("{}"),
-                                timeout_s: int = Form(0), files: list[UploadFile] = File(default=[]),
+                                timeout_s: int = Form(0), review_plan: bool = Form(False),
+                                review_replans: bool = Form(False), files: list[UploadFile] = File(default=[]),
                                 who: Caller = Depends(caller)):
         try:
             meta = json.loads(metadata or "{}")
@@ -173,7 +182,8 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
             loaded.append((f.filename or "file", data, f.content_type or ""))
         record, created = await tasks.submit(Submission(
             question=question, answer_format=answer_format, idempotency_key=idempotency_key,
-            metadata={str(k): str(v) for k, v in meta.items()}, timeout_s=timeout_s, files=loaded), who)
+            metadata={str(k): str(v) for k, v in meta.items()}, timeout_s=timeout_s, files=loaded,
+            review_plan=review_plan, review_replans=review_replans), who)
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
                             status_code=201 if created else 200)
 

@@ -18,7 +18,8 @@ from .tenancy import Tenancy
 
 SEQ_MAX = 2**63 - 1
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json",
-                          "/docs/oauth2-redirect"})
+                          "/docs/oauth2-redirect", "/"})
+PUBLIC_PREFIXES = ("/console/", "/docs-assets/")   # the web console's and the API docs' static files
 
 _NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _NOT_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -68,7 +69,8 @@ class EarlyReject:
         has_body = (length.isdigit() and int(length) > 0) or "transfer-encoding" in headers
         if length.isdigit() and int(length) > limit:
             return await self._reject(scope, send, 413, "too_large", f"request body over {limit} bytes", has_body)
-        if scope.get("path", "") not in PUBLIC_PATHS:
+        path = scope.get("path", "")
+        if path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
             try:
                 self.tenancy.caller(headers.get("authorization"), headers.get("x-api-key"))
             except ApiError as exc:

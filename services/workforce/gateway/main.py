@@ -7,9 +7,13 @@ import uvicorn
 from ..core.channel import connect
 from ..core.grpc_server import GrpcServer
 from ..core.runtime import run_service
+from .approval_http import router as approval_router
+from .approvals import ApprovalService
 from .auth import ApiKeys
+from .event_reader import FailureLog
 from .grpc_api import AuthInterceptor, WorkforceServicer, add_to_server, SERVICE
 from .http_api import build_asgi
+from .observe_http import router as observe_router
 from .openai_api import router as openai_router
 from .tasks import TaskService
 from .tenancy import Tenancy
@@ -26,13 +30,20 @@ async def serve(settings, stop: asyncio.Event) -> None:
                SERVICE.full_name)
     await server.start()
 
-    app = build_asgi(tasks, tenancy, settings, extra_routers=[openai_router])
+    failures = FailureLog(channel)
+    failure_log = asyncio.create_task(failures.run(stop))
+    approvals = ApprovalService(tasks)
+    app = build_asgi(tasks, tenancy, settings, extra_routers=[
+        openai_router,
+        lambda _tasks, caller: approval_router(approvals, caller),
+        lambda _tasks, caller: observe_router(tasks, failures, caller, auth_enabled=not tenancy.keys.disabled)])
     http = _Server(uvicorn.Config(app, host=settings.bind_host, port=settings.http_port, log_level="warning",
                                          access_log=False, lifespan="off"))
     http_task = asyncio.create_task(http.serve())
     await stop.wait()
     http.should_exit = True
     await http_task
+    await failure_log
     await server.stop()
     await channel.close()
 

@@ -39,6 +39,8 @@ class Submission:
     files: list[tuple[str, bytes, str]] = field(default_factory=list)   # (name, data, media type)
     metadata: dict[str, str] = field(default_factory=dict)
     timeout_s: int = 0
+    review_plan: bool = False        # hold the plan for a person's approval before it runs
+    review_replans: bool = False     # … and every replan
 
 
 # A watch of a finished task waits this long for a late event before it ends.
@@ -145,7 +147,7 @@ class TaskService:
         record = common_pb2.TaskRecord(
             task_id=task_id, status=common_pb2.TASK_STATUS_QUEUED, question=sub.question,
             answer_format=sub.answer_format, idempotency_key=sub.idempotency_key, metadata=sub.metadata,
-            owner=caller.identity)
+            owner=caller.identity, review_plan=sub.review_plan, review_replans=sub.review_replans)
         record.created_at.GetCurrentTime()
         record.updated_at.CopyFrom(record.created_at)
         timeout = sub.timeout_s or self.settings.task_timeout_s

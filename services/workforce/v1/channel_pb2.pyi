@@ -4,12 +4,22 @@ from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from workforce.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ApprovalVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    APPROVAL_VERDICT_UNSPECIFIED: _ClassVar[ApprovalVerdict]
+    APPROVAL_VERDICT_APPROVE: _ClassVar[ApprovalVerdict]
+    APPROVAL_VERDICT_REJECT: _ClassVar[ApprovalVerdict]
+APPROVAL_VERDICT_UNSPECIFIED: ApprovalVerdict
+APPROVAL_VERDICT_APPROVE: ApprovalVerdict
+APPROVAL_VERDICT_REJECT: ApprovalVerdict
 
 class Subtask(_message.Message):
     __slots__ = ("subtask_id", "content", "dependencies", "assignee", "status", "attempt_id", "attempts", "failures", "result", "failure_reason", "replaces", "dispatched_at", "finished_at", "worker_instance")
@@ -54,7 +64,7 @@ class OutboxEntry(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., msg_id: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
 
 class PlanState(_message.Message):
-    __slots__ = ("task_id", "subtasks", "plan_version", "applied", "outbox", "synthesis_requested", "status", "answer", "failure_reason", "usage", "replans", "question", "answer_format", "files", "deadline", "replan_pending", "transitions")
+    __slots__ = ("task_id", "subtasks", "plan_version", "applied", "outbox", "synthesis_requested", "status", "answer", "failure_reason", "usage", "replans", "question", "answer_format", "files", "deadline", "replan_pending", "transitions", "review_plan", "review_replans", "proposals")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +89,9 @@ class PlanState(_message.Message):
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
     REPLAN_PENDING_FIELD_NUMBER: _ClassVar[int]
     TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_PLAN_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REPLANS_FIELD_NUMBER: _ClassVar[int]
+    PROPOSALS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
     plan_version: int
@@ -96,7 +109,42 @@ class PlanState(_message.Message):
     deadline: _timestamp_pb2.Timestamp
     replan_pending: bool
     transitions: int
-    def __init__(self, task_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., applied: _Optional[_Iterable[str]] = ..., outbox: _Optional[_Iterable[_Union[OutboxEntry, _Mapping]]] = ..., synthesis_requested: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., replans: _Optional[int] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replan_pending: _Optional[bool] = ..., transitions: _Optional[int] = ...) -> None: ...
+    review_plan: bool
+    review_replans: bool
+    proposals: _containers.RepeatedCompositeFieldContainer[PlanProposal]
+    def __init__(self, task_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., applied: _Optional[_Iterable[str]] = ..., outbox: _Optional[_Iterable[_Union[OutboxEntry, _Mapping]]] = ..., synthesis_requested: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., replans: _Optional[int] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replan_pending: _Optional[bool] = ..., transitions: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., proposals: _Optional[_Iterable[_Union[PlanProposal, _Mapping]]] = ...) -> None: ...
+
+class PlanProposal(_message.Message):
+    __slots__ = ("plan_version", "replaced_subtask_id", "subtasks", "proposed_at", "deadline")
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_SUBTASK_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBTASKS_FIELD_NUMBER: _ClassVar[int]
+    PROPOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    plan_version: int
+    replaced_subtask_id: str
+    subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
+    proposed_at: _timestamp_pb2.Timestamp
+    deadline: _timestamp_pb2.Timestamp
+    def __init__(self, plan_version: _Optional[int] = ..., replaced_subtask_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., proposed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApprovalDecision(_message.Message):
+    __slots__ = ("plan_version", "verdict", "subtasks", "reason", "decided_by", "decided_at", "via")
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    SUBTASKS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    VIA_FIELD_NUMBER: _ClassVar[int]
+    plan_version: int
+    verdict: ApprovalVerdict
+    subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
+    reason: str
+    decided_by: str
+    decided_at: _timestamp_pb2.Timestamp
+    via: str
+    def __init__(self, plan_version: _Optional[int] = ..., verdict: _Optional[_Union[ApprovalVerdict, str]] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., reason: _Optional[str] = ..., decided_by: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., via: _Optional[str] = ...) -> None: ...
 
 class PlannerRequest(_message.Message):
     __slots__ = ("task_id", "decompose", "replan", "synthesize")
@@ -248,7 +296,7 @@ class SubtaskResult(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., subtask_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., content: _Optional[str] = ..., failed: _Optional[bool] = ..., worker_type: _Optional[str] = ..., worker_instance: _Optional[str] = ..., tool_calls: _Optional[int] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., duration_s: _Optional[float] = ...) -> None: ...
 
 class CoordinatorMessage(_message.Message):
-    __slots__ = ("task_id", "plan", "result", "final_answer", "cancel", "dead_letter", "planner_failure", "started")
+    __slots__ = ("task_id", "plan", "result", "final_answer", "cancel", "dead_letter", "planner_failure", "started", "approval")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
@@ -257,6 +305,7 @@ class CoordinatorMessage(_message.Message):
     DEAD_LETTER_FIELD_NUMBER: _ClassVar[int]
     PLANNER_FAILURE_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     plan: PlanReady
     result: SubtaskResult
@@ -265,7 +314,8 @@ class CoordinatorMessage(_message.Message):
     dead_letter: DeadLetter
     planner_failure: PlannerFailure
     started: TaskStarted
-    def __init__(self, task_id: _Optional[str] = ..., plan: _Optional[_Union[PlanReady, _Mapping]] = ..., result: _Optional[_Union[SubtaskResult, _Mapping]] = ..., final_answer: _Optional[_Union[FinalAnswer, _Mapping]] = ..., cancel: _Optional[_Union[CancelTask, _Mapping]] = ..., dead_letter: _Optional[_Union[DeadLetter, _Mapping]] = ..., planner_failure: _Optional[_Union[PlannerFailure, _Mapping]] = ..., started: _Optional[_Union[TaskStarted, _Mapping]] = ...) -> None: ...
+    approval: ApprovalDecision
+    def __init__(self, task_id: _Optional[str] = ..., plan: _Optional[_Union[PlanReady, _Mapping]] = ..., result: _Optional[_Union[SubtaskResult, _Mapping]] = ..., final_answer: _Optional[_Union[FinalAnswer, _Mapping]] = ..., cancel: _Optional[_Union[CancelTask, _Mapping]] = ..., dead_letter: _Optional[_Union[DeadLetter, _Mapping]] = ..., planner_failure: _Optional[_Union[PlannerFailure, _Mapping]] = ..., started: _Optional[_Union[TaskStarted, _Mapping]] = ..., approval: _Optional[_Union[ApprovalDecision, _Mapping]] = ...) -> None: ...
 
 class CancelTask(_message.Message):
     __slots__ = ("reason",)

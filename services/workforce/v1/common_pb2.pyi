@@ -20,6 +20,7 @@ class TaskStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_STATUS_SUCCEEDED: _ClassVar[TaskStatus]
     TASK_STATUS_FAILED: _ClassVar[TaskStatus]
     TASK_STATUS_CANCELLED: _ClassVar[TaskStatus]
+    TASK_STATUS_AWAITING_APPROVAL: _ClassVar[TaskStatus]
 
 class SubtaskStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -38,6 +39,7 @@ TASK_STATUS_SYNTHESIZING: TaskStatus
 TASK_STATUS_SUCCEEDED: TaskStatus
 TASK_STATUS_FAILED: TaskStatus
 TASK_STATUS_CANCELLED: TaskStatus
+TASK_STATUS_AWAITING_APPROVAL: TaskStatus
 SUBTASK_STATUS_UNSPECIFIED: SubtaskStatus
 SUBTASK_STATUS_PENDING: SubtaskStatus
 SUBTASK_STATUS_DISPATCHED: SubtaskStatus
@@ -71,7 +73,7 @@ class Usage(_message.Message):
     def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., requests: _Optional[int] = ...) -> None: ...
 
 class TaskRecord(_message.Message):
-    __slots__ = ("task_id", "status", "question", "answer_format", "files", "answer", "failure_reason", "created_at", "updated_at", "deadline", "idempotency_key", "usage", "metadata", "replans", "subtasks_total", "subtasks_done", "owner")
+    __slots__ = ("task_id", "status", "question", "answer_format", "files", "answer", "failure_reason", "created_at", "updated_at", "deadline", "idempotency_key", "usage", "metadata", "replans", "subtasks_total", "subtasks_done", "owner", "review_plan", "review_replans")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +105,8 @@ class TaskRecord(_message.Message):
     SUBTASKS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     SUBTASKS_DONE_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_PLAN_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REPLANS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     status: TaskStatus
     question: str
@@ -120,7 +124,9 @@ class TaskRecord(_message.Message):
     subtasks_total: int
     subtasks_done: int
     owner: str
-    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[FileRef, _Mapping]]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., usage: _Optional[_Mapping[str, Usage]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., replans: _Optional[int] = ..., subtasks_total: _Optional[int] = ..., subtasks_done: _Optional[int] = ..., owner: _Optional[str] = ...) -> None: ...
+    review_plan: bool
+    review_replans: bool
+    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[FileRef, _Mapping]]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., usage: _Optional[_Mapping[str, Usage]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., replans: _Optional[int] = ..., subtasks_total: _Optional[int] = ..., subtasks_done: _Optional[int] = ..., owner: _Optional[str] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ...) -> None: ...
 
 class WorkerInfo(_message.Message):
     __slots__ = ("worker_type", "instance_id", "description", "tools", "concurrency", "heartbeat_at", "busy")

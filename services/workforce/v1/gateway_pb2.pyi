@@ -19,7 +19,7 @@ class InputFile(_message.Message):
     def __init__(self, name: _Optional[str] = ..., data: _Optional[bytes] = ..., media_type: _Optional[str] = ...) -> None: ...
 
 class SubmitTaskRequest(_message.Message):
-    __slots__ = ("question", "answer_format", "idempotency_key", "files", "metadata", "timeout_s")
+    __slots__ = ("question", "answer_format", "idempotency_key", "files", "metadata", "timeout_s", "review_plan", "review_replans")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -33,13 +33,17 @@ class SubmitTaskRequest(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_PLAN_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REPLANS_FIELD_NUMBER: _ClassVar[int]
     question: str
     answer_format: str
     idempotency_key: str
     files: _containers.RepeatedCompositeFieldContainer[InputFile]
     metadata: _containers.ScalarMap[str, str]
     timeout_s: int
-    def __init__(self, question: _Optional[str] = ..., answer_format: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., files: _Optional[_Iterable[_Union[InputFile, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timeout_s: _Optional[int] = ...) -> None: ...
+    review_plan: bool
+    review_replans: bool
+    def __init__(self, question: _Optional[str] = ..., answer_format: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., files: _Optional[_Iterable[_Union[InputFile, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timeout_s: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ...) -> None: ...
 
 class SubmitTaskResponse(_message.Message):
     __slots__ = ("task_id", "created", "task")
@@ -102,3 +106,37 @@ class ListWorkersResponse(_message.Message):
     pools: _containers.RepeatedCompositeFieldContainer[_common_pb2.WorkerPool]
     instances: _containers.RepeatedCompositeFieldContainer[_common_pb2.WorkerInfo]
     def __init__(self, pools: _Optional[_Iterable[_Union[_common_pb2.WorkerPool, _Mapping]]] = ..., instances: _Optional[_Iterable[_Union[_common_pb2.WorkerInfo, _Mapping]]] = ...) -> None: ...
+
+class PlanEditSubtask(_message.Message):
+    __slots__ = ("subtask_id", "content", "worker_type", "dependencies")
+    SUBTASK_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    WORKER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    subtask_id: str
+    content: str
+    worker_type: str
+    dependencies: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, subtask_id: _Optional[str] = ..., content: _Optional[str] = ..., worker_type: _Optional[str] = ..., dependencies: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ApprovePlanRequest(_message.Message):
+    __slots__ = ("task_id", "plan_version", "subtasks", "comment")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SUBTASKS_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    plan_version: int
+    subtasks: _containers.RepeatedCompositeFieldContainer[PlanEditSubtask]
+    comment: str
+    def __init__(self, task_id: _Optional[str] = ..., plan_version: _Optional[int] = ..., subtasks: _Optional[_Iterable[_Union[PlanEditSubtask, _Mapping]]] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class RejectPlanRequest(_message.Message):
+    __slots__ = ("task_id", "plan_version", "reason")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    plan_version: int
+    reason: str
+    def __init__(self, task_id: _Optional[str] = ..., plan_version: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -74,6 +74,16 @@ class WorkforceStub:
                 request_serializer=workforce_dot_v1_dot_gateway__pb2.GetTaskRequest.SerializeToString,
                 response_deserializer=workforce_dot_v1_dot_channel__pb2.PlanState.FromString,
                 _registered_method=True)
+        self.ApprovePlan = channel.unary_unary(
+                '/workforce.v1.Workforce/ApprovePlan',
+                request_serializer=workforce_dot_v1_dot_gateway__pb2.ApprovePlanRequest.SerializeToString,
+                response_deserializer=workforce_dot_v1_dot_channel__pb2.ApprovalDecision.FromString,
+                _registered_method=True)
+        self.RejectPlan = channel.unary_unary(
+                '/workforce.v1.Workforce/RejectPlan',
+                request_serializer=workforce_dot_v1_dot_gateway__pb2.RejectPlanRequest.SerializeToString,
+                response_deserializer=workforce_dot_v1_dot_channel__pb2.ApprovalDecision.FromString,
+                _registered_method=True)
 
 
 class WorkforceServicer:
@@ -125,6 +135,21 @@ class WorkforceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApprovePlan(self, request, context):
+        """Human review of a plan held in AWAITING_APPROVAL (submitted with review_plan / review_replans): approve it as
+        proposed or edited, or reject it (the task fails with the reason). FAILED_PRECONDITION when nothing waits or
+        someone decided first; INVALID_ARGUMENT for an edited plan the planner's own rules would refuse.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectPlan(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkforceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +187,16 @@ def add_WorkforceServicer_to_server(servicer, server):
                     servicer.GetPlan,
                     request_deserializer=workforce_dot_v1_dot_gateway__pb2.GetTaskRequest.FromString,
                     response_serializer=workforce_dot_v1_dot_channel__pb2.PlanState.SerializeToString,
+            ),
+            'ApprovePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApprovePlan,
+                    request_deserializer=workforce_dot_v1_dot_gateway__pb2.ApprovePlanRequest.FromString,
+                    response_serializer=workforce_dot_v1_dot_channel__pb2.ApprovalDecision.SerializeToString,
+            ),
+            'RejectPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectPlan,
+                    request_deserializer=workforce_dot_v1_dot_gateway__pb2.RejectPlanRequest.FromString,
+                    response_serializer=workforce_dot_v1_dot_channel__pb2.ApprovalDecision.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -356,6 +391,60 @@ class Workforce:
             '/workforce.v1.Workforce/GetPlan',
             workforce_dot_v1_dot_gateway__pb2.GetTaskRequest.SerializeToString,
             workforce_dot_v1_dot_channel__pb2.PlanState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApprovePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/workforce.v1.Workforce/ApprovePlan',
+            workforce_dot_v1_dot_gateway__pb2.ApprovePlanRequest.SerializeToString,
+            workforce_dot_v1_dot_channel__pb2.ApprovalDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/workforce.v1.Workforce/RejectPlan',
+            workforce_dot_v1_dot_gateway__pb2.RejectPlanRequest.SerializeToString,
+            workforce_dot_v1_dot_channel__pb2.ApprovalDecision.FromString,
             options,
             channel_credentials,
             insecure,

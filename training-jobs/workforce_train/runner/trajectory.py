@@ -4,7 +4,9 @@ and per subtask the worker, the tool trace, the worker's full message history an
 Event types (data fields): plan.created / plan.replanned (planner_messages, planner_output, subtasks),
 plan.assigned (assignments), subtask.dispatched / subtask.started, tool.call (tool, arguments, result, ok),
 subtask.trajectory (messages, tools), subtask.succeeded / subtask.failed (content), replan.requested,
-answer.created (planner_messages, planner_output), task.succeeded / failed / cancelled.
+answer.created (planner_messages, planner_output), task.succeeded / failed / cancelled; with plan review:
+approval.requested (subtasks as proposed), approval.approved / approval.edited (decided_by, via, changes,
+subtasks as run) / approval.rejected (reason), so training data keeps what a person changed.
 """
 
 PLANNER_EVENTS = {"plan.created": "plan", "plan.replanned": "replan", "answer.created": "answer"}
@@ -32,6 +34,7 @@ def build_trajectory(events: list[dict]) -> dict:
         "assignments": [],
         "subtasks": {},
         "replans": [],
+        "approvals": [],
         "events": events,
     }
     for event in sorted(events, key=lambda e: e["seq"]):
@@ -48,6 +51,9 @@ def build_trajectory(events: list[dict]) -> dict:
             )
         elif kind == "plan.assigned":
             trajectory["assignments"].append(data.get("assignments") or [])
+        elif kind.startswith("approval."):
+            trajectory["approvals"].append({"decision": kind.split(".", 1)[1], "seq": event["seq"],
+                                            "message": event.get("message", ""), **data})
         elif kind == "replan.requested":
             trajectory["replans"].append({"subtask_id": sid, "reason": event.get("message", ""), **data})
         elif sid and kind.startswith("subtask.") or kind == "tool.call":

@@ -45,6 +45,7 @@ class Channel:
         self.workers: KVStore | None = None
         self.idempotency: KVStore | None = None
         self.active: KVStore | None = None
+        self.approvals: KVStore | None = None
         self.files = None
 
     async def ensure(self) -> None:
@@ -62,6 +63,7 @@ class Channel:
         self.active = await self.bucket(layout.ACTIVE_BUCKET, history=1)
         # One output per planner request: a redelivered request re-publishes what was decided the first time.
         self.planner_outputs = await self.bucket(layout.PLANNER_OUTPUTS_BUCKET, history=1, ttl=s.plan_ttl_s or 86400)
+        self.approvals = await self.bucket(layout.APPROVALS_BUCKET, history=1, ttl=s.event_max_age_s)
         try:
             self.files = await self.js.object_store(layout.FILES_BUCKET)
             await self._keep_max_age(f"OBJ_{layout.FILES_BUCKET}", s.file_ttl_s)

@@ -46,12 +46,17 @@ IDEMPOTENCY_BUCKET = "wf-idempotency"  # idempotency key hash → task id
 ACTIVE_BUCKET = "wf-active"          # task ids not finished yet (what the deadline sweeper scans)
 PLANNER_OUTPUTS_BUCKET = "wf-planner-outputs"  # <task>.<stage>.<version> → what the planner published for it
 FILES_BUCKET = "wf-files"            # object store
+APPROVALS_BUCKET = "wf-approvals"    # ApprovalDecision by <task_id>.<plan_version>: the first decision wins
 QUOTA_INFLIGHT_BUCKET = "wf-quota-inflight"  # <owner scope>.<task id> while a task counts as in flight
 QUOTA_RATE_BUCKET = "wf-quota-rate"  # <owner scope>.<minute> → submissions in that minute
 
 # Bucket TTLs that are not settings
 QUOTA_INFLIGHT_TTL_S = 8 * 24 * 3600   # longer than the longest task deadline (7 days)
 QUOTA_RATE_TTL_S = 180                 # two one-minute windows and some slack
+
+
+def approval_key(task_id: str, plan_version: int) -> str:
+    return f"{task_id}.{plan_version}"
 
 
 def work_subject(worker_type: str) -> str:

@@ -1,0 +1,140 @@
+"""Reading stored task events without following them: one subtask's trajectory, and recent worker failures."""
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+
+import nats
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import DecodeError
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from ..core.channel import Channel, layout
+from ..v1 import channel_pb2
+from .tenancy import Caller
+
+log = logging.getLogger(__name__)
+
+
+def _json(event: channel_pb2.TaskEvent) -> dict:
+    return MessageToDict(event, preserving_proto_field_name=True)
+
+
+async def stored_events(channel: Channel, task_id: str, wait_s: float = 2.0) -> list[channel_pb2.TaskEvent]:
+    """Every event stored for a task now (read until the consumer has nothing pending)."""
+    sub = await channel.js.subscribe(layout.events_subject(task_id), ordered_consumer=True, stream=layout.EVENTS_STREAM,
+                                     config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    out = []
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=wait_s)
+            except nats.errors.TimeoutError:
+                return out
+            event = channel_pb2.TaskEvent.FromString(msg.data)
+            event.seq = msg.metadata.sequence.stream
+            out.append(event)
+            if msg.metadata.num_pending == 0:
+                return out
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def subtask_trajectory(channel: Channel, task_id: str, subtask_id: str) -> list[dict]:
+    """The events of one subtask: dispatches, starts, tool calls, the worker's messages, its results."""
+    return [_json(e) for e in await stored_events(channel, task_id) if e.subtask_id == subtask_id]
+
+
+class FailureLog:
+    """The last subtask failures across all tasks, kept in memory from the event stream (history: window_s);
+    each caller is shown those of the tasks it may see."""
+
+    def __init__(self, channel: Channel, keep: int = 1000, window_s: int = 3600):
+        self.channel = channel
+        self.recent: collections.deque = collections.deque(maxlen=keep)
+        self.owners: dict[str, str] = {}   # task id → owner (never changes), for the tasks in `recent`
+        self.window_s = window_s
+        self.caught_up = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._follow(stop)
+            except Exception:  # NATS restarting: start over (from the window) after a pause
+                log.exception("failure log stopped; restarting")
+                self.recent.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 2)
+
+    async def _start_seq(self, since: float) -> int:
+        """The stream sequence of the first event stored at or after `since` (binary search on stored times).
+
+        (Not DeliverPolicy.BY_START_TIME: nats-py re-creates an ordered consumer after a reconnect by start
+        sequence but keeps the start time, which the server refuses.)"""
+        js = self.channel.js
+        state = (await js.stream_info(layout.EVENTS_STREAM)).state
+        lo, hi = max(state.first_seq, 1), state.last_seq + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            try:
+                msg = await js.get_msg(layout.EVENTS_STREAM, seq=mid, subject=f"{layout.EVENTS_PREFIX}.>", next=True)
+            except NotFoundError:
+                hi = mid                      # nothing stored from mid on
+                continue
+            if msg.time is not None and msg.time.timestamp() >= since:
+                hi = mid                      # sequences from mid to msg.seq are empty: mid is as good
+            else:
+                lo = msg.seq + 1
+        return lo
+
+    async def _follow(self, stop: asyncio.Event) -> None:
+        start = await self._start_seq(time.time() - self.window_s)
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
+        sub = await self.channel.js.subscribe(f"{layout.EVENTS_PREFIX}.>", ordered_consumer=True,
+                                              stream=layout.EVENTS_STREAM, config=config)
+        try:
+            while not stop.is_set():
+                try:
+                    msg = await sub.next_msg(timeout=1.0)
+                except nats.errors.TimeoutError:
+                    self.caught_up.set()
+                    continue
+                if msg.metadata.num_pending == 0:
+                    self.caught_up.set()
+                try:
+                    event = channel_pb2.TaskEvent.FromString(msg.data)
+                except DecodeError:
+                    continue
+                if event.type == "subtask.failed":
+                    data = MessageToDict(event.data) if event.HasField("data") else {}
+                    self.recent.append({
+                        "time": event.time.ToJsonString(), "task_id": event.task_id, "subtask_id": event.subtask_id,
+                        "worker_type": data.get("worker_type", ""), "attempt_id": data.get("attempt_id", ""),
+                        "reason": event.message[:500]})
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def snapshot(self, caller: Caller, limit: int = 50) -> list[dict]:
+        """The newest failures in tasks the caller may see (a task whose record is gone is shown to admins only)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.caught_up.wait(), 3)
+        recent = list(reversed(self.recent))
+        if caller.admin:
+            return recent[:limit]
+        await self._learn_owners({f["task_id"] for f in recent} - self.owners.keys())
+        return [f for f in recent if f["task_id"] in self.owners and caller.sees(self.owners[f["task_id"]])][:limit]
+
+    async def _learn_owners(self, task_ids: set[str]) -> None:
+        ids = sorted(task_ids)
+        records = await asyncio.gather(*(self.channel.get_task(t) for t in ids))
+        for task_id, record in zip(ids, records):
+            if record is not None:
+                self.owners[task_id] = record.owner
+        if len(self.owners) > 2 * (self.recent.maxlen or 0):   # forget tasks no longer in `recent`
+            kept = {f["task_id"] for f in self.recent}
+            self.owners = {t: o for t, o in self.owners.items() if t in kept}

@@ -1,0 +1,366 @@
+"""The web console in a real Chromium (Playwright) against every service as a separate process.
+
+Screenshots of the main pages are kept in $WF_TEST_ARTIFACTS/console (or a pytest tmp dir; the path is printed).
+"""
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.support.system import API_KEY, System
+
+pytestmark = pytest.mark.e2e
+
+OTHER_KEY = "second-identity-key"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+THREE = "Collect the facts. SUBTASKS:\n- find alpha @echo\n- find beta @echo\n- combine alpha and beta after:1 after:2"
+FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])"
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    s = System(tmp_path_factory.mktemp("console"), workers={"echo": 2},
+               env={"WF_API_KEYS": f"test:{API_KEY},other:{OTHER_KEY}"})
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs it (scripts/setup.d/20-web.sh)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    root = os.environ.get("WF_TEST_ARTIFACTS")
+    path = Path(root) / "console" if root else tmp_path_factory.mktemp("console-screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"\nconsole screenshots: {path}")
+    return path
+
+
+def sign_in(browser, system, key=API_KEY):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(f"http://127.0.0.1:{system.http_port}/")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Use this key").click()
+    expect(page.locator("#identity")).to_have_text(re.compile("key: "))
+    return page
+
+
+@pytest.fixture
+def page(browser, system):
+    page = sign_in(browser, system)
+    yield page
+    errors = page.errors
+    page.context.close()
+    assert not errors, errors
+
+
+def open_task(page, system, task_id):
+    page.goto(f"http://127.0.0.1:{system.http_port}/#/tasks/{task_id}")
+    expect(page.locator("#stream-state")).not_to_have_text("connecting")
+
+
+def node(page, sid):
+    return page.locator(f'#plan-graph [data-subtask="{sid}"]')
+
+
+def wait_status(system, task_id, status, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if system.get(task_id)["status"] == f"TASK_STATUS_{status}":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{task_id} is {system.get(task_id)['status']}\n{system.logs()}")
+
+
+def test_submit_from_the_page_watch_the_graph_fill_in_and_the_answer_appear(page, system, shots):
+    system.llm.script([], default_delay_ms=400)
+    page.get_by_role("link", name="Submit").click()
+    page.get_by_label("Question").fill(THREE)
+    page.get_by_label("Answer format").fill("one line")
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_url(re.compile(r"#/tasks/t[0-9a-z]{26}$"))
+    task_id = page.url.rsplit("/", 1)[-1]
+    seen: dict[str, set] = {}
+    deadline = time.time() + 60
+    while time.time() < deadline and not page.locator("#answer").count():
+        for sid, status in page.eval_on_selector_all(
+                "#plan-graph [data-subtask]", "els => els.map(e => [e.dataset.subtask, e.dataset.status])"):
+            seen.setdefault(sid, set()).add(status)
+        time.sleep(0.05)
+    expect(page.locator("#answer")).to_contain_text("done: find alpha")
+    assert set(seen) == {"1", "2", "3"}
+    assert any("dispatched" in s for s in seen.values()), seen  # it filled in live, not only at the end
+    for sid in "123":
+        expect(node(page, sid)).to_have_attribute("data-status", "done")
+    expect(node(page, "3")).to_contain_text("echo")
+    assert page.locator("#plan-graph path.edge").count() == 2
+    expect(page.locator("#task-status")).to_have_attribute("data-status", "SUCCEEDED")
+    for role in ("planner", "coordinator", "worker:echo"):
+        expect(page.locator("#usage-table")).to_contain_text(role)
+    expect(page.locator("#timeline li").last).to_have_attribute("data-type", "task.succeeded")
+
+    node(page, "1").click()
+    expect(page.locator("#subtask-result")).to_have_text(re.compile("done: find alpha"))
+    page.get_by_role("button", name="Show trajectory").click()
+    expect(page.locator("#trajectory")).to_contain_text("subtask.dispatched")
+    expect(page.locator("#trajectory")).to_contain_text("subtask.succeeded")
+    page.screenshot(path=str(shots / "task.png"), full_page=True)
+
+    page.get_by_role("link", name="Tasks", exact=True).click()
+    row = page.locator(f'#task-table tr[data-task="{task_id}"]')
+    expect(row).to_contain_text("succeeded")
+    expect(row).to_contain_text("3/3")
+    page.screenshot(path=str(shots / "tasks.png"), full_page=True)
+    page.get_by_label("Status").select_option("FAILED")
+    expect(row).to_have_count(0)
+    page.get_by_label("Status").select_option("")
+    expect(row).to_have_count(1)
+
+
+def test_review_and_edit_a_plan_then_approve_and_see_the_edited_subtasks_run(page, system, shots):
+    page.get_by_role("link", name="Submit").click()
+    page.get_by_label("Question").fill(THREE)
+    page.get_by_label("Let me approve, edit or reject the plan before it runs").check()
+    page.get_by_role("button", name="Submit").click()
+    review = page.locator("#review-0")
+    expect(review).to_be_visible(timeout=30_000)
+    expect(page.locator("#task-status")).to_have_attribute("data-status", "AWAITING_APPROVAL")
+    expect(node(page, "1")).to_have_attribute("data-status", "proposed")
+    page.screenshot(path=str(shots / "review.png"), full_page=True)
+    task_id = page.url.rsplit("/", 1)[-1]
+
+    page.get_by_label("Text of subtask 1").fill("find gamma instead @echo")
+    page.get_by_role("button", name="Drop subtask 2").click()
+    page.get_by_role("button", name="Add subtask").click()
+    page.get_by_label("Text of subtask new1").fill("find delta @echo")
+    page.get_by_label("Dependencies of subtask 3 (comma-separated ids)").fill("1, 9")
+    page.get_by_role("button", name="Approve edited plan").click()
+    expect(page.locator("#review-error-0")).to_contain_text("depends on unknown subtask 9")
+    assert system.get(task_id)["status"] == "TASK_STATUS_AWAITING_APPROVAL"
+    page.get_by_label("Dependencies of subtask 3 (comma-separated ids)").fill("1, new1")
+    page.get_by_label("Comment (optional)").fill("narrower")
+    page.get_by_role("button", name="Approve edited plan").click()
+
+    expect(page.locator("#answer")).to_contain_text("done: find gamma instead", timeout=60_000)
+    expect(page.locator("#answer")).to_contain_text("done: find delta")
+    expect(page.locator("#answer")).not_to_contain_text("find beta")
+    expect(node(page, "2")).to_have_count(0)
+    for sid in ("1", "3", "new1"):
+        expect(node(page, sid)).to_have_attribute("data-status", "done")
+    expect(page.locator('#timeline li[data-type="approval.edited"]')).to_have_count(1)
+    worked = [r["messages"][-1]["content"].rsplit("Your subtask:", 1)[-1] for r in system.llm.requests()
+              if r["role"] == "worker:echo" and r["task"] == task_id]
+    assert sorted(w.strip() for w in worked) == ["combine alpha and beta after:1 after:2",
+                                                 "find delta @echo", "find gamma instead @echo"]
+    edited = next(e for e in system.events(task_id) if e["type"] == "approval.edited")
+    assert edited["data"]["decided_by"] == "test" and edited["data"]["comment"] == "narrower"
+    assert edited["data"]["changes"]["added"] == ["new1"] and edited["data"]["changes"]["dropped"] == ["2"]
+
+
+def test_reject_a_plan_from_the_page(page, system):
+    task_id = system.submit(THREE, review_plan=True)["task_id"]
+    open_task(page, system, task_id)
+    expect(page.locator("#review-0")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Reject").click()
+    expect(page.locator("#review-error-0")).to_contain_text("Say why")
+    page.get_by_label("Reason to reject").fill("not needed any more")
+    page.get_by_role("button", name="Reject").click()
+    expect(page.locator("#failure")).to_contain_text("plan rejected by test: not needed any more")
+    expect(page.locator("#task-status")).to_have_attribute("data-status", "FAILED")
+    expect(node(page, "1")).to_have_attribute("data-status", "rejected")
+    expect(page.locator("#review-0")).to_have_count(0)
+    expect(page.locator("#cancel-task")).to_be_hidden()
+
+
+def test_cancel_a_running_task_from_the_page(page, system):
+    system.llm.script([], default_delay_ms=1500)
+    task_id = system.submit("Slow. SUBTASKS:\n- one @echo\n- two after:1\n- three after:2")["task_id"]
+    open_task(page, system, task_id)
+    expect(node(page, "1")).to_have_attribute("data-status", "dispatched", timeout=30_000)
+    page.get_by_role("button", name="Cancel task…").click()
+    page.get_by_label("Reason").fill("changed my mind")
+    page.get_by_role("button", name="Confirm cancel").click()
+    expect(page.locator("#failure")).to_contain_text("changed my mind")
+    expect(page.locator("#task-status")).to_have_attribute("data-status", "CANCELLED")
+    expect(node(page, "3")).to_have_attribute("data-status", "cancelled")
+    assert system.get(task_id)["status"] == "TASK_STATUS_CANCELLED"
+
+
+def test_a_reconnect_mid_task_resumes_from_the_last_sequence_without_a_gap(page, system, shots):
+    system.llm.script([], default_delay_ms=500)
+    task_id = system.submit("Long. SUBTASKS:\n- s1 @echo\n- s2 after:1\n- s3 after:2\n- s4 after:3\n- s5 after:4")[
+        "task_id"]
+    open_task(page, system, task_id)
+    expect(page.locator('#timeline li[data-type="subtask.succeeded"]').first).to_be_attached(timeout=30_000)
+    gateway = system.services["gateway"][-1]
+    gateway.killed = True
+    gateway.kill()
+    expect(page.locator("#stream-state")).to_have_attribute("data-state", "reconnecting", timeout=15_000)
+    before = page.locator("#timeline li").count()
+    time.sleep(2)  # the task goes on while the gateway is down
+    system.start_service("gateway")
+    expect(page.locator("#answer")).to_contain_text("done: s5", timeout=60_000)
+    shown = [int(s) for s in page.eval_on_selector_all("#timeline li", "els => els.map(e => e.dataset.seq)")]
+    stored = [int(e["seq"]) for e in system.events(task_id)]  # every stored event up to the terminal one
+    assert shown == stored, (shown, stored)
+    assert len(shown) > before
+    expect(page.locator("#stream-state")).to_have_attribute("data-state", "ended")
+
+
+def test_a_second_identity_sees_none_of_the_first_ones_tasks(browser, system):
+    system.wait(system.submit("Say hi @echo")["task_id"])
+    mine = {t["task_id"] for t in system.http.get("/v1/tasks", params={"limit": 500}).json()["tasks"]
+            if t.get("owner") == "test"}
+    other_api = system.http.get("/v1/tasks", params={"limit": 500},
+                                headers={"Authorization": f"Bearer {OTHER_KEY}"}).json()["tasks"]
+    assert mine and not any(t.get("owner") == "test" for t in other_api), other_api
+    page = sign_in(browser, system, OTHER_KEY)
+    try:
+        expect(page.locator("#identity")).to_have_text("key: other")
+        expect(page.locator("#tasks-updated")).not_to_be_empty()
+        shown = set(page.eval_on_selector_all("#task-table tr[data-task]", "els => els.map(e => e.dataset.task)"))
+        assert not shown & mine
+        open_task(page, system, sorted(mine)[0])
+        expect(page.locator("#plan-graph [data-subtask]")).to_have_count(0)
+        expect(page.locator("#answer")).to_have_count(0)
+    finally:
+        page.context.close()
+
+
+def _names_and_tab_order(page) -> tuple[list[str], set[int], set[int]]:
+    """Controls without an accessible name, and the indices of the visible controls vs those Tab reached."""
+    unnamed = page.evaluate("""(sel) => {
+        const out = [];
+        document.querySelectorAll(sel).forEach((el, i) => {
+          el.dataset.probe = String(i);
+          if (!el.getClientRects().length || el.disabled) return;
+          const byId = (ids) => ids.split(/\\s+/).map(id => document.getElementById(id)?.textContent || "").join(" ");
+          const name = (el.getAttribute("aria-label") || "") ||
+            (el.getAttribute("aria-labelledby") ? byId(el.getAttribute("aria-labelledby")) : "") ||
+            [...(el.labels || [])].map(l => l.textContent).join(" ") || (el.textContent || "") ||
+            el.getAttribute("title") || "";
+          if (!name.trim()) out.push(el.outerHTML.slice(0, 120));
+        });
+        return out;
+    }""", FOCUSABLE)
+    visible = set(page.evaluate("""(sel) => [...document.querySelectorAll(sel)]
+        .filter(el => el.getClientRects().length && !el.disabled && getComputedStyle(el).visibility !== 'hidden')
+        .map(el => Number(el.dataset.probe))""", FOCUSABLE))
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.locator("body").focus()
+    reached = set()
+    for _ in range(len(visible) + 15):
+        page.keyboard.press("Tab")
+        probe = page.evaluate("document.activeElement && document.activeElement.dataset.probe")
+        if probe is not None:
+            reached.add(int(probe))
+    return unnamed, visible, reached
+
+
+def test_every_control_is_labelled_and_reachable_by_keyboard(page, system, shots):
+    task_id = system.submit(THREE, review_plan=True)["task_id"]
+    wait_status(system, task_id, "AWAITING_APPROVAL")
+    base = f"http://127.0.0.1:{system.http_port}/"
+    pages = {"tasks": "#/tasks", "submit": "#/submit", "workers": "#/workers", "review": f"#/tasks/{task_id}"}
+    for name, route in pages.items():
+        page.goto(base + route)
+        if name == "review":
+            expect(page.locator("#review-0")).to_be_visible()
+            expect(node(page, "3")).to_be_visible()
+        elif name == "workers":
+            expect(page.locator("#pools")).to_be_visible()
+            page.screenshot(path=str(shots / "workers.png"), full_page=True)
+        elif name == "submit":
+            expect(page.locator("#submit-form")).to_be_visible()
+            page.screenshot(path=str(shots / "submit.png"), full_page=True)
+        else:
+            expect(page.locator("#tasks-updated")).not_to_be_empty()
+        page.wait_for_timeout(300)
+        unnamed, visible, reached = _names_and_tab_order(page)
+        assert not unnamed, (name, unnamed)
+        assert visible and visible <= reached, (name, sorted(visible - reached))
+
+    # A subtask of the graph is chosen with the keyboard alone.
+    page.goto(base + f"#/tasks/{task_id}")
+    expect(node(page, "2")).to_be_visible()
+    node(page, "2").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#subtask-detail")).to_contain_text("find beta")
+    system.http.post(f"/v1/tasks/{task_id}/cancel", json={})
+
+
+def test_api_docs_are_served_without_a_cdn(page, system):
+    requested = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(f"http://127.0.0.1:{system.http_port}/docs")
+    expect(page.locator(".swagger-ui .title")).to_contain_text("Workforce gateway", timeout=15_000)
+    expect(page.get_by_text("/v1/tasks/{task_id}/plan/approve")).to_be_visible()
+    assert requested and all(u.startswith(f"http://127.0.0.1:{system.http_port}/") for u in requested), requested
+
+
+def test_a_replan_shows_the_replaced_subtask_and_its_replacement(page, system, shots):
+    system.llm.script([
+        {"role": "worker:", "contains": "Your subtask:\nflaky", "times": 1,
+         "reply": {"content": {"content": "the site was down", "failed": True}}},
+        {"role": "planner", "contains": "FAILED_JSON", "times": 1,
+         "reply": {"content": {"subtasks": [{"id": "1", "content": "mirror route @echo", "dependencies": []}]}}},
+    ], default_delay_ms=200)
+    task_id = system.submit("Get it. SUBTASKS:\n- base facts @echo\n- flaky step after:1\n- wrap up after:2")["task_id"]
+    open_task(page, system, task_id)
+    expect(page.locator("#answer")).to_contain_text("done: mirror route", timeout=60_000)
+    expect(node(page, "2")).to_have_attribute("data-status", "replaced")
+    expect(node(page, "2.r1.1")).to_have_attribute("data-status", "done")
+    expect(node(page, "2.r1.1")).to_have_attribute("aria-label", re.compile("replaces 2"))
+    expect(page.locator("#plan-graph path.edge-replaced")).to_have_count(1)
+    expect(page.locator("#task-page-meta, .page-head")).to_contain_text("1 replans")
+    node(page, "2").click()
+    expect(page.locator("#subtask-detail")).to_contain_text("the site was down")
+    page.screenshot(path=str(shots / "replan.png"), full_page=True)
+    page.get_by_role("link", name="Workers").click()
+    failure = page.locator("#failures tbody tr", has_text=task_id)
+    expect(failure).to_contain_text("the site was down")
+    expect(failure).to_contain_text("echo")
+    expect(page.locator('#pools tr[data-pool="echo"]')).to_contain_text("2")
+    # The failure and the trajectories are the owner's alone: another identity sees neither.
+    other = {"Authorization": f"Bearer {OTHER_KEY}"}
+    assert any(f["task_id"] == task_id for f in system.http.get("/v1/workers/failures").json()["failures"])
+    assert not any(f["task_id"] == task_id
+                   for f in system.http.get("/v1/workers/failures", headers=other).json()["failures"])
+    trajectory = f"/v1/tasks/{task_id}/subtasks/2/trajectory"
+    assert system.http.get(trajectory).json()["events"]
+    hidden = system.http.get(trajectory, headers=other)
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "not_found", hidden.text
+
+
+def test_submit_with_a_file_and_review_from_the_page(page, system, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("alpha = 1\n")
+    page.get_by_role("link", name="Submit").click()
+    page.get_by_label("Question").fill("Read the notes @echo")
+    page.get_by_label("Files").set_input_files(str(notes))
+    page.get_by_label("Let me approve, edit or reject the plan before it runs").check()
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_url(re.compile(r"#/tasks/t[0-9a-z]{26}$"))
+    task_id = page.url.rsplit("/", 1)[-1]
+    record = system.get(task_id)
+    assert [f["name"] for f in record["files"]] == ["notes.txt"] and record["review_plan"] is True
+    expect(page.locator("#review-0")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.locator("#answer")).to_contain_text("done: Read the notes", timeout=60_000)
