@@ -3,10 +3,8 @@ competing consumers with heartbeats, redelivery and dead letters."""
 
 import asyncio
 
-import pytest
 
 from workforce.core.channel import PullWorker, layout
-from workforce.core.channel.state import CasConflict
 from workforce.v1 import channel_pb2, common_pb2
 
 

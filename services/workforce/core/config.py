@@ -6,6 +6,7 @@ Every service reads one `Settings`; a field `foo_bar` is set by `WF_FOO_BAR`.
 from functools import lru_cache
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
