@@ -27,9 +27,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "training-jobs")]
-from bench.local_questions import QUESTIONS  # noqa: E402
+from bench.local_questions import NUMBER, QUESTIONS  # noqa: E402
 from workforce.local.nats_server import free_port  # noqa: E402
+from workforce.core.llm.client import COMPACT_JSON, LLGUIDANCE_JSON  # noqa: E402
 from workforce.modelserver.model import resolve  # noqa: E402
+from workforce.planner.prompts import answer_schema  # noqa: E402
 from workforce_train.scorers.gaia import question_scorer  # noqa: E402
 
 PY = sys.executable
@@ -122,15 +124,30 @@ def model_speed(threads: int) -> dict:
         proc.wait(10)
 
 
-def ask_directly(url: str, model: str, q: dict) -> str:
+def ask_directly(url: str, model: str, q: dict, constrained: bool = False) -> str:
+    """The same model, the same question (the file's text inline), no Workforce; optionally with the answer
+    constrained to the same JSON schema the Workforce's synthesis uses."""
     question = q["question"]
     if "file" in q:
         name, text = q["file"]
         question += f"\n\n{name}:\n{text}"
-    r = httpx.post(f"{url}/v1/chat/completions", timeout=300, json={
-        "model": model, "temperature": 0, "max_tokens": 128,
-        "messages": [{"role": "user", "content": f"{question}\n{q['format']}"}]}).json()
-    return r["choices"][0]["message"]["content"].strip()
+    body = {"model": model, "temperature": 0, "max_tokens": 128,
+            "messages": [{"role": "user", "content": f"{question}\n{q['format']}"}]}
+    if constrained:
+        schema = answer_schema(200, answer_metadata(q).get("answer_type", "text"))
+        body["grammar"] = LLGUIDANCE_JSON + json.dumps({**schema, "x-guidance": COMPACT_JSON})
+    content = httpx.post(f"{url}/v1/chat/completions", timeout=300, json=body).json()["choices"][0]["message"]["content"]
+    if constrained:
+        try:
+            return str(json.loads(content)["answer"])
+        except (ValueError, KeyError, TypeError):
+            return content
+    return content.strip()
+
+
+def answer_metadata(q: dict) -> dict:
+    """Questions whose answer is a number say so (metadata answer_type): the final answer is constrained to one."""
+    return {"answer_type": "number"} if q["format"] == NUMBER else {}
 
 
 def run_system(questions: list[dict], data_dir: Path) -> dict:
@@ -170,10 +187,12 @@ def run_system(questions: list[dict], data_dir: Path) -> dict:
             t0 = time.perf_counter()
             if "file" in q:
                 name, text = q["file"]
-                r = http.post("/v1/tasks/upload", data={"question": q["question"], "answer_format": q["format"]},
+                r = http.post("/v1/tasks/upload", data={"question": q["question"], "answer_format": q["format"],
+                                                        "metadata": json.dumps(answer_metadata(q))},
                               files=[("files", (name, text.encode()))])
             else:
-                r = http.post("/v1/tasks", json={"question": q["question"], "answer_format": q["format"]})
+                r = http.post("/v1/tasks", json={"question": q["question"], "answer_format": q["format"],
+                                                "metadata": answer_metadata(q)})
             r.raise_for_status()
             task_id = r.json()["task_id"]
             events = []
@@ -186,6 +205,7 @@ def run_system(questions: list[dict], data_dir: Path) -> dict:
             answer = record.get("answer", "")
             plans = [e for e in events if e["type"] in ("plan.created", "plan.replanned")]
             direct = ask_directly(model_url, model, q)
+            direct_constrained = ask_directly(model_url, model, q, constrained=True)
             rows.append({
                 "id": q["id"], "status": record["status"].removeprefix("TASK_STATUS_"), "answer": answer,
                 "gold": q["gold"], "correct": bool(answer) and question_scorer(answer, q["gold"]),
@@ -198,6 +218,8 @@ def run_system(questions: list[dict], data_dir: Path) -> dict:
                 "tokens": sum(int(u.get("prompt_tokens", 0)) + int(u.get("completion_tokens", 0))
                               for u in (record.get("usage") or {}).values()),
                 "direct_answer": direct, "direct_correct": question_scorer(direct, q["gold"]),
+                "direct_constrained_answer": direct_constrained,
+                "direct_constrained_correct": question_scorer(direct_constrained, q["gold"]),
             })
             print(json.dumps(rows[-1]), flush=True)
     finally:
@@ -215,6 +237,7 @@ def run_system(questions: list[dict], data_dir: Path) -> dict:
         "questions": n, "completion_rate": round(len(done) / n, 3),
         "accuracy": round(sum(r["correct"] for r in rows) / n, 3),
         "direct_accuracy": round(sum(r["direct_correct"] for r in rows) / n, 3),
+        "direct_constrained_accuracy": round(sum(r["direct_constrained_correct"] for r in rows) / n, 3),
         "median_task_s": statistics.median(r["seconds"] for r in rows),
         "plans": plans, "plans_schema_valid": plans - sum(r["plan_fallbacks"] for r in rows),
         "planner_failures": sum(r["planner_failed"] for r in rows), "rows": rows,
@@ -238,7 +261,7 @@ def main() -> None:
     s = result["system"]
     print(f"ready {s['ready_s']} s; RSS idle {s['rss_idle_bytes'] / 2**20:.0f} MiB, peak "
           f"{s['rss_peak_bytes'] / 2**20:.0f} MiB; completion {s['completion_rate']:.0%}; accuracy {s['accuracy']:.0%} "
-          f"(model alone {s['direct_accuracy']:.0%}); median {s['median_task_s']} s/task")
+          f"(model alone {s['direct_accuracy']:.0%}, constrained {s['direct_constrained_accuracy']:.0%}); median {s['median_task_s']} s/task")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from ..core.channel.client import TERMINAL_STATUSES
 from ..core.config import Settings
 from ..core.ids import created_ms, new_task_id, valid_task_id
 from ..core.metrics import TASKS_SUBMITTED
-from ..core.sampling import temperature_of
+from ..core.sampling import answer_type_of, temperature_of
 from ..v1 import channel_pb2, common_pb2
 from .errors import Conflict, InvalidInput, NotFound, QuotaExceeded, TooLarge, Unavailable
 from .limits import check_from_seq, check_text
@@ -87,6 +87,10 @@ class TaskService:
             temperature_of(sub.metadata)
         except ValueError as exc:
             raise InvalidInput(f"metadata.temperature: {exc}") from exc
+        try:
+            answer_type_of(sub.metadata)
+        except ValueError as exc:
+            raise InvalidInput(f"metadata.answer_type: {exc}") from exc
         if sub.timeout_s < 0 or sub.timeout_s > 7 * 24 * 3600:
             raise InvalidInput("timeout_s must be between 0 (server default) and 604800")
         if len(sub.files) > s.max_files:

@@ -17,7 +17,7 @@ from ..core.channel.consumer import Poison
 from ..core.channel.inflight import InFlight, TaskCancelled
 from ..core.channel.registry import RegistryCache
 from ..core.logging import task_context
-from ..core.sampling import temperature_of
+from ..core.sampling import answer_type_of, temperature_of
 from ..v1 import channel_pb2, common_pb2
 from .logic import Outcome, Planner, PlannerFailed
 
@@ -54,7 +54,12 @@ class PlannerConsumer:
             kind = request.WhichOneof("kind")
             temperature = _safe_temperature(record.metadata)  # per request: handlers run concurrently
             try:
-                await self.inflight.run(task_id, self._dispatch(task_id, kind, request, temperature))
+                answer_type = answer_type_of(record.metadata)
+            except ValueError:
+                answer_type = "text"
+            try:
+                await self.inflight.run(task_id,
+                                        self._dispatch(task_id, kind, request, temperature, answer_type))
             except TaskCancelled:
                 log.info("planner stopped: the task was cancelled")
             except PlannerFailed as exc:
@@ -76,7 +81,7 @@ class PlannerConsumer:
             channel_pb2.CoordinatorMessage(task_id=task_id, planner_failure=failure),
             msg_id=f"planfail:{task_id}:{kind}:{version}")
 
-    async def _dispatch(self, task_id: str, kind: str, request, temperature) -> None:
+    async def _dispatch(self, task_id: str, kind: str, request, temperature, answer_type: str = "text") -> None:
         if kind in ("decompose", "replan", "synthesize") and \
                 await self._published_before(f"{task_id}.{kind}.{_version(request)}"):
             return
@@ -85,7 +90,7 @@ class PlannerConsumer:
         elif kind == "replan":
             await self._replan(task_id, request.replan, temperature)
         elif kind == "synthesize":
-            await self._synthesize(task_id, request.synthesize, temperature)
+            await self._synthesize(task_id, request.synthesize, temperature, answer_type)
         else:
             raise Poison("planner request without a kind")
 
@@ -115,8 +120,9 @@ class PlannerConsumer:
             "msg_id": f"ev:{task_id}:plan:{version}"},
             channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan), f"plan:{task_id}:{version}")
 
-    async def _synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest, temperature) -> None:
-        final, outcome = await self.planner.synthesize(task_id, request, temperature)
+    async def _synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest, temperature,
+                          answer_type: str) -> None:
+        final, outcome = await self.planner.synthesize(task_id, request, temperature, answer_type)
         log.info("answer created")
         await self._publish_once(f"{task_id}.synthesize.0", task_id, {
             "type": "answer.created", "message": final.answer[:500], "subtask_id": "",

@@ -124,11 +124,12 @@ class Planner:
         return plan, outcome
 
     async def synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest,
-                         temperature: float | None = None) -> tuple[channel_pb2.FinalAnswer, Outcome]:
+                         temperature: float | None = None,
+                         answer_type: str = "text") -> tuple[channel_pb2.FinalAnswer, Outcome]:
         results = [{"id": s.subtask_id, "content": s.content, "result": s.result} for s in request.subtasks]
         messages = prompts.synthesize_messages(request.question, request.answer_format, results)
         usage = UsageBook()
-        outcome = await self._ask(messages, prompts.answer_schema(self.settings.answer_chars),
+        outcome = await self._ask(messages, prompts.answer_schema(self.settings.answer_chars, answer_type),
                                   prompts.ANSWER_SCHEMA_NAME, task_id, usage,
                                   parse_answer, temperature=temperature)
         final = channel_pb2.FinalAnswer(answer=outcome.value, planner_output=outcome.raw)

@@ -61,10 +61,13 @@ def plan_schema(max_subtasks: int, subtask_chars: int = 600, done_ids: list[str]
     }
 
 
-def answer_schema(max_chars: int = 2000) -> dict:
+def answer_schema(max_chars: int = 2000, answer_type: str = "text") -> dict:
+    """{"answer": …}: text bounded by max_chars, or a number / integer / boolean when the task asks for one."""
+    answer = {"type": "string", "minLength": 1, "maxLength": max_chars} if answer_type == "text" else \
+        {"type": answer_type}
     return {
         "type": "object",
-        "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": max_chars}},
+        "properties": {"answer": answer},
         "required": ["answer"],
         "additionalProperties": False,
     }
