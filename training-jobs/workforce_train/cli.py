@@ -7,6 +7,7 @@
     workforce-train alpha-umi-data               α-UMi GLPFT backbone / planner / caller / summarizer
     workforce-train autoact-…                    AutoAct self-instruct, tool selection, synthesis, filter
     workforce-train submit / status / logs       run any step as a Kubernetes Job
+    workforce-train loop       the whole OWL loop: run, score, SFT + DPO, export, serve, run again, report
 Trainer subcommands (sft, dpo, glpft, lora, …) come from workforce_train.trainers.cli when installed.
 """
 
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     "workforce_train.data.commands",
     "workforce_train.data.autoact.commands",
     "workforce_train.jobs.commands",
+    "workforce_train.loop.commands",
 )
 TRAINERS = "workforce_train.trainers.cli"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from .nats_server import NatsServer
 from .processes import Fleet, port_or_free
 from .readiness import wait_for_model, wait_ready
+from .role_models import RoleModels
 
 PRODUCT_WORKERS = ("web", "document", "code", "tool")
 # What the local default model (a small one) needs from the services; any of these set by the user wins.
@@ -115,7 +116,10 @@ def main(argv=None) -> int:
         print(f"  API key  {key_file}   logs {data / 'logs'}   NATS {nats.url}")
         print('  try      workforce submit "What is 17 * 23? Check it with Python."   (Ctrl-C stops everything)',
               flush=True)
+        roles = RoleModels(data / "roles", fleet)  # models trained while running (workforce-train loop)
         while not stopping:
+            for line in roles.poll():
+                print(f"workforce: {line}", flush=True)
             crashed = fleet.crashed()
             if crashed:
                 name, code = crashed

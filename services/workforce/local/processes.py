@@ -24,15 +24,37 @@ class Fleet:
         self.log_dir = log_dir
         self.procs: list[tuple[str, subprocess.Popen, int]] = []
         self._counts: dict[str, int] = {}
+        self.specs: dict[str, tuple[list[str], dict]] = {}  # label → (argv, env) it was started with
 
     def start(self, name: str, argv: list[str], env: dict, metrics_port: int = 0) -> subprocess.Popen:
         index = self._counts.get(name, 0)
         self._counts[name] = index + 1
         label = name if index == 0 else f"{name}-{index}"
-        log = open(self.log_path(label), "ab")
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = self._spawn(label, argv, env)
         self.procs.append((label, proc, metrics_port))
         return proc
+
+    def _spawn(self, label: str, argv: list[str], env: dict) -> subprocess.Popen:
+        self.specs[label] = (list(argv), dict(env))
+        log = open(self.log_path(label), "ab")
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def replace(self, label: str, env: dict) -> subprocess.Popen:
+        """Stop one process and start it again with `env` (same argv, same log); the others keep running."""
+        index = next(i for i, (name, _, _) in enumerate(self.procs) if name == label)
+        _, old, metrics_port = self.procs[index]
+        _terminate(old)
+        proc = self._spawn(label, self.specs[label][0], env)
+        self.procs[index] = (label, proc, metrics_port)
+        return proc
+
+    def remove(self, label: str) -> None:
+        """Stop one process and forget it."""
+        for entry in [e for e in self.procs if e[0] == label]:
+            self.procs.remove(entry)
+            _terminate(entry[1])
+        if label in self._counts and not any(name == label for name, _, _ in self.procs):
+            del self._counts[label]  # started again under the same label
 
     def log_path(self, label: str) -> Path:
         return self.log_dir / f"{label}.log"
@@ -64,3 +86,13 @@ class Fleet:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -53,7 +53,8 @@ class Planner:
                 attempts.append({"error": str(exc)[:500]})
                 raise PlannerFailed(f"model error: {exc}", attempts) from exc
             usage.add(ROLE, result)
-            attempt = {"raw": result.content[:RAW_KEEP_CHARS], "finish_reason": result.finish_reason,
+            attempt = {"raw": result.content[:RAW_KEEP_CHARS], "model": result.model,  # the model that answered
+                       "finish_reason": result.finish_reason,
                        "completion_tokens": result.completion_tokens, "latency_s": round(result.latency_s, 3)}
             attempts.append(attempt)
             try:

@@ -36,6 +36,8 @@ def register(subparsers) -> None:
     d.add_argument("--name", default="owl_planner_dpo")
     d.add_argument("--kinds", default="plan", help="planner calls to pair (default: the decomposition)")
     d.add_argument("--max-pairs-per-prompt", type=int, default=4)
+    d.add_argument("--min-gap", type=float, default=None,
+                   help="pair any two attempts whose scores differ by at least this (graded scores)")
     d.set_defaults(func=_dpo)
 
     a = subparsers.add_parser(
@@ -79,6 +81,7 @@ def _dpo(args) -> int:
         _scored(args.scored),
         kinds=tuple(args.kinds.split(",")),
         max_pairs_per_prompt=args.max_pairs_per_prompt,
+        min_gap=args.min_gap,
     )
     if not pairs:
         raise ValueError("no question has both a correct and a wrong attempt with the same planner prompt")

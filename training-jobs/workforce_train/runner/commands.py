@@ -29,6 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("--api-key", default=os.environ.get("WF_TRAIN_API_KEY", ""), help="env WF_TRAIN_API_KEY")
     p.add_argument("--samples", type=int, default=1, help="attempts per question (best-of-n, pass@k)")
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature (task metadata)")
+    p.add_argument("--temperatures", default="", help="comma-separated, one per sample index (cycled): 0.3,0.7,1.0")
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--retries", type=int, default=5, help="transport retries per call")
     p.add_argument(
@@ -48,6 +49,7 @@ def _run(args) -> int:
         samples=args.samples,
         concurrency=args.concurrency,
         temperature=args.temperature,
+        temperatures=[float(t) for t in args.temperatures.split(",") if t.strip()],
         retries=args.retries,
         task_timeout_s=args.task_timeout,
         run_id=args.run_id,

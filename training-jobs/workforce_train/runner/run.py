@@ -8,7 +8,8 @@ once, one JSONL record per attempt (appended as each finishes).
 - Resumable: (id, sample) pairs with a finished record (succeeded / failed / cancelled) are skipped; an
   attempt that ended in a transport or gateway error is recorded with status `error` and run again next
   time.
-- Sampling temperature goes to the task as metadata `temperature` (the services read it).
+- Sampling temperature goes to the task as metadata `temperature` (the services read it); with
+  `temperatures`, sample i runs at temperatures[i % len] (best-of-n over a spread of temperatures).
 """
 
 import asyncio
@@ -34,11 +35,15 @@ class RunConfig:
     samples: int = 1
     concurrency: int = 4
     temperature: float | None = None
+    temperatures: list[float] = field(default_factory=list)  # per sample index (cycled); wins over temperature
     retries: int = 5  # transport retries per call
     retry_wait_s: float = 1.0  # first backoff; doubles up to 30 s
     task_timeout_s: int = 0  # sent to the gateway; 0 = its default
     run_id: str = ""  # part of every idempotency key; default: the output file's name
     metadata: dict[str, str] = field(default_factory=dict)
+
+    def temperature_of(self, sample: int) -> float | None:
+        return self.temperatures[sample % len(self.temperatures)] if self.temperatures else self.temperature
 
 
 def finished_attempts(output: Path) -> set[tuple[str, int]]:
@@ -68,8 +73,9 @@ class _Attempt:
 
     async def _submit(self) -> str:
         metadata = {**self.config.metadata, "dataset_id": self.q.id, "sample": str(self.sample)}
-        if self.config.temperature is not None:
-            metadata["temperature"] = str(self.config.temperature)
+        temperature = self.config.temperature_of(self.sample)
+        if temperature is not None:
+            metadata["temperature"] = str(temperature)
         submission = Submission(
             question=self.q.question,
             answer_format=self.q.answer_format,
@@ -115,7 +121,7 @@ class _Attempt:
             "question": self.q.question,
             "gold": self.q.gold,
             "level": self.q.level,
-            "temperature": self.config.temperature,
+            "temperature": self.config.temperature_of(self.sample),
             "run_id": self.config.run_id,
             "started_at": time.time(),
         }

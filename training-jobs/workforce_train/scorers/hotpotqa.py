@@ -1,38 +1,11 @@
-"""HotpotQA exact match and token F1 with the official normalization (as AutoAct uses it for reward):
-lower-case, drop punctuation and the articles a/an/the, collapse whitespace. When either side normalizes
-to yes / no / noanswer and the two differ, F1 is 0 (no partial credit for a wrong yes/no)."""
+"""The HotpotQA scorer: exact match and token F1 as the project defines them once (workforce.core.scoring, the
+official normalization, as AutoAct uses it for its reward)."""
 
-import re
-import string
-from collections import Counter
+from workforce.core.scoring import exact_match, f1_precision_recall, normalize_answer
 
 from .base import Item, Score, Scorer
 
-_SPECIAL = ("yes", "no", "noanswer")
-
-
-def normalize_answer(text: str) -> str:
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def exact_match(prediction: str, gold: str) -> bool:
-    return normalize_answer(prediction) == normalize_answer(gold)
-
-
-def f1_precision_recall(prediction: str, gold: str) -> tuple[float, float, float]:
-    pred, ref = normalize_answer(prediction), normalize_answer(gold)
-    if (pred in _SPECIAL or ref in _SPECIAL) and pred != ref:
-        return 0.0, 0.0, 0.0
-    pred_tokens, ref_tokens = pred.split(), ref.split()
-    common = Counter(pred_tokens) & Counter(ref_tokens)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0, 0.0, 0.0
-    precision, recall = same / len(pred_tokens), same / len(ref_tokens)
-    return 2 * precision * recall / (precision + recall), precision, recall
+__all__ = ["HotpotQAScorer", "exact_match", "f1_precision_recall", "normalize_answer"]
 
 
 class HotpotQAScorer(Scorer):

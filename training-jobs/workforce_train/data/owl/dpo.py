@@ -1,6 +1,9 @@
 """DPO pairs for the OWL planner from best-of-n sampling (default n = 4 per question, from the SFT model):
 for the same planner prompt, chosen = the output in a correct attempt, rejected = the output in a wrong
 one. The prompt is the planner's input messages, identical on both sides by construction.
+With `min_gap` (for scores that grade rather than judge, e.g. HotpotQA F1 or cosine similarity, or a model
+too weak to be right often), any two finished attempts whose scores differ by at least `min_gap` form a
+pair, the higher-scoring output chosen; a failed attempt scores 0.
 
 Outputs: OpenRLHF (`chosen` / `rejected` message lists sharing the prompt prefix, plus `margin` = the
 score gap) and LLaMA-Factory's ranking format (sharegpt `conversations` + `chosen` / `rejected`).
@@ -21,11 +24,18 @@ def _finished_wrong(record: dict) -> bool:
     return record.get("score") is not None and not is_correct(record)
 
 
-def dpo_pairs(records, *, kinds=("plan",), max_pairs_per_prompt: int = 4) -> list[dict]:
+def _value(record: dict) -> float:
+    return float(record["score"]["value"]) if record.get("status") == "succeeded" else 0.0
+
+
+def dpo_pairs(records, *, kinds=("plan",), max_pairs_per_prompt: int = 4, min_gap: float | None = None) -> list[dict]:
     """records: scored attempts. Pairs are formed within one question and one exact prompt."""
-    by_prompt: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {"good": [], "bad": []})
+    by_prompt: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {"good": [], "bad": [], "all": []})
     for record in records:
-        side = "good" if is_correct(record) else "bad" if _finished_wrong(record) else None
+        if min_gap is not None:
+            side = "all" if record.get("score") is not None else None
+        else:
+            side = "good" if is_correct(record) else "bad" if _finished_wrong(record) else None
         if side is None:
             continue
         for call in (record.get("trajectory") or {}).get("planner_calls", []):
@@ -33,15 +43,20 @@ def dpo_pairs(records, *, kinds=("plan",), max_pairs_per_prompt: int = 4) -> lis
                 continue
             prompt = json.dumps(call["messages"], sort_keys=True, ensure_ascii=False)
             by_prompt[(str(record["id"]), prompt)][side].append(
-                (output_text(call.get("output", "")), float(record["score"]["value"]))
+                (output_text(call.get("output", "")), _value(record) if min_gap is not None
+                 else float(record["score"]["value"]))
             )
     pairs = []
     for (qid, prompt), sides in by_prompt.items():
         messages = json.loads(prompt)
-        good = list(dict.fromkeys(sides["good"]))
-        bad = list(dict.fromkeys(sides["bad"]))
+        if min_gap is None:
+            candidates = itertools.product(dict.fromkeys(sides["good"]), dict.fromkeys(sides["bad"]))
+        else:  # best first: the widest gaps make the first pairs
+            ranked = sorted(dict.fromkeys(sides["all"]), key=lambda o: -o[1])
+            candidates = ((a, b) for i, a in enumerate(ranked) for b in reversed(ranked[i + 1:])
+                          if a[1] - b[1] >= min_gap)
         made = 0
-        for (chosen, cs), (rejected, rs) in itertools.product(good, bad):
+        for (chosen, cs), (rejected, rs) in candidates:
             if chosen == rejected or made >= max_pairs_per_prompt:
                 continue
             pairs.append(
