@@ -1,25 +1,30 @@
-"""The dataset runner against a stand-in gateway (real HTTP and gRPC servers speaking the gateway's API):
-samples, temperature, bounded concurrency, trajectories, transport retries without duplicate tasks,
-resume, clear errors."""
+"""The dataset runner against the real gateway — every service its own process, a real nats-server and the
+scripted LLM (tests/support/system.py): samples at per-sample temperatures as the model received them,
+bounded concurrency, trajectories, resume, clear errors, HTTP and gRPC, uploads. Transport faults the gateway
+never produces itself (503s, cut streams) come from a proxy in front of it (fault_proxy.py)."""
 
 import json
 
 import pytest
 
-from tests.training.standin_gateway import API_KEY, StandinGateway
+from tests.e2e.conftest import system  # noqa: F401  (the module-scoped whole-system fixture)
+from tests.support.system import API_KEY
+from tests.training.fault_proxy import FaultProxy
 from workforce_train.cli import main
 from workforce_train.io import read_jsonl
 from workforce_train.runner import RunConfig, load_dataset, make_gateway, run_dataset
 from workforce_train.runner.dataset import DataError
 
+pytestmark = pytest.mark.e2e
 ANSWERS = {"Capital of France?": "Paris", "6 times 7?": "42"}
 
 
-@pytest.fixture
-def gateway():
-    server = StandinGateway(ANSWERS).start()
-    yield server
-    server.stop()
+def script(system, answers=ANSWERS):
+    """Answers by question; a question with FAIL makes its worker fail (and the task, after its replan)."""
+    rules = [{"role": "planner", "schema": "final_answer", "contains": q, "reply": {"content": {"answer": a}}}
+             for q, a in answers.items()]
+    rules.append({"role": "worker:", "contains": "FAIL", "reply": {"content": {"content": "cannot", "failed": True}}})
+    system.llm.script(rules)
 
 
 @pytest.fixture
@@ -34,6 +39,10 @@ def dataset(tmp_path):
     return path
 
 
+def http_url(system) -> str:
+    return f"http://127.0.0.1:{system.http_port}"
+
+
 async def run(url, dataset, output, protocol="http", key=API_KEY, **config):
     gw = make_gateway(url, api_key=key, protocol=protocol)
     try:
@@ -42,120 +51,135 @@ async def run(url, dataset, output, protocol="http", key=API_KEY, **config):
         await gw.close()
 
 
-async def test_samples_trajectories_and_concurrency(gateway, dataset, tmp_path):
-    out = tmp_path / "runs.jsonl"
-    counts = await run(gateway.http_url, dataset, out, samples=2, concurrency=2, temperature=0.7)
+def planner_requests(system) -> dict[str, list[dict]]:
+    by_task: dict[str, list[dict]] = {}
+    for r in system.llm.requests():
+        if r["role"] == "planner":
+            by_task.setdefault(r["task"], []).append(r)
+    return by_task
+
+
+async def test_samples_temperatures_trajectories_and_concurrency(system, dataset, tmp_path):  # noqa: F811
+    script(system)
+    proxy = FaultProxy(http_url(system)).start()  # no faults: it counts the event streams open at once
+    try:
+        out = tmp_path / "runs.jsonl"
+        counts = await run(proxy.url, dataset, out, samples=2, concurrency=2, temperatures=[0.2, 0.9])
+    finally:
+        proxy.stop()
     assert counts == {"skipped": 0, "ran": 6, "succeeded": 4, "failed": 2, "cancelled": 0, "error": 0}
+    assert proxy.max_open_streams <= 2
     records = read_jsonl(out)
-    assert sorted((r["id"], r["sample"]) for r in records) == [
-        (q, s) for q in ("q1", "q2", "q3") for s in (0, 1)
-    ]
+    assert sorted((r["id"], r["sample"]) for r in records) == [(q, s) for q in ("q1", "q2", "q3") for s in (0, 1)]
+    # each sample's temperature is what the model received, on every planner call of that task
+    asked = planner_requests(system)
+    for r in records:
+        assert r["temperature"] == [0.2, 0.9][r["sample"]]
+        assert {req["temperature"] for req in asked[r["task_id"]]} == {r["temperature"]}, r["id"]
     q1 = next(r for r in records if r["id"] == "q1")
     assert q1["answer"] == "Paris" and q1["gold"] == "Paris" and q1["level"] == "1"
-    assert q1["tokens"] == {"prompt": 320, "completion": 70, "total": 390}
-    assert q1["usage"]["planner"] == {"prompt_tokens": 120, "completion_tokens": 30, "requests": 2}
+    assert q1["usage"]["planner"]["requests"] == 2 and q1["tokens"]["total"] > 0
     trajectory = q1["trajectory"]
     assert [c["kind"] for c in trajectory["planner_calls"]] == ["plan", "answer"]
-    assert trajectory["planner_calls"][0]["messages"][1] == {"role": "user", "content": "Capital of France?"}
-    sub = trajectory["subtasks"]["1"]
-    assert sub["worker"] == "web" and sub["status"] == "succeeded" and sub["content"] == "Paris"
-    assert sub["tool_calls"] == [
-        {"tool": "search", "arguments": {"q": "Capital of France?"}, "result": "r", "ok": True}
-    ]
-    assert [m["role"] for m in sub["messages"]] == ["user", "assistant", "tool", "assistant"]
-    assert [e["seq"] for e in trajectory["events"]] == list(range(1, 11))
+    assert "Capital of France?" in json.dumps(trajectory["planner_calls"][0]["messages"])
+    plan = json.loads(trajectory["planner_calls"][0]["output"])  # what the model wrote, verbatim
+    assert plan["subtasks"][0]["content"] == "Capital of France?"
+    (sub,) = trajectory["subtasks"].values()
+    assert sub["worker"] == "echo" and sub["status"] == "succeeded" and sub["content"].startswith("done:")
+    seqs = [e["seq"] for e in trajectory["events"]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert q1["plan"]["subtasks"][0]["status"] == "SUBTASK_STATUS_DONE"
-    assert q1["plan"]["subtasks"][0]["result"] == "Paris"
     failed = next(r for r in records if r["id"] == "q3")
-    assert (
-        failed["status"] == "failed"
-        and failed["answer"] is None
-        and "failed twice" in failed["failure_reason"]
-    )
-    # temperature reaches the task as metadata; never more than `concurrency` tasks watched at once
-    assert {t["record"]["metadata"]["temperature"] for t in gateway.book.tasks.values()} == {"0.7"}
-    assert gateway.book.max_open_streams <= 2
-    assert len(gateway.book.tasks) == 6
+    assert failed["status"] == "failed" and failed["answer"] is None and failed["failure_reason"]
+    assert failed["replans"] >= 1 and failed["trajectory"]["replans"]
 
 
-async def test_transport_faults_are_retried_without_duplicates(gateway, dataset, tmp_path):
-    gateway.book.fail_submits = 2
-    gateway.book.cut_streams_after = 3
-    out = tmp_path / "runs.jsonl"
-    counts = await run(gateway.http_url, dataset, out, concurrency=3, retry_wait_s=0.01)
+async def test_transport_faults_are_retried_without_duplicates(system, dataset, tmp_path):  # noqa: F811
+    script(system)
+    proxy = FaultProxy(http_url(system), fail_submits=2, cut_streams_after=3).start()
+    try:
+        out = tmp_path / "runs.jsonl"
+        counts = await run(proxy.url, dataset, out, concurrency=3, retry_wait_s=0.01)
+    finally:
+        proxy.stop()
     assert counts["error"] == 0 and counts["ran"] == 3
     records = read_jsonl(out)
+    assert proxy.refused == 2 and len(proxy.cut) == 3
     assert sum(r["transport_retries"] for r in records) >= 2 + 3  # 2 refused submits, 3 cut streams
-    assert len(gateway.book.tasks) == 3  # idempotency keys: no second task
+    assert set(planner_requests(system)) == {r["task_id"] for r in records}  # idempotency keys: no second task
     for r in records:
         seqs = [e["seq"] for e in r["trajectory"]["events"]]
-        assert seqs == list(range(1, len(seqs) + 1))  # resumed from N+1, nothing lost or doubled
+        assert seqs == sorted(set(seqs)) and r["trajectory"]["events"][-1]["type"].startswith("task.")
+        assert r["trajectory"]["events"][0]["type"] == "task.submitted"  # resumed from N+1, nothing lost
 
 
-async def test_resume_skips_finished_and_repairs_partial_line(gateway, dataset, tmp_path):
+async def test_resume_skips_finished_and_repairs_partial_line(system, dataset, tmp_path):  # noqa: F811
+    script(system)
     out = tmp_path / "runs.jsonl"
-    await run(gateway.http_url, dataset, out, samples=2)
+    await run(http_url(system), dataset, out, samples=2, concurrency=6)
     lines = out.read_text().splitlines()
     out.write_text("\n".join(lines[:3]) + "\n" + lines[3][:40])  # a crash mid-write
-    before = gateway.book.submits
-    counts = await run(gateway.http_url, dataset, out, samples=2)
+    system.llm.reset()
+    script(system)
+    counts = await run(http_url(system), dataset, out, samples=2, concurrency=6)
     assert counts["skipped"] == 3 and counts["ran"] == 3
-    assert gateway.book.submits - before == 3
+    assert len(planner_requests(system)) == 0  # same idempotency keys: the 3 finished tasks are fetched, not rerun
     records = read_jsonl(out)
     assert len(records) == 6 and len({(r["id"], r["sample"]) for r in records}) == 6
-    counts = await run(gateway.http_url, dataset, out, samples=2)
+    counts = await run(http_url(system), dataset, out, samples=2)
     assert counts["skipped"] == 6 and counts["ran"] == 0
 
 
-async def test_unreachable_gateway_records_errors_then_resumes(gateway, dataset, tmp_path):
+async def test_unreachable_gateway_records_errors_then_resumes(system, dataset, tmp_path):  # noqa: F811
     from workforce.local.nats_server import free_port
 
+    script(system)
     out = tmp_path / "runs.jsonl"
     counts = await run(f"http://127.0.0.1:{free_port()}", dataset, out, retries=2, retry_wait_s=0.01)
     assert counts["error"] == 3
     records = read_jsonl(out)
-    assert all(
-        r["status"] == "error" and r["error"].startswith("transport") and r["transport_retries"] == 2
-        for r in records
-    )
-    counts = await run(gateway.http_url, dataset, out)
+    assert all(r["status"] == "error" and r["error"].startswith("transport") and r["transport_retries"] == 2
+               for r in records)
+    counts = await run(http_url(system), dataset, out, concurrency=3)
     assert counts["ran"] == 3 and counts["error"] == 0 and counts["skipped"] == 0
 
 
-async def test_wrong_api_key_is_not_retried(gateway, dataset, tmp_path):
+async def test_wrong_api_key_is_not_retried(system, dataset, tmp_path):  # noqa: F811
     out = tmp_path / "runs.jsonl"
-    counts = await run(gateway.http_url, dataset, out, key="wrong", retry_wait_s=0.01)
+    counts = await run(http_url(system), dataset, out, key="wrong", retry_wait_s=0.01)
     assert counts["error"] == 3
     records = read_jsonl(out)
     assert all("HTTP 401" in r["error"] and r["transport_retries"] == 0 for r in records)
-    assert gateway.book.submits == 0
+    assert not system.llm.requests()  # nothing was submitted
 
 
-async def test_grpc_transport(gateway, dataset, tmp_path):
+async def test_grpc_transport(system, dataset, tmp_path):  # noqa: F811
+    script(system)
+    target = f"127.0.0.1:{system.grpc_port}"
     out = tmp_path / "runs.jsonl"
-    counts = await run(gateway.grpc_target, dataset, out, protocol="grpc", samples=2, temperature=0.3)
+    counts = await run(target, dataset, out, protocol="grpc", samples=2, temperature=0.3, concurrency=6)
     assert counts["succeeded"] == 4 and counts["failed"] == 2
     q2 = next(r for r in read_jsonl(out) if r["id"] == "q2")
-    assert q2["answer"] == "42" and q2["tokens"]["total"] == 390
+    assert q2["answer"] == "42" and q2["tokens"]["total"] > 0
     assert [c["kind"] for c in q2["trajectory"]["planner_calls"]] == ["plan", "answer"]
-    assert q2["plan"]["subtasks"][0]["subtask_id"] == "1" and q2["plan"]["subtasks"][0]["result"] == "42"
+    assert q2["plan"]["subtasks"][0]["subtask_id"] == "1"
     out_bad = tmp_path / "bad.jsonl"
-    counts = await run(gateway.grpc_target, dataset, out_bad, protocol="grpc", key="nope")
+    counts = await run(target, dataset, out_bad, protocol="grpc", key="nope")
     assert counts["error"] == 3 and "UNAUTHENTICATED" in read_jsonl(out_bad)[0]["error"]
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
-async def test_attached_files_are_uploaded(gateway, tmp_path, protocol):
+async def test_attached_files_are_uploaded(system, tmp_path, protocol):  # noqa: F811
+    script(system)
     (tmp_path / "table.csv").write_text("a,b\n1,2\n")
     path = tmp_path / "ds.jsonl"
-    path.write_text(
-        json.dumps({"id": "f1", "question": "6 times 7?", "answer": "42", "file_name": "table.csv"}) + "\n"
-    )
-    target = gateway.http_url if protocol == "http" else gateway.grpc_target
+    path.write_text(json.dumps({"id": "f1", "question": "6 times 7?", "answer": "42", "file_name": "table.csv"}) + "\n")
+    target = http_url(system) if protocol == "http" else f"127.0.0.1:{system.grpc_port}"
     await run(target, path, tmp_path / "out.jsonl", protocol=protocol)
     record = read_jsonl(tmp_path / "out.jsonl")[0]
-    submitted = record["trajectory"]["events"][0]
-    assert submitted["type"] == "task.submitted" and submitted["data"]["files"] == ["table.csv:8"]
+    assert record["status"] == "succeeded", record
+    (decompose, *_) = planner_requests(system)[record["task_id"]]
+    assert "table.csv" in json.dumps(decompose["messages"])  # the planner was told about the uploaded file
 
 
 def test_bad_datasets_are_clear_errors(tmp_path):
@@ -174,71 +198,28 @@ def test_bad_datasets_are_clear_errors(tmp_path):
         load_dataset(bad)
 
 
-def test_cli_run(gateway, dataset, tmp_path, capsys):
+def test_cli_run(system, dataset, tmp_path, capsys):  # noqa: F811
+    script(system)
     out = tmp_path / "cli.jsonl"
-    code = main(
-        [
-            "run",
-            "--dataset",
-            str(dataset),
-            "--output",
-            str(out),
-            "--gateway",
-            gateway.http_url,
-            "--api-key",
-            API_KEY,
-            "--samples",
-            "2",
-            "--temperature",
-            "0.5",
-            "--concurrency",
-            "4",
-        ]
-    )
-    assert code == 0
+    code = main(["run", "--dataset", str(dataset), "--output", str(out), "--gateway", http_url(system),
+                 "--api-key", API_KEY, "--samples", "2", "--temperatures", "0.5,1.0", "--concurrency", "6"])
+    assert code == 1  # q3 fails on purpose: not an error of the run
     assert "ran=6" in capsys.readouterr().out
-    assert len(read_jsonl(out)) == 6
+    records = read_jsonl(out)
+    assert len(records) == 6 and {r["temperature"] for r in records} == {0.5, 1.0}
     assert main(["run", "--dataset", str(tmp_path / "missing.jsonl"), "--output", str(out)]) == 2
 
 
-# ---- against the real system: every service as its own process (tests/e2e/conftest.py) ----
-from tests.e2e.conftest import system  # noqa: E402,F401  (the fixture)
-
-
-@pytest.mark.e2e
-async def test_e2e_runner_through_the_real_gateway(system, tmp_path):  # noqa: F811
-    from tests.support.system import API_KEY as SYSTEM_KEY
-
+async def test_e2e_runner_with_several_subtasks(system, tmp_path):  # noqa: F811
     path = tmp_path / "ds.jsonl"
-    rows = [
-        {"id": "e1", "question": "Collect. SUBTASKS:\n- find alpha @echo\n- find beta @echo", "answer": "x"},
-        {"id": "e2", "question": "Say hi @echo", "answer": "y"},
-    ]
+    rows = [{"id": "e1", "question": "Collect. SUBTASKS:\n- find alpha @echo\n- find beta @echo", "answer": "x"},
+            {"id": "e2", "question": "Say hi @echo", "answer": "y"}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    for protocol, target in (
-        ("http", f"http://127.0.0.1:{system.http_port}"),
-        ("grpc", f"127.0.0.1:{system.grpc_port}"),
-    ):
-        out = tmp_path / f"{protocol}.jsonl"
-        counts = await run(
-            target, path, out, protocol=protocol, key=SYSTEM_KEY, samples=2, concurrency=4, temperature=0.8
-        )
-        assert counts["succeeded"] == 4, [
-            (r["id"], r["status"], r.get("error"), r.get("failure_reason")) for r in read_jsonl(out)
-        ]
-        records = read_jsonl(out)
-        e1 = next(r for r in records if r["id"] == "e1")
-        assert "done: find alpha" in e1["answer"] and "done: find beta" in e1["answer"]
-        kinds = [c["kind"] for c in e1["trajectory"]["planner_calls"]]
-        assert kinds[0] == "plan" and kinds[-1] == "answer"
-        assert e1["trajectory"]["planner_calls"][0]["messages"], "the planner's input is recorded"
-        assert e1["trajectory"]["assignments"] and len(e1["trajectory"]["subtasks"]) == 2
-        assert all(
-            s["worker"] == "echo" and s["status"] == "succeeded"
-            for s in e1["trajectory"]["subtasks"].values()
-        )
-        assert e1["tokens"]["total"] > 0 and "planner" in e1["usage"]
-        assert sorted(s["subtask_id"] for s in e1["plan"]["subtasks"]) == ["1", "2"]
-        # resumable against the real gateway too
-        again = await run(target, path, out, protocol=protocol, key=SYSTEM_KEY, samples=2)
-        assert again["skipped"] == 4 and again["ran"] == 0
+    out = tmp_path / "http.jsonl"
+    counts = await run(http_url(system), path, out, samples=2, concurrency=4, temperature=0.8)
+    assert counts["succeeded"] == 4, [(r["id"], r["status"], r.get("error")) for r in read_jsonl(out)]
+    e1 = next(r for r in read_jsonl(out) if r["id"] == "e1")
+    assert "done: find alpha" in e1["answer"] and "done: find beta" in e1["answer"]
+    assert e1["trajectory"]["assignments"] and len(e1["trajectory"]["subtasks"]) == 2
+    assert all(s["worker"] == "echo" and s["status"] == "succeeded" for s in e1["trajectory"]["subtasks"].values())
+    assert sorted(s["subtask_id"] for s in e1["plan"]["subtasks"]) == ["1", "2"]

@@ -1,6 +1,7 @@
 """`workforce-train loop`: the OWL learning loop from one command (see pipeline.py for the stages)."""
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -26,6 +27,7 @@ def register(subparsers) -> None:
 
 
 def _loop(args) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request of hundreds of tasks
     cfg = load_config(args.config)
     if args.jobs:
         from ..jobs.render import to_yaml
