@@ -55,7 +55,7 @@ class FaultProxy:
             try:
                 async for chunk in response.aiter_raw():
                     yield chunk
-                    events += chunk.count(b"\n\n")
+                    events += chunk.count(b"data:")
                     if cut and events >= self.cut_streams_after:
                         self.cut.add(task)
                         raise ConnectionResetError("cut by the fault proxy")  # the client sees a broken stream

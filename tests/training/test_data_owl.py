@@ -1,54 +1,48 @@
-"""OWL planner data end to end: dataset runner (stand-in gateway) → GAIA scoring → SFT examples and DPO
-pairs in OpenAI / OpenRLHF / LLaMA-Factory formats."""
+"""OWL planner data end to end: the dataset runner through the real gateway (every service its own process,
+the scripted LLM as the model) → GAIA scoring → SFT examples and DPO pairs in OpenAI / OpenRLHF /
+LLaMA-Factory formats. The scripted planner writes a different plan per sample of "Capital of France?"
+(two via Paris, one via Lyon, one via Marseille) and its answer follows the plan, so which plan led to a
+right answer is known."""
 
 import json
 
 import pytest
 
-from tests.training.standin_gateway import API_KEY, StandinGateway
+from tests.e2e.conftest import system  # noqa: F401  (the module-scoped whole-system fixture)
+from tests.support.system import API_KEY
 from workforce_train.cli import main
 from workforce_train.io import read_json, read_jsonl
 
-ANSWERS = {"Capital of France?": ["Paris", "Lyon", "Paris", "Marseille"], "6 times 7?": "42"}
+pytestmark = pytest.mark.e2e
+VIA = {"Paris": 2, "Lyon": 1, "Marseille": 1}
+
+
+def script(system) -> None:
+    rules = [{"role": "planner", "schema": "plan", "contains": "Capital of France?", "times": n,
+              "reply": {"content": {"subtasks": [{"id": "1", "content": f"look up: Capital of France? via {city}",
+                                                  "dependencies": []}]}}} for city, n in VIA.items()]
+    rules += [{"role": "planner", "schema": "final_answer", "contains": f"via {city}",
+               "reply": {"content": {"answer": city}}} for city in VIA]
+    rules += [{"role": "planner", "schema": "final_answer", "contains": "6 times 7?", "reply": {"content": {"answer": "42"}}},
+              {"role": "worker:", "contains": "FAIL", "reply": {"content": {"content": "cannot", "failed": True}}}]
+    system.llm.script(rules)
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory):
+def scored(system, tmp_path_factory):  # noqa: F811
     tmp = tmp_path_factory.mktemp("owl")
-    server = StandinGateway(ANSWERS).start()
-    try:
-        dataset = tmp / "ds.jsonl"
-        dataset.write_text(
-            json.dumps({"id": "q1", "question": "Capital of France?", "answer": "Paris"})
-            + "\n"
-            + json.dumps({"id": "q2", "question": "6 times 7?", "answer": "42"})
-            + "\n"
-            + json.dumps({"id": "q3", "question": "FAIL always", "answer": "z"})
-            + "\n"
-        )
-        runs = tmp / "runs.jsonl"
-        assert (
-            main(
-                [
-                    "run",
-                    "--dataset",
-                    str(dataset),
-                    "--output",
-                    str(runs),
-                    "--gateway",
-                    server.http_url,
-                    "--api-key",
-                    API_KEY,
-                    "--samples",
-                    "4",
-                    "--temperature",
-                    "1.0",
-                ]
-            )
-            == 0
-        )
-    finally:
-        server.stop()
+    system.llm.reset()
+    script(system)
+    dataset = tmp / "ds.jsonl"
+    rows = [{"id": "q1", "question": "Capital of France?", "answer": "Paris"},
+            {"id": "q2", "question": "6 times 7?", "answer": "42"},
+            {"id": "q3", "question": "FAIL always", "answer": "z"}]
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runs = tmp / "runs.jsonl"
+    code = main(["run", "--dataset", str(dataset), "--output", str(runs), "--gateway",
+                 f"http://127.0.0.1:{system.http_port}", "--api-key", API_KEY, "--samples", "4",
+                 "--temperature", "1.0", "--concurrency", "6"])
+    assert code == 0, read_jsonl(runs)  # q3 fails on purpose: an outcome, not a run error
     out = tmp / "scored.jsonl"
     assert main(["score", "--scorer", "gaia", "--runs", str(runs), "--output", str(out)]) == 0
     return out
@@ -57,7 +51,8 @@ def scored(tmp_path_factory):
 def test_sft_keeps_correct_planner_calls_only(scored, tmp_path):
     assert main(["sft-data", "--scored", str(scored), "--out-dir", str(tmp_path)]) == 0
     examples = read_jsonl(tmp_path / "owl_planner_sft.jsonl")
-    # q1: samples 0 and 2 are right and identical (written once); q2: 4 identical right ones; q3 never right
+    # q1: the two attempts via Paris are right and identical (written once); q2: 4 identical right ones;
+    # q3 never right
     assert sorted((e["meta"]["id"], e["meta"]["kind"]) for e in examples) == [
         ("q1", "answer"),
         ("q1", "plan"),
@@ -72,7 +67,7 @@ def test_sft_keeps_correct_planner_calls_only(scored, tmp_path):
     )
     assert all("Lyon" not in json.dumps(e) and "Marseille" not in json.dumps(e) for e in examples)
     shared = read_jsonl(tmp_path / "owl_planner_sft.llamafactory.jsonl")
-    assert shared[0]["system"] == "You are the planner."
+    assert shared[0]["system"] == examples[0]["messages"][0]["content"]  # the real planner's system prompt
     assert [t["from"] for t in shared[0]["conversations"]][-1] == "gpt"
     info = read_json(tmp_path / "dataset_info.json")
     assert info["owl_planner_sft"] == {
@@ -117,7 +112,8 @@ def test_dpo_pairs_share_the_prompt(scored, tmp_path):
         assert pair["margin"] == 1.0
     ranking = read_jsonl(tmp_path / "owl_planner_dpo.llamafactory.jsonl")
     assert ranking[0]["chosen"]["from"] == "gpt" and "via Paris" in ranking[0]["chosen"]["value"]
-    assert ranking[0]["conversations"] == [{"from": "human", "value": "Capital of France?"}]
+    assert ranking[0]["conversations"] == [{"from": "human", "value": pairs[0]["chosen"][1]["content"]}]
+    assert "Capital of France?" in ranking[0]["conversations"][0]["value"]
     info = read_json(tmp_path / "dataset_info.json")["owl_planner_dpo"]
     assert info["ranking"] is True and info["columns"]["chosen"] == "chosen"
 
