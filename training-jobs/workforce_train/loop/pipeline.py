@@ -199,10 +199,15 @@ class Loop:
         from ..trainers.sft import merge_adapter
 
         d = self.cfg.dpo
+        # OpenRLHF makes len(pairs) // batch_size updates per epoch: fewer pairs than a batch would be none at all
+        batch = max(1, min(d.batch_size, data["dpo_pairs"], d.max_samples))
+        micro = min(d.micro_batch_size, batch)
+        if batch % micro:
+            batch -= batch % micro
         settings = {
             "model": sft_model, "data": [data["dpo"]], "output_dir": str(self.work / "dpo"), "beta": d.beta,
             "max_len": d.max_len, "epochs": d.epochs, "learning_rate": d.learning_rate,
-            "micro_batch_size": d.micro_batch_size, "batch_size": d.batch_size, "max_samples": d.max_samples,
+            "micro_batch_size": micro, "batch_size": batch, "max_samples": d.max_samples,
             "zero_stage": d.zero_stage, "lora_rank": d.lora_rank, "lora_alpha": d.lora_alpha,
             "lora_target_modules": list(d.lora_target_modules), "num_gpus": d.num_gpus,
             **({"attn_implementation": "sdpa", "gradient_checkpointing": False} if d.cpu else {}), **d.extra,
@@ -215,7 +220,8 @@ class Loop:
             if not (merged / "config.json").is_file():
                 merge_adapter(sft_model, out, merged)
             model = merged
-        return {"model": str(model), "pairs": info.get("pairs"), "cpu": d.cpu}
+        return {"model": str(model), "pairs": info.get("pairs"), "cpu": d.cpu, "batch_size": batch,
+                "updates": d.epochs * (min(data["dpo_pairs"], d.max_samples) // batch)}
 
     def openrlhf_python(self) -> str:
         if self.cfg.dpo.python:

@@ -9,6 +9,11 @@ the optimizer is DeepSpeed's wrapper of torch AdamW (no compiled fused kernel), 
 a barrier is dropped. OpenRLHF imports `flash_attn.bert_padding` (plain torch code); flash-attn's package
 `__init__` loads its CUDA kernels, so the package is entered without running that `__init__` (any use of
 the kernels still fails loudly). Needs the .venv-openrlhf environment. ZeRO stages 0-2 only.
+
+Precision: OpenRLHF knows only bf16 and fp16 (`--ds.param_dtype`), and a CPU without native bf16 (no
+AVX512-BF16 / AMX) emulates it some 40× slower than float32 — one DPO step of a 135M model took minutes.
+So on CPU the weights load and DeepSpeed trains in float32 unless WF_OPENRLHF_CPU_DTYPE=bf16 asks for the
+command's own dtype.
 """
 
 import importlib.util
@@ -82,7 +87,10 @@ def _cpu_strategy_class():
             config = super().get_ds_train_config(optim_dict, max_norm=max_norm)
             if "optimizer" in config:
                 config["optimizer"]["params"]["torch_adam"] = True
-            return config
+            return _cpu_precision(config)
+
+        def get_ds_eval_config(self, offload=False):
+            return _cpu_precision(super().get_ds_eval_config(offload))
 
         def all_reduce(self, data, op="mean"):
             if isinstance(data, dict):
@@ -105,9 +113,24 @@ def _cpu_strategy_class():
     return CpuDeepspeedStrategy
 
 
+def _float32() -> bool:
+    return os.environ.get("WF_OPENRLHF_CPU_DTYPE", "fp32") == "fp32"
+
+
+def _cpu_precision(config: dict) -> dict:
+    if _float32():
+        config["bf16"], config["fp16"] = {"enabled": False}, {"enabled": False}
+    return config
+
+
 def install() -> None:
     """Makes `openrlhf.utils.get_strategy` build the CPU strategy (before train_dpo is imported)."""
     _flash_attn_without_kernels()
+    if _float32():
+        import openrlhf.utils.utils as utils
+        import torch
+
+        utils.convert_to_torch_dtype = lambda param_dtype: torch.float32  # models load in float32
     import openrlhf.utils
     import openrlhf.utils.deepspeed.deepspeed as ds_module
     from torch import distributed as dist
