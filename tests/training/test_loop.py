@@ -46,8 +46,10 @@ def children(pid: int) -> dict[int, str]:
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("loop")
-    # the echo worker only (no browser, no sandbox) and short plans: every task is a handful of model calls
-    local = LocalSystem(tmp / "local", args=("--workers", "echo"), env={"WF_MAX_SUBTASKS": "2"})
+    # the echo worker only (no browser, no sandbox), one-subtask plans, two tool calls at most: every task is a
+    # handful of model calls
+    local = LocalSystem(tmp / "local", args=("--workers", "echo"),
+                        env={"WF_MAX_SUBTASKS": "1", "WF_MAX_TOOL_CALLS": "2", "WF_SUBTASK_CHARS": "150"})
     try:
         before = children(local.proc.pid)
         (tmp / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
@@ -59,7 +61,7 @@ def loop(tmp_path_factory):
             "run": {"samples": 2, "temperatures": [0.1, 1.5], "concurrency": 2},
             "score": {"scorer": "cosine"},  # graded: two different answers almost never tie
             "data": {"sft_min_score": 0.0, "dpo_min_gap": 0.01},  # a 135M model is rarely right: learn from all
-            "sft": {"max_steps": 2, "learning_rate": 1.0e-3, "max_length": 2048},
+            "sft": {"max_steps": 2, "learning_rate": 5.0e-4, "max_length": 2048},
             "dpo": {"enabled": dpo, "max_samples": 2, "batch_size": 2, "micro_batch_size": 1,
                     "learning_rate": 1.0e-4, "max_len": 2048},
             "export": {"name": TRAINED},

@@ -3,7 +3,8 @@
 Accepted field names (first present wins), so GAIA, HotpotQA and our own files load unchanged:
 id: id, task_id, _id · question: question, Question · gold: answer, gold, Final answer ·
 level: level, Level · files: files (paths, relative to the dataset file), file_name (GAIA) ·
-answer_format: answer_format.
+answer_format: answer_format · metadata: metadata (an object; added to the task's metadata, e.g.
+answer_type).
 """
 
 from dataclasses import dataclass, field

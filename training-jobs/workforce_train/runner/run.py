@@ -72,7 +72,9 @@ class _Attempt:
         )
 
     async def _submit(self) -> str:
-        metadata = {**self.config.metadata, "dataset_id": self.q.id, "sample": str(self.sample)}
+        own = self.q.extra.get("metadata") if isinstance(self.q.extra.get("metadata"), dict) else {}
+        metadata = {**self.config.metadata, **{k: str(v) for k, v in own.items()},
+                    "dataset_id": self.q.id, "sample": str(self.sample)}
         temperature = self.config.temperature_of(self.sample)
         if temperature is not None:
             metadata["temperature"] = str(temperature)
