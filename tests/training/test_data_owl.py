@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 VIA = {"Paris": 2, "Lyon": 1, "Marseille": 1}
 
 
-def script(system) -> None:
+def script(system) -> None:  # noqa: F811
     rules = [{"role": "planner", "schema": "plan", "contains": "Capital of France?", "times": n,
               "reply": {"content": {"subtasks": [{"id": "1", "content": f"look up: Capital of France? via {city}",
                                                   "dependencies": []}]}}} for city, n in VIA.items()]

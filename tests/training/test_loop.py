@@ -6,7 +6,6 @@ runs the questions again. It asserts the artifacts and the switch of the planner
 The exported GGUF, read back by transformers, is exactly the trained model."""
 
 import json
-import os
 import subprocess
 import sys
 import time

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 ANSWERS = {"Capital of France?": "Paris", "6 times 7?": "42"}
 
 
-def script(system, answers=ANSWERS):
+def script(system, answers=ANSWERS):  # noqa: F811
     """Answers by question; a question with FAIL makes its worker fail (and the task, after its replan).
     The model's request log starts empty."""
     system.llm.reset()
@@ -41,7 +41,7 @@ def dataset(tmp_path):
     return path
 
 
-def http_url(system) -> str:
+def http_url(system) -> str:  # noqa: F811
     return f"http://127.0.0.1:{system.http_port}"
 
 
@@ -54,7 +54,7 @@ async def run(url, dataset, output, protocol="http", key=API_KEY, **config):
         await gw.close()
 
 
-def planner_requests(system) -> dict[str, list[dict]]:
+def planner_requests(system) -> dict[str, list[dict]]:  # noqa: F811
     by_task: dict[str, list[dict]] = {}
     for r in system.llm.requests():
         if r["role"] == "planner":
