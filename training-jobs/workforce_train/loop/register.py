@@ -27,8 +27,10 @@ class RegisterError(RuntimeError):
 
 
 def revision_of(gguf_path: Path, alias: str) -> str:
+    """New for every request (a redone register stage is applied again), traceable to the file it serves."""
     stat = gguf_path.stat()
-    return hashlib.sha256(f"{gguf_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{alias}".encode()).hexdigest()[:16]
+    key = f"{gguf_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{alias}:{time.time_ns()}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def register(cfg: Serve, gguf_path: Path, alias: str) -> dict:
@@ -47,6 +49,7 @@ def register_local(cfg: Serve, gguf_path: Path, alias: str) -> dict:
     folder.mkdir(exist_ok=True)
     revision = revision_of(gguf_path, alias)
     request, status_path = folder / f"{cfg.service}.json", folder / f"{cfg.service}.status.json"
+    status_path.unlink(missing_ok=True)  # only local mode's answer to this request counts
     tmp = folder / f".{cfg.service}.json.tmp"
     tmp.write_text(json.dumps({"model": str(gguf_path.resolve()), "alias": alias, "revision": revision}))
     tmp.replace(request)
