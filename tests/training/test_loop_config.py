@@ -101,6 +101,9 @@ def test_kubernetes_serving_manifests_and_planner_patch(tmp_path):
     assert env["WF_LOCAL_MODEL"] == "/models/loop/export/owl-planner-r1.gguf"
     assert env["WF_MODEL_SERVER_ALIAS"] == "owl-planner-r1" and service["metadata"]["name"] == "prod-model-owl-planner-r1"
     validate(manifests, tmp_path)
+    # its own pods only: the chart's model server Service (component model-server) must not select them
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "trained-model-server"
+    assert deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
     with pytest.raises(RegisterError, match="not on the model volume"):
         model_server_manifests(cfg, Path("/elsewhere/x.gguf"), "x")
     patch = planner_env_patch(cfg, "http://m:8090/v1", "owl-planner-r1", "planner=old,coordinator=big")

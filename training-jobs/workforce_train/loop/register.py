@@ -77,8 +77,10 @@ def _k8s_name(text: str) -> str:
 def model_server_manifests(cfg: Serve, gguf_path: Path, alias: str) -> list[dict]:
     """Deployment + Service: `workforce-service model-server` serving the exported GGUF from the checkpoint volume."""
     name = _k8s_name(f"{cfg.release}-model-{alias}")
+    # Not component "model-server": the chart's own model server Service selects that label, and must not send
+    # the other roles' requests here. Name and instance make it one of the release's pods for NetworkPolicies.
     labels = {"app.kubernetes.io/name": "workforce", "app.kubernetes.io/instance": cfg.release,
-              "app.kubernetes.io/component": "model-server", "workforce.dev/model": _k8s_name(alias)}
+              "app.kubernetes.io/component": "trained-model-server", "workforce.dev/model": _k8s_name(alias)}
     try:
         rel = Path(gguf_path).relative_to(cfg.model_mount)
     except ValueError:
