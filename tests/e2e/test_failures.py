@@ -109,3 +109,25 @@ def test_cancel_mid_task_stops_the_workers(crash_system):
     system.llm.reset()
     follow_up = system.submit("Quick one @echo")["task_id"]
     assert system.wait(follow_up)["status"] == "TASK_STATUS_SUCCEEDED"
+
+
+@pytest.mark.parametrize("service, role", [("coordinator", "coordinator"), ("planner", "planner")])
+def test_a_killed_busy_replica_hands_over_within_seconds(crash_system, service, role):
+    """kill -9 of a planner or coordinator in the middle of its model call: the message moves to the live replica
+    after the control ack wait (10 s), not after a minute."""
+    system = crash_system
+    system.llm.script([{"role": role, "times": 1, "delay_ms": 30_000, "reply": {"content": "never seen"}}])
+    task_id = system.submit("SUBTASKS:\n- one step @echo")["task_id"]
+    deadline = time.time() + 20
+    while not [r for r in system.llm.requests() if r["role"] == role and r["task"] == task_id]:
+        assert time.time() < deadline, "the busy call never started"
+        time.sleep(0.1)
+    system.start_service(service)  # a second replica, idle
+    time.sleep(1.0)
+    victim = system.services[service][0]
+    victim.killed = True
+    victim.kill()
+    killed_at = time.time()
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED", record
+    assert time.time() - killed_at < 20, f"took {time.time() - killed_at:.1f} s to recover"
