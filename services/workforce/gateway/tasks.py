@@ -117,6 +117,8 @@ class TaskService:
                 earlier = entry.value.decode() if entry else task_id
                 existing = await self.channel.get_task(earlier)
                 if existing is not None:
+                    if existing.status == common_pb2.TASK_STATUS_QUEUED:
+                        await self.channel.start_task(existing)  # finish what an interrupted submit began
                     return existing, False
                 if valid_task_id(earlier) and time.time() * 1000 - created_ms(earlier) < 60_000:
                     task_id = earlier      # the first submission is still being written: converge on it
@@ -137,12 +139,7 @@ class TaskService:
             raise
         if record is None:                 # a concurrent submission with the same key wrote it first
             return await self.channel.get_task(task_id), False
-        await self.channel.active.put(task_id, b"1")
-        await self.channel.emit(task_id, "task.submitted", sub.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
-                                msg_id=f"ev:{task_id}:submitted")
-        request = channel_pb2.PlannerRequest(task_id=task_id, decompose=channel_pb2.DecomposeRequest(
-            question=sub.question, answer_format=sub.answer_format, files=list(record.files)))
-        await self.channel.to_planner(request, msg_id=f"decompose:{task_id}")
+        await self.channel.start_task(record)
         TASKS_SUBMITTED.inc()
         return record, True
 
@@ -159,6 +156,7 @@ class TaskService:
         for name, data, media_type in sub.files:
             record.files.append(await self._store_file(task_id, name, data, media_type))
         await self.index.add(caller, task_id)
+        await self.channel.active.put(task_id, b"1")  # first: the sweeper finds a task whose submit was cut short
         if await self.channel.tasks.create(task_id, record.SerializeToString()) is None:
             return None
         return record

@@ -133,6 +133,17 @@ class Channel:
     async def to_planner(self, request: channel_pb2.PlannerRequest, msg_id: str) -> None:
         await self.publish(layout.PLANNER_SUBJECT, request, msg_id=msg_id, task_id=request.task_id)
 
+    async def start_task(self, record: common_pb2.TaskRecord) -> None:
+        """Announce a written task and hand it to the planner. Idempotent (message ids), so an interrupted submit
+        is finished by the client's retry or by the coordinator's sweeper."""
+        task_id = record.task_id
+        await self.active.put(task_id, b"1")
+        await self.emit(task_id, "task.submitted", record.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
+                        msg_id=f"ev:{task_id}:submitted")
+        request = channel_pb2.PlannerRequest(task_id=task_id, decompose=channel_pb2.DecomposeRequest(
+            question=record.question, answer_format=record.answer_format, files=list(record.files)))
+        await self.to_planner(request, msg_id=f"decompose:{task_id}")
+
     async def to_coordinator(self, message: channel_pb2.CoordinatorMessage, msg_id: str) -> None:
         await self.publish(layout.COORDINATOR_SUBJECT, message, msg_id=msg_id, task_id=message.task_id)
 
