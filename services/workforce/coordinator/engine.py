@@ -114,6 +114,7 @@ class Coordinator:
                 approval.on_decision(self.machine, plan, message.approval, effects)
             elif kind == "started":
                 pass
+            self.machine.check_budget(plan, effects)
             plan.applied.append(key)
             del plan.applied[:-APPLIED_KEEP]
             plan.transitions += 1

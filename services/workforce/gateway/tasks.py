@@ -41,6 +41,7 @@ class Submission:
     timeout_s: int = 0
     review_plan: bool = False        # hold the plan for a person's approval before it runs
     review_replans: bool = False     # … and every replan
+    token_budget: int = 0            # tokens the task may use; 0 = the server default (WF_TASK_TOKEN_BUDGET)
 
 
 # A watch of a finished task waits this long for a late event before it ends.
@@ -91,6 +92,8 @@ class TaskService:
             answer_type_of(sub.metadata)
         except ValueError as exc:
             raise InvalidInput(f"metadata.answer_type: {exc}") from exc
+        if sub.token_budget < 0 or sub.token_budget > 10**12:
+            raise InvalidInput("token_budget must be between 0 (server default) and 10^12")
         if sub.timeout_s < 0 or sub.timeout_s > 7 * 24 * 3600:
             raise InvalidInput("timeout_s must be between 0 (server default) and 604800")
         if len(sub.files) > s.max_files:
@@ -148,7 +151,8 @@ class TaskService:
         record = common_pb2.TaskRecord(
             task_id=task_id, status=common_pb2.TASK_STATUS_QUEUED, question=sub.question,
             answer_format=sub.answer_format, idempotency_key=sub.idempotency_key, metadata=sub.metadata,
-            owner=caller.identity, review_plan=sub.review_plan, review_replans=sub.review_replans)
+            owner=caller.identity, review_plan=sub.review_plan, review_replans=sub.review_replans,
+            token_budget=sub.token_budget or self.settings.task_token_budget)
         record.created_at.GetCurrentTime()
         record.updated_at.CopyFrom(record.created_at)
         timeout = sub.timeout_s or self.settings.task_timeout_s
