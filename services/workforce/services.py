@@ -8,6 +8,7 @@ SERVICES = {
     "gateway": "workforce.gateway.main",
     "planner": "workforce.planner.main",
     "coordinator": "workforce.coordinator.main",
+    "sandbox": "workforce.sandbox.main",  # the code worker's sandbox executor
 }
 WORKER_TYPES = ("web", "document", "code", "tool", "echo")
 ROLES = ("planner", "caller", "summarizer", "reflect", "plan", "tool")
