@@ -211,6 +211,13 @@ class Sandbox:
             elif not self.namespaces:
                 await reap_descendants()  # the run shared our uid: everything below the executor goes
 
+    def _kill_run(self, pid: int, uid: int | None) -> None:
+        _kill_group(pid)  # with namespaces: unshare, and the whole pid namespace with it
+        if uid is not None:
+            _kill_uid(uid)
+        elif not self.namespaces:
+            _kill_descendants()
+
     async def _execute(self, argv, workdir: Path, timeout: float, uid) -> RunResult:
         started = time.perf_counter()
         tmpdir = "/tmp" if self.namespaces else str(workdir.parent / "tmp")
@@ -235,18 +242,20 @@ class Sandbox:
                 state["total"] += len(chunk)
                 if state["total"] > cap and not state["over"]:
                     state["over"] = True
-                    _kill_group(proc.pid)
+                    self._kill_run(proc.pid, uid)
 
         pumps = asyncio.gather(pump(proc.stdout, out), pump(proc.stderr, err))
         errors: list[str] = []
         try:
             await asyncio.wait_for(proc.wait(), timeout)
         except asyncio.TimeoutError:
-            _kill_group(proc.pid)
+            # every process of the run, not only its group: one that left it may hold the pipes, and asyncio's
+            # wait() returns only once they are closed
+            self._kill_run(proc.pid, uid)
             errors.append(f"wall-time limit of {timeout:g} s exceeded: the run was killed")
             await proc.wait()
         except asyncio.CancelledError:
-            _kill_group(proc.pid)
+            self._kill_run(proc.pid, uid)
             raise
         finally:
             if uid is not None:
