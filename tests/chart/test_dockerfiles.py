@@ -27,6 +27,7 @@ NEEDS = {
     "worker-web": "web",
     "worker-document": "document",
     "worker-code": "code",
+    "sandbox": "code",  # numpy, pandas, sympy for the code it runs; pyseccomp for its filter
     "worker-tool": "tool",
     "role-caller": "tool",
     "role-summarizer": "tool",
@@ -149,7 +150,7 @@ def test_every_chart_deployment_runs_in_an_image_that_has_what_it_needs():
                 f"{name} needs the {need} extra"
             )
         checked += 1
-    assert checked == 11  # gateway, planner, coordinator, 4 pools, 4 role services
+    assert checked == 12  # gateway, planner, coordinator, 4 pools, the sandbox executor, 4 role services
 
 
 def test_the_web_image_has_the_chromium_the_web_worker_launches():
@@ -168,13 +169,20 @@ def test_the_web_image_has_the_chromium_the_web_worker_launches():
 
 
 def test_the_code_image_has_the_sandbox_tools():
+    """The code image runs worker-code and the sandbox executor (`workforce-service sandbox`)."""
     ins = instructions(DOCKERFILES["code"])
     runs = " ".join(rest for op, rest in final_stage(ins) if op == "RUN")
     assert re.search(
         r"apt-get install [^&]*\butil-linux\b", runs
-    )  # unshare (workers/code/netns.py); the uid is dropped by the sandbox's own boot.py
-    source = (ROOT / "services/workforce/workers/code/netns.py").read_text()
+    )  # unshare (sandbox/netns.py); the uid is dropped by the sandbox's own boot.py
+    source = (ROOT / "services/workforce/sandbox/netns.py").read_text()
     assert '"unshare"' in source
+    # the seccomp filter (sandbox/syscall_filter.py): libseccomp from Debian, pyseccomp from the code extra
+    assert re.search(r"apt-get install [^&]*\blibseccomp2\b", runs)
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(pin.startswith("pyseccomp==") for pin in extras["code"])
 
 
 def test_the_training_image_pins_what_the_trainers_are_tested_with():

@@ -98,6 +98,10 @@ class System:
         self.nats.start()
         if self.llm.proc is None:
             self.llm.start()
+        if "code" in self.worker_counts and "WF_SANDBOX_URL" not in self.extra_env:
+            port = free_port()  # the code worker's sandbox executor, its own process as in local mode
+            self.start_service("sandbox", WF_GRPC_PORT=port)
+            self.extra_env["WF_SANDBOX_URL"] = f"127.0.0.1:{port}"
         for name in ("gateway", "planner", "coordinator"):
             self.start_service(name)
         for worker_type, count in self.worker_counts.items():

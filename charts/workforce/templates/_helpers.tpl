@@ -227,3 +227,19 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
 - name: WF_MAX_TOOL_CALLS
   value: {{ .Values.orchestration.maxToolCalls | quote }}
 {{- end }}
+
+{{/* The limits of one sandboxed run (WF_CODE_*): the executor enforces them, worker-code describes them */}}
+{{- define "workforce.sandboxLimitsEnv" -}}
+{{- $l := .Values.sandbox.limits }}
+- {name: WF_CODE_CPU_S, value: {{ $l.cpuSeconds | quote }}}
+- {name: WF_CODE_WALL_S, value: {{ $l.wallSeconds | quote }}}
+- {name: WF_CODE_MEMORY_MB, value: {{ $l.memoryMb | quote }}}
+- {name: WF_CODE_FILE_MB, value: {{ $l.fileMb | quote }}}
+- {name: WF_CODE_NPROC, value: {{ $l.processes | quote }}}
+- {name: WF_CODE_NOFILE, value: {{ $l.openFiles | quote }}}
+- {name: WF_CODE_OUTPUT_BYTES, value: {{ $l.outputBytes | quote }}}
+{{- end }}
+
+{{- define "workforce.sandboxUrl" -}}
+{{- printf "dns:///%s-sandbox.%s.svc.%s:50051" (include "workforce.fullname" .) .Release.Namespace .Values.clusterDomain }}
+{{- end }}

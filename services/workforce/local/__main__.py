@@ -23,6 +23,13 @@ def default_workers() -> list[str]:
     return found or ["echo"]
 
 
+def sandbox_env(base: dict) -> dict:
+    """The sandbox executor's environment: no API keys, no channel address, nothing it does not need."""
+    keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")
+    return {k: v for k, v in base.items()
+            if k in keep or k.startswith(("WF_CODE_", "WF_SANDBOX_", "WF_LOG_", "WF_BIND_"))}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workforce.local", description=__doc__)
     parser.add_argument("--data-dir", default=os.environ.get("WF_LOCAL_DIR", ".local"))
@@ -49,14 +56,20 @@ def main(argv=None) -> int:
         base["WF_AUTH_DISABLED"] = "true"
     plan = [("gateway", {"WF_HTTP_PORT": str(args.http_port), "WF_GRPC_PORT": str(args.grpc_port)}),
             ("planner", {}), ("coordinator", {})]
-    for worker in (args.workers.split(",") if args.workers else default_workers()):
-        plan += [(f"worker-{worker.strip()}", {})] * args.replicas
+    workers = [w.strip() for w in (args.workers.split(",") if args.workers else default_workers())]
+    if "code" in workers:  # model-written code runs only in the sandbox executor, its own process
+        sandbox_port = free_port()
+        plan.append(("sandbox", {"WF_GRPC_PORT": str(sandbox_port)}))
+        base["WF_SANDBOX_URL"] = f"127.0.0.1:{sandbox_port}"
+    for worker in workers:
+        plan += [(f"worker-{worker}", {})] * args.replicas
     procs = []
     for i, (name, env) in enumerate(plan):
         env = {"WF_GRPC_PORT": str(free_port()), "WF_METRICS_PORT": str(free_port()), **env}
         log = open(data / "logs" / f"{name}-{i}.log", "ab")
+        inherited = sandbox_env(base) if name == "sandbox" else base
         procs.append((name, subprocess.Popen([sys.executable, "-m", "workforce.services", name],
-                                             env={**base, **env}, stdout=log, stderr=subprocess.STDOUT)))
+                                             env={**inherited, **env}, stdout=log, stderr=subprocess.STDOUT)))
     print(f"workforce: {len(procs)} services up; gateway http://127.0.0.1:{args.http_port} "
           f"(gRPC :{args.grpc_port}); API key in {data / 'api-key'}; logs in {data / 'logs'}")
     print('workforce: try  workforce submit "What is 17 * 23?"   — Ctrl-C stops everything')
