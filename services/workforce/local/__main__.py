@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from ..core.config import get_settings
+from . import nats_auth
 from .nats_server import NatsServer, free_port
 from .preflight import model_problem
 
@@ -49,7 +50,11 @@ def main(argv=None) -> int:
     (data / "logs").mkdir(parents=True, exist_ok=True)
     key = os.environ.get("WF_API_KEYS") or f"local:{secrets.token_urlsafe(24)}"
     (data / "api-key").write_text(key.split(",")[0].partition(":")[2] or key)
-    nats = NatsServer(store_dir=str(data / "nats"), port=int(os.environ.get("WF_NATS_PORT", 4222))).start()
+    passwords = nats_auth.make_passwords()  # one NATS user per service (core/channel/identities.py)
+    (data / "nats").mkdir(exist_ok=True)
+    config = nats_auth.write_config(data / "nats" / "nats.conf", passwords)
+    nats = NatsServer(store_dir=str(data / "nats"), port=int(os.environ.get("WF_NATS_PORT", 4222)),
+                      config=str(config)).start()
     base = {"WF_EMBEDDED_THREADS": "1",  # torch with 2 threads per process is several times slower on small hosts
             **os.environ, "WF_NATS_URL": nats.url, "WF_API_KEYS": key, "WF_BIND_HOST": "127.0.0.1"}
     if args.no_auth:
@@ -68,8 +73,9 @@ def main(argv=None) -> int:
         env = {"WF_GRPC_PORT": str(free_port()), "WF_METRICS_PORT": str(free_port()), **env}
         log = open(data / "logs" / f"{name}-{i}.log", "ab")
         inherited = sandbox_env(base) if name == "sandbox" else base
+        env = {**inherited, **nats_auth.service_env(name, passwords), **env}
         procs.append((name, subprocess.Popen([sys.executable, "-m", "workforce.services", name],
-                                             env={**inherited, **env}, stdout=log, stderr=subprocess.STDOUT)))
+                                             env=env, stdout=log, stderr=subprocess.STDOUT)))
     print(f"workforce: {len(procs)} services up; gateway http://127.0.0.1:{args.http_port} "
           f"(gRPC :{args.grpc_port}); API key in {data / 'api-key'}; logs in {data / 'logs'}")
     print('workforce: try  workforce submit "What is 17 * 23?"   — Ctrl-C stops everything')
