@@ -3,8 +3,9 @@
 Derived from layout.py's names. Local mode writes them into nats-server's configuration (local/nats_auth.py);
 the chart carries the same lists for its bundled NATS (tests/chart/test_nats_identities.py compares them).
 
-- gateway, planner, coordinator (the control plane): create and update the channel's streams and buckets,
-  publish and read what the orchestration needs; never delete or purge a stream, never touch $SYS.
+- gateway, planner, coordinator (the control plane): the JetStream API (they create and update the channel's
+  streams and buckets) and the channel's subjects and buckets; never delete or purge a stream or a stored
+  message, never the account, server or $SYS APIs.
 - worker-<type>: consume its own pool (the durable pool-<type> on wf.work.<type>, nothing else of WF_WORK),
   publish results (wf.coordinator.inbox) and events (wf.events.*), hear cancellations (wf.cancel.*), read task
   records (wf-tasks), read and add files (wf-files), keep its own registry entries (wf-workers, <type>.*).
@@ -74,17 +75,11 @@ class Identity:
 
 
 def control(name: str) -> Identity:
-    every = [*APP_STREAMS, *(kv_stream(b) for b in KV_BUCKETS), obj_stream(layout.FILES_BUCKET)]
-    publish = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST"]
-    for stream in every:
-        publish += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}",
-                    *_read_stream(stream), f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.>",
-                    f"$JS.API.CONSUMER.INFO.{stream}.>", f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
-                    f"$JS.API.CONSUMER.LIST.{stream}", f"$JS.API.CONSUMER.NAMES.{stream}",
-                    f"$JS.ACK.{stream}.>"]
-    publish += [layout.PLANNER_SUBJECT, layout.COORDINATOR_SUBJECT, f"{layout.WORK_PREFIX}.*",
-                f"{layout.EVENTS_PREFIX}.*", f"{layout.CANCEL_PREFIX}.*",
-                *(f"$KV.{b}.>" for b in KV_BUCKETS), f"$O.{layout.FILES_BUCKET}.>"]
+    """The JetStream API but for deleting and purging (NEVER wins over the allow list), the channel's subjects
+    and buckets; its own inbox."""
+    publish = ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>", layout.PLANNER_SUBJECT, layout.COORDINATOR_SUBJECT,
+               f"{layout.WORK_PREFIX}.*", f"{layout.EVENTS_PREFIX}.*", f"{layout.CANCEL_PREFIX}.*",
+               *(f"$KV.{b}.>" for b in KV_BUCKETS), f"$O.{layout.FILES_BUCKET}.>"]
     subscribe = [f"{inbox_prefix(name)}.>", f"{layout.CANCEL_PREFIX}.*"]
     return Identity(name, tuple(publish), tuple(subscribe), tuple(NEVER), True, KV_BUCKETS)
 
