@@ -253,6 +253,7 @@ def test_cpu_and_wall_time(executor):
     assert wall.errors == ["wall-time limit of 2 s exceeded: the run was killed"] and wall.stdout == b"started\n"
     assert time.monotonic() - started < 10
     survivors = _run(executor, "import os\nprint(sum(1 for p in os.listdir('/proc') if p.isdigit() and "
+                               "os.stat(f'/proc/{p}').st_uid == os.getuid() and "
                                "open(f'/proc/{p}/cmdline','rb').read().startswith(b'sleep')))")
     assert survivors.stdout == b"0\n", "a daemonised child of an earlier run is still alive"
     _healthy(executor)

@@ -192,6 +192,8 @@ class Sandbox:
         script = f"{SCRIPT}.{'py' if language == 'python' else 'sh'}"
         (workdir / script).write_text(source, encoding="utf-8")
         uid = self.uids.take() if self.drop_uid else None
+        # processes below us that are not this run's (a library user's own children): never killed
+        spared = set() if uid is not None or self.namespaces else set(_descendants(os.getpid()))
         if not self.namespaces:  # TMPDIR of a run without a private /tmp: next to its work directory
             (workdir.parent / "tmp").mkdir(mode=0o700, exist_ok=True)
             if uid is not None:
@@ -201,7 +203,8 @@ class Sandbox:
                 _chown_tree(workdir, uid)
                 if not self.namespaces:  # the run's uid must reach its directory (not list the parent)
                     os.chmod(workdir.parent, os.stat(workdir.parent).st_mode | 0o011)
-            return await self._execute(self.command(language, workdir, script, uid), workdir, timeout, uid)
+            return await self._execute(self.command(language, workdir, script, uid), workdir, timeout, uid,
+                                       spared)
         finally:
             with contextlib.suppress(OSError):
                 (workdir / script).unlink()
@@ -209,16 +212,16 @@ class Sandbox:
                 await _reap_uid(uid)  # no process of this run may outlive it, nor share its uid with the next
                 self.uids.give(uid)
             elif not self.namespaces:
-                await reap_descendants()  # the run shared our uid: everything below the executor goes
+                await reap_descendants(spared)  # the run shared our uid: everything it left below us goes
 
-    def _kill_run(self, pid: int, uid: int | None) -> None:
+    def _kill_run(self, pid: int, uid: int | None, spared: set[int]) -> None:
         _kill_group(pid)  # with namespaces: unshare, and the whole pid namespace with it
         if uid is not None:
             _kill_uid(uid)
         elif not self.namespaces:
-            _kill_descendants()
+            _kill_descendants(spared)
 
-    async def _execute(self, argv, workdir: Path, timeout: float, uid) -> RunResult:
+    async def _execute(self, argv, workdir: Path, timeout: float, uid, spared: set[int]) -> RunResult:
         started = time.perf_counter()
         tmpdir = "/tmp" if self.namespaces else str(workdir.parent / "tmp")
         proc = await asyncio.create_subprocess_exec(
@@ -242,7 +245,7 @@ class Sandbox:
                 state["total"] += len(chunk)
                 if state["total"] > cap and not state["over"]:
                     state["over"] = True
-                    self._kill_run(proc.pid, uid)
+                    self._kill_run(proc.pid, uid, spared)
 
         pumps = asyncio.gather(pump(proc.stdout, out), pump(proc.stderr, err))
         errors: list[str] = []
@@ -251,17 +254,17 @@ class Sandbox:
         except asyncio.TimeoutError:
             # every process of the run, not only its group: one that left it may hold the pipes, and asyncio's
             # wait() returns only once they are closed
-            self._kill_run(proc.pid, uid)
+            self._kill_run(proc.pid, uid, spared)
             errors.append(f"wall-time limit of {timeout:g} s exceeded: the run was killed")
             await proc.wait()
         except asyncio.CancelledError:
-            self._kill_run(proc.pid, uid)
+            self._kill_run(proc.pid, uid, spared)
             raise
         finally:
             if uid is not None:
                 _kill_uid(uid)
             elif not self.namespaces:
-                _kill_descendants()
+                _kill_descendants(spared)
         try:  # descendants that escaped the group may hold the pipes open (fallback only): stop waiting
             await asyncio.wait_for(pumps, 2.0)
         except asyncio.TimeoutError:
@@ -322,8 +325,9 @@ async def _reap_uid(uid: int, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def _descendants(root: int) -> list[int]:
-    """Every process below `root` (the executor, the subreaper of its runs' orphans)."""
+def _descendants(root: int, spared: set[int] = frozenset()) -> list[int]:
+    """Every process below `root` (the executor, the subreaper of its runs' orphans), except the subtrees of
+    the `spared` ones."""
     parents = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -333,7 +337,7 @@ def _descendants(root: int) -> list[int]:
                 parents[int(entry.name)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
     found, frontier = [], [root]
     while frontier:
-        children = [pid for pid, parent in parents.items() if parent in frontier]
+        children = [pid for pid, parent in parents.items() if parent in frontier and pid not in spared]
         found += children
         frontier = children
     return found
@@ -346,20 +350,20 @@ def become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
-def _kill_descendants() -> list[int]:
-    pids = _descendants(os.getpid())
+def _kill_descendants(spared: set[int] = frozenset()) -> list[int]:
+    pids = _descendants(os.getpid(), spared)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return pids
 
 
-async def reap_descendants(timeout: float = 5.0) -> None:
+async def reap_descendants(spared: set[int] = frozenset(), timeout: float = 5.0) -> None:
     """Kill every process below the executor and reap the orphans it inherited as their subreaper (the
     direct children asyncio started are reaped by asyncio)."""
     deadline = time.monotonic() + timeout
     while True:
-        pids = _kill_descendants()
+        pids = _kill_descendants(spared)
         for pid in pids:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)
