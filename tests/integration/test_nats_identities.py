@@ -114,7 +114,7 @@ async def test_a_worker_does_its_job_and_nothing_else(server, passwords):
         f"$JS.API.STREAM.PURGE.{layout.WORK_STREAM}",                  # purge streams
         f"$JS.API.STREAM.PURGE.{identities.obj_stream(layout.FILES_BUCKET)}",
         f"$JS.API.STREAM.DELETE.{layout.EVENTS_STREAM}",               # delete them
-        f"$JS.API.STREAM.CREATE.WF_EVIL",                              # create streams
+        "$JS.API.STREAM.CREATE.WF_EVIL",                               # create streams
         f"$JS.API.STREAM.UPDATE.{layout.WORK_STREAM}",
         f"$JS.API.STREAM.MSG.GET.{identities.kv_stream(layout.PLANS_BUCKET)}",   # other buckets
         f"$JS.API.DIRECT.GET.{identities.kv_stream(layout.PLANS_BUCKET)}.$KV.{layout.PLANS_BUCKET}.t-ids",
