@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     # --- channel (NATS JetStream); stream settings live in core/channel/layout.py ---
     nats_url: str = "nats://127.0.0.1:4222"
     nats_creds: str = ""                  # path to a .creds file
+    nats_user: str = ""                   # this service's NATS user (core/channel/identities.py)
+    nats_password: str = ""
+    nats_tls_ca: str = ""                 # CA file of the server's certificate (TLS)
+    nats_tls_cert: str = ""               # client certificate and key (mutual TLS)
+    nats_tls_key: str = ""
     stream_replicas: int = 1              # 3 in a clustered NATS
     ack_wait_s: float = 30.0              # work items: redelivered when not acked/heartbeated in time
     max_deliver: int = 3                  # deliveries of a work item before it is dead-lettered
