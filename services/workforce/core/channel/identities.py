@@ -24,9 +24,11 @@ from . import layout
 CONTROL_PLANE = ("gateway", "planner", "coordinator")
 WORKER_TYPES = ("web", "document", "code", "tool", "echo")  # services.WORKER_TYPES
 KV_BUCKETS = (layout.TASKS_BUCKET, layout.PLANS_BUCKET, layout.WORKERS_BUCKET, layout.IDEMPOTENCY_BUCKET,
-              layout.ACTIVE_BUCKET)
+              layout.ACTIVE_BUCKET, layout.PLANNER_OUTPUTS_BUCKET, layout.APPROVALS_BUCKET,
+              layout.QUOTA_INFLIGHT_BUCKET, layout.QUOTA_RATE_BUCKET)
 WORKER_BUCKETS = (layout.TASKS_BUCKET, layout.WORKERS_BUCKET)  # the KV buckets a worker binds
-APP_STREAMS = (layout.CONTROL_STREAM, layout.WORK_STREAM, layout.EVENTS_STREAM, layout.DLQ_STREAM)
+APP_STREAMS = (layout.CONTROL_STREAM, layout.WORK_STREAM, layout.EVENTS_STREAM, layout.DLQ_STREAM,
+               layout.TASK_INDEX_STREAM)
 NEVER = ["$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>",
          "$JS.API.ACCOUNT.>", "$JS.API.SERVER.>", "$JS.API.META.>", "$SYS.>"]
 
@@ -79,9 +81,17 @@ def control(name: str) -> Identity:
     and buckets; its own inbox."""
     publish = ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>", layout.PLANNER_SUBJECT, layout.COORDINATOR_SUBJECT,
                f"{layout.WORK_PREFIX}.*", f"{layout.EVENTS_PREFIX}.*", f"{layout.CANCEL_PREFIX}.*",
-               *(f"$KV.{b}.>" for b in KV_BUCKETS), f"$O.{layout.FILES_BUCKET}.>"]
+               f"{layout.INDEX_PREFIX}.*", *(f"$KV.{b}.>" for b in KV_BUCKETS), f"$O.{layout.FILES_BUCKET}.>"]
     subscribe = [f"{inbox_prefix(name)}.>", f"{layout.CANCEL_PREFIX}.*"]
-    return Identity(name, tuple(publish), tuple(subscribe), tuple(NEVER), True, KV_BUCKETS)
+    deny = list(NEVER)
+    if name == "gateway":
+        # The gateway clears its own quota reservations by purging one key of the quota bucket (no delete markers);
+        # every other stream stays unpurgeable.
+        deny.remove("$JS.API.STREAM.PURGE.>")
+        deny += [f"$JS.API.STREAM.PURGE.{stream}" for stream in
+                 (*APP_STREAMS, *(kv_stream(b) for b in KV_BUCKETS if b != layout.QUOTA_INFLIGHT_BUCKET),
+                  obj_stream(layout.FILES_BUCKET))]
+    return Identity(name, tuple(publish), tuple(subscribe), tuple(deny), True, KV_BUCKETS)
 
 
 def worker(worker_type: str) -> Identity:
