@@ -41,7 +41,11 @@ def sandbox_env(base: dict) -> dict:
 
 
 def default_workers() -> list[str]:
+    """Every installed worker type that has something to work with: worker-tool only with a tool registry
+    (a pool without tools would only be assigned subtasks it must fail)."""
     found = [w for w in PRODUCT_WORKERS if importlib.util.find_spec(f"workforce.workers.{w}") is not None]
+    if not os.environ.get("WF_TOOL_REGISTRY"):
+        found = [w for w in found if w != "tool"]
     return found or ["echo"]
 
 
