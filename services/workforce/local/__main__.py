@@ -25,8 +25,8 @@ SMALL_MODEL_DEFAULTS = {
     "WF_LLM_SCHEMA_MODE": "llguidance",     # compact constrained JSON from llama.cpp
     "WF_MAX_SUBTASKS": "4",
     "WF_SUBTASK_CHARS": "300",
-    "WF_RESULT_CHARS": "400",
-    "WF_ANSWER_CHARS": "200",
+    "WF_RESULT_CHARS": "160",
+    "WF_ANSWER_CHARS": "120",
     "WF_TOOL_ARG_CHARS": "600",
     "WF_MAX_TOOL_CALLS": "6",
     "WF_LLM_TIMEOUT_S": "300",              # requests queue for the server's slots
