@@ -253,6 +253,7 @@ def main() -> None:
     result = {"machine": {"cpus": os.cpu_count()}, "model": resolve().name}
     if args.setup:
         result["setup"] = measure_setup()
+        print(json.dumps({"setup": result["setup"]}), flush=True)
     result["model_server"] = [model_speed(1), model_speed(2)]
     print(json.dumps(result["model_server"]), flush=True)
     with tempfile.TemporaryDirectory(prefix="wf-local-bench-") as tmp:

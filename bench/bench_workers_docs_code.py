@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "services"), str(ROOT)]
 
 from tests.workers import document_fixtures as fx  # noqa: E402
-from workforce.workers.code.limits import CodeSettings  # noqa: E402
-from workforce.workers.code.sandbox import Sandbox  # noqa: E402
+from workforce.sandbox.limits import SandboxSettings  # noqa: E402
+from workforce.sandbox.runner import Sandbox  # noqa: E402
 from workforce.workers.document.extract import extract_bytes  # noqa: E402
 
 SENTENCE = "The committee reviewed the budget lines for transport, housing and parks before the vote. "
@@ -143,7 +143,7 @@ def bench_extraction() -> dict:
 
 
 async def bench_sandbox() -> dict:
-    sandbox = Sandbox(CodeSettings())
+    sandbox = Sandbox(SandboxSettings())
     workdir = Path(tempfile.mkdtemp(prefix="wf-bench-")) / "code"
     workdir.mkdir()
     await sandbox.run("python", "print(1)", workdir)  # warm-up: page cache

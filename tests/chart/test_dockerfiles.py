@@ -29,6 +29,7 @@ NEEDS = {
     "worker-web": "web",
     "worker-document": "document",
     "worker-code": "code",
+    "sandbox": "code",  # numpy, pandas, sympy for the code it runs; pyseccomp for its filter
     "worker-tool": "tool",
     "role-caller": "tool",
     "role-summarizer": "tool",
@@ -127,7 +128,7 @@ def test_the_command_is_a_console_script_and_a_known_service(image):
         assert command[1] in service_names(), f"{image}: workforce-service has no service {command[1]!r}"
 
 
-@pytest.mark.parametrize("profile, expected", [("production", 11), ("small-footprint", 8)])
+@pytest.mark.parametrize("profile, expected", [("production", 12), ("small-footprint", 9)])
 def test_every_chart_deployment_runs_in_an_image_that_has_what_it_needs(profile, expected):
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     by_repo = {values["images"][key]["repository"]: key for key in DOCKERFILES}
@@ -153,7 +154,8 @@ def test_every_chart_deployment_runs_in_an_image_that_has_what_it_needs(profile,
                 f"{name} needs the {need} extra"
             )
         checked += 1
-    # production: gateway, planner, coordinator, 4 pools, 4 role services; small-footprint: 7 + the model server
+    # production: gateway, planner, coordinator, 4 pools, the sandbox executor, 4 role services;
+    # small-footprint: those 8 without the role services + the model server
     assert checked == expected
 
 
@@ -173,13 +175,20 @@ def test_the_web_image_has_the_chromium_the_web_worker_launches():
 
 
 def test_the_code_image_has_the_sandbox_tools():
+    """The code image runs worker-code and the sandbox executor (`workforce-service sandbox`)."""
     ins = instructions(DOCKERFILES["code"])
     runs = " ".join(rest for op, rest in final_stage(ins) if op == "RUN")
     assert re.search(
         r"apt-get install [^&]*\butil-linux\b", runs
-    )  # unshare (workers/code/netns.py); the uid is dropped by the sandbox's own boot.py
-    source = (ROOT / "services/workforce/workers/code/netns.py").read_text()
+    )  # unshare (sandbox/netns.py); the uid is dropped by the sandbox's own boot.py
+    source = (ROOT / "services/workforce/sandbox/netns.py").read_text()
     assert '"unshare"' in source
+    # the seccomp filter (sandbox/syscall_filter.py): libseccomp from Debian, pyseccomp from the code extra
+    assert re.search(r"apt-get install [^&]*\blibseccomp2\b", runs)
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(pin.startswith("pyseccomp==") for pin in extras["code"])
 
 
 def test_the_training_image_pins_what_the_trainers_are_tested_with():

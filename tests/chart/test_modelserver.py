@@ -40,11 +40,12 @@ VOLUME = [
 
 
 def services(docs) -> dict[str, dict]:
-    """The workforce service Deployments (not the model server, not vLLM) → their container."""
+    """The workforce service Deployments that call a model (not the model server, vLLM or the sandbox executor,
+    which gets no endpoint and no secret on purpose) → their container."""
     return {
         name: dep["spec"]["template"]["spec"]["containers"][0]
         for name, dep in by_kind(docs, "Deployment").items()
-        if dep["metadata"]["labels"]["app.kubernetes.io/component"] not in ("model-server", "vllm")
+        if dep["metadata"]["labels"]["app.kubernetes.io/component"] not in ("model-server", "vllm", "sandbox")
     }
 
 

@@ -77,7 +77,8 @@ def test_minimal_profile_runs_every_default_service_hardened(rendered):
         "worker-code",
         "worker-tool",
     }
-    assert set(deps) == {f"{PREFIX}-{n}" for n in expected}
+    assert set(deps) == {f"{PREFIX}-{n}" for n in expected | {"sandbox"}}
+    deps.pop(f"{PREFIX}-sandbox")  # no channel, no LLM: tests/chart/test_sandbox.py
     services, pdbs, policies = (
         by_kind(docs, "Service"),
         by_kind(docs, "PodDisruptionBudget"),
@@ -122,7 +123,7 @@ def test_minimal_profile_runs_every_default_service_hardened(rendered):
     assert {p["name"] for p in services[f"{PREFIX}-gateway"]["spec"]["ports"]} == {"grpc", "http", "metrics"}
     assert container_env(gateway)["WF_QUOTA_TASKS_IN_FLIGHT"] == "100"
     assert not any(d["kind"] in CRD_KINDS | {"Job"} for d in docs)
-    # The code pool gets an egress policy even with restrictEgress off: its sandbox has no internet.
+    # The code pool gets an egress policy even with restrictEgress off: it needs no internet.
     code_policy = policies[f"{PREFIX}-worker-code"]["spec"]
     assert "Egress" in code_policy["policyTypes"]
     assert not any("ipBlock" in peer for rule in code_policy["egress"] for peer in rule.get("to", []))
@@ -208,9 +209,12 @@ def test_production_profile_wires_roles_monitoring_and_ingress(rendered):
         s
         for s in services.values()
         if svc_monitor["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()
-        and s["metadata"]["labels"]["app.kubernetes.io/component"] != "vllm"
+        and svc_monitor["selector"]["matchExpressions"][0]["operator"] == "NotIn"
+        and s["metadata"]["labels"]["app.kubernetes.io/component"]
+        not in svc_monitor["selector"]["matchExpressions"][0]["values"]
     ]
-    assert len(selected) == len(deps) - 1 and all(
+    assert {"vllm", "sandbox"} <= set(svc_monitor["selector"]["matchExpressions"][0]["values"])
+    assert len(selected) == len(deps) - 2 and all(
         "metrics" in {p["name"] for p in s["spec"]["ports"]} for s in selected
     )
     assert monitors[f"{PREFIX}-vllm"]["spec"]["endpoints"][0]["port"] == "http"
@@ -235,7 +239,7 @@ def test_production_profile_wires_roles_monitoring_and_ingress(rendered):
 def test_external_nats_profile(rendered):
     docs = rendered["external-nats"]
     deps = deployments(docs)
-    assert f"{PREFIX}-worker-code" not in deps
+    assert f"{PREFIX}-worker-code" not in deps and f"{PREFIX}-sandbox" not in deps  # no code, no executor
     for dep in deps.values():
         pod = dep["spec"]["template"]["spec"]
         env = container_env(pod["containers"][0])
@@ -322,6 +326,7 @@ def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendere
     """A misspelt WF_ variable would be ignored silently (extra="ignore"): each must name a settings field."""
     from workforce.core.config import Settings
     from workforce.modelserver.settings import ModelServerSettings
+    from workforce.sandbox.limits import SandboxSettings
     from workforce.workers.code.limits import CodeSettings
     from workforce.workers.document.config import DocumentSettings
     from workforce.workers.tool.settings import ToolSettings
@@ -331,7 +336,8 @@ def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendere
         prefix = cls.model_config.get("env_prefix", "")
         return {f"{prefix}{name}".upper() for name in cls.model_fields}
 
-    classes = (Settings, CodeSettings, DocumentSettings, ToolSettings, WebSettings, ModelServerSettings)
+    classes = (Settings, CodeSettings, DocumentSettings, ToolSettings, WebSettings, ModelServerSettings,
+               SandboxSettings)
     known = set().union(*(fields(c) for c in classes)) | {"WF_LOCAL_MODEL"}  # ModelServerSettings.local_model
     seen = set()
     for docs in rendered.values():
@@ -343,6 +349,7 @@ def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendere
         "WF_ACK_WAIT_S",
         "WF_MAX_DELIVER",
         "WF_TOOL_ROLE_ADDRS",
-        "WF_CODE_ISOLATION",
+        "WF_SANDBOX_URL",
+        "WF_CODE_WALL_S",
     } <= seen
     assert not seen - known, f"the chart sets variables no service reads: {sorted(seen - known)}"

@@ -109,3 +109,76 @@ def test_cancel_mid_task_stops_the_workers(crash_system):
     system.llm.reset()
     follow_up = system.submit("Quick one @echo")["task_id"]
     assert system.wait(follow_up)["status"] == "TASK_STATUS_SUCCEEDED"
+
+
+@pytest.mark.parametrize("service, role", [("coordinator", "coordinator"), ("planner", "planner")])
+def test_a_killed_busy_replica_hands_over_within_seconds(crash_system, service, role):
+    """kill -9 of a planner or coordinator in the middle of its model call: the message moves to the live replica
+    after the control ack wait (10 s), not after a minute."""
+    system = crash_system
+    system.llm.script([{"role": role, "times": 1, "delay_ms": 30_000, "reply": {"content": "never seen"}}])
+    task_id = system.submit("SUBTASKS:\n- one step @echo")["task_id"]
+    deadline = time.time() + 20
+    while not [r for r in system.llm.requests() if r["role"] == role and r["task"] == task_id]:
+        assert time.time() < deadline, "the busy call never started"
+        time.sleep(0.1)
+    system.start_service(service)  # a second replica, idle
+    time.sleep(1.0)
+    victim = system.services[service][0]
+    victim.killed = True
+    victim.kill()
+    killed_at = time.time()
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED", record
+    assert time.time() - killed_at < 20, f"took {time.time() - killed_at:.1f} s to recover"
+
+
+async def _write_half_submitted(nats_url: str, task_id: str, question: str, idem: str = "") -> None:
+    """What a gateway killed mid-submit leaves behind: the record (and its idempotency key), nothing else."""
+    from workforce.core.channel import connect
+    from workforce.core.config import Settings
+    from workforce.v1 import common_pb2
+
+    channel = await connect(Settings(nats_url=nats_url))
+    try:
+        record = common_pb2.TaskRecord(task_id=task_id, status=common_pb2.TASK_STATUS_QUEUED, question=question,
+                                       owner="test")
+        record.created_at.GetCurrentTime()
+        record.created_at.seconds -= 60
+        await channel.active.put(task_id, b"1")
+        await channel.tasks.create(task_id, record.SerializeToString())
+        if idem:
+            await channel.idempotency.put(idem, task_id.encode())
+    finally:
+        await channel.close()
+
+
+def test_a_submit_cut_short_is_finished_by_the_sweeper(tmp_path):
+    import asyncio
+
+    from workforce.core.ids import new_task_id
+
+    system = System(tmp_path, workers={"echo": 1}, env={"WF_SUBMIT_GRACE_S": "1"}).start()
+    try:
+        task_id = new_task_id()
+        asyncio.run(_write_half_submitted(system.nats.url, task_id, "left half-written"))
+        record = system.wait(task_id, timeout=30)
+        assert record["status"] == "TASK_STATUS_SUCCEEDED", record
+        assert [e["type"] for e in system.events(task_id)][0] == "task.submitted"
+    finally:
+        system.stop()
+
+
+def test_an_idempotent_retry_finishes_a_submit_cut_short(crash_system):
+    import asyncio
+    import hashlib
+
+    from workforce.core.ids import new_task_id
+
+    system = crash_system
+    task_id = new_task_id()
+    idem = hashlib.sha256(b"test\0retry-me").hexdigest()
+    asyncio.run(_write_half_submitted(system.nats.url, task_id, "half-written, then retried", idem))
+    again = system.submit("half-written, then retried", idempotency_key="retry-me")
+    assert again["task_id"] == task_id
+    assert system.wait(task_id, timeout=30)["status"] == "TASK_STATUS_SUCCEEDED"

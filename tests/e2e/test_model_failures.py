@@ -108,11 +108,25 @@ def test_concurrent_tasks_keep_their_own_temperature(system):
 
 
 def test_the_answer_can_be_constrained_to_a_number(system):
-    system.llm.script([{"role": "planner", "schema": "final_answer", "reply": {"content": {"answer": 391}}}])
+    system.llm.script([{"role": "planner", "schema": "final_answer", "reply": {"content": {"answer": "391"}}}])
     task_id = system.submit("What is 17 * 23?", metadata={"answer_type": "number"})["task_id"]
     record = system.wait(task_id, timeout=60)
     assert record["status"] == "TASK_STATUS_SUCCEEDED" and record["answer"] == "391", record
     synth = [r for r in system.llm.requests() if r["task"] == task_id and r["schema"] == "final_answer"][0]
-    assert synth["json_schema"]["properties"]["answer"] == {"type": "number"}
+    assert synth["json_schema"]["properties"]["answer"]["pattern"].startswith("^-?[0-9]")
     response = system.http.post("/v1/tasks", json={"question": "x", "metadata": {"answer_type": "date"}})
     assert response.status_code == 400 and "answer_type" in response.text
+
+
+def test_a_task_over_its_token_budget_fails_with_the_reason(system):
+    task_id = system.submit("SUBTASKS:\n- one @echo\n- two @echo after:1\n- three @echo after:2",
+                            token_budget=150)["task_id"]
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_FAILED", record
+    assert record["failure_reason"].startswith("token budget exceeded") and record["token_budget"] == "150"
+    used = sum(int(u["prompt_tokens"]) + int(u["completion_tokens"]) for u in record["usage"].values())
+    assert used > 150
+    ok = system.submit("SUBTASKS:\n- one @echo", token_budget=100_000)["task_id"]
+    assert system.wait(ok, timeout=60)["status"] == "TASK_STATUS_SUCCEEDED"
+    bad = system.http.post("/v1/tasks", json={"question": "x", "token_budget": -1})
+    assert bad.status_code == 400 and "token_budget" in bad.text

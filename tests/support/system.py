@@ -65,7 +65,14 @@ class System:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.worker_counts = workers if workers is not None else {"echo": 2}
         self.extra_env = env or {}
-        self.nats = NatsServer(store_dir=str(self.tmp / "nats"))
+        # Every service connects as its own NATS user with its permissions (core/channel/identities.py), as in
+        # local mode; test code connecting without credentials is an unrestricted user.
+        from workforce.local import nats_auth
+
+        self.nats_passwords = nats_auth.make_passwords()
+        (self.tmp / "nats").mkdir(exist_ok=True)
+        config = nats_auth.write_config(self.tmp / "nats" / "nats.conf", self.nats_passwords, anonymous_admin=True)
+        self.nats = NatsServer(store_dir=str(self.tmp / "nats"), config=str(config))
         self.llm = llm or ScriptedLLM(log_dir=str(self.tmp))
         self.http_port = free_port()
         self.grpc_port = free_port()
@@ -84,6 +91,9 @@ class System:
         })
         if name == "gateway":
             env["WF_GRPC_PORT"], env["WF_HTTP_PORT"] = str(self.grpc_port), str(self.http_port)
+        from workforce.local import nats_auth
+
+        env.update(nats_auth.service_env(name, self.nats_passwords))
         env.update(self.extra_env)
         env.update({k: str(v) for k, v in extra.items()})
         return env
@@ -98,6 +108,10 @@ class System:
         self.nats.start()
         if self.llm.proc is None:
             self.llm.start()
+        if "code" in self.worker_counts and "WF_SANDBOX_URL" not in self.extra_env:
+            port = free_port()  # the code worker's sandbox executor, its own process as in local mode
+            self.start_service("sandbox", WF_GRPC_PORT=port)
+            self.extra_env["WF_SANDBOX_URL"] = f"127.0.0.1:{port}"
         for name in ("gateway", "planner", "coordinator"):
             self.start_service(name)
         for worker_type, count in self.worker_counts.items():

@@ -123,6 +123,8 @@ async def test_junk_is_never_a_success(scripted, tmp_path, junk):
     outcome = await agent.run(ITEM, ctx(settings, tmp_path))
     assert outcome.failed and outcome.content.startswith("model error: unusable output")
     assert sum(1 for m in outcome.messages if "not usable" in str(m.get("content"))) == 3  # fed back, bounded
+    temperatures = [r["temperature"] for r in scripted.requests()]
+    assert temperatures[0] == 0.0 and all(t >= 0.7 for t in temperatures[1:])  # resampled, not greedy again
 
 
 async def test_backend_error_is_a_model_error(scripted, tmp_path):

@@ -1,4 +1,5 @@
-"""worker-code tools over a real object store, and its agent iterating on an error with a scripted model."""
+"""worker-code tools over a real object store and a real sandbox executor process, and its agent iterating on an
+error with a scripted model."""
 
 import os
 
@@ -16,6 +17,19 @@ from workforce.workers.code.limits import CodeSettings
 pytest_plugins = ["tests.workers.worker_support"]
 
 SETTINGS = dict(code_cpu_s=30, code_wall_s=60, code_memory_mb=2048)
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_url(sandbox_executor, monkeypatch):
+    monkeypatch.setenv("WF_SANDBOX_URL", sandbox_executor.url)
+
+
+def test_the_worker_refuses_to_start_without_an_executor(monkeypatch):
+    from workforce.workers.code.remote import SandboxNotConfigured
+
+    monkeypatch.delenv("WF_SANDBOX_URL")
+    with pytest.raises(SandboxNotConfigured, match="WF_SANDBOX_URL"):
+        spec(CodeSettings(**SETTINGS))
 
 
 def _tools(settings):
@@ -140,12 +154,23 @@ async def test_agent_fixes_its_code_after_an_error(nats_channel, scripted_llm):
     assert tool_results[1] == "385"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="uid separation needs root")
+@pytest.mark.skipif(os.geteuid() != 0, reason="uid separation needs a root executor")
 async def test_runs_as_an_unprivileged_user(nats_channel):
+    from workforce.sandbox.limits import SandboxSettings
+
     settings = CodeSettings(**SETTINGS)
     ctx = make_context(nats_channel, settings, worker_type="code")
     result = await _tools(settings)["run_python"].run(
-        ctx, {"code": "import os\nprint(os.getuid(), os.getgid())"}
+        ctx, {"code": "import os\nprint(os.getuid(), os.getgid(), os.getppid())"}
     )
-    uid, gid = map(int, result.text.split()[:2])
-    assert uid >= settings.code_uid_base and gid == uid
+    uid, gid, _ = map(int, result.text.split()[:3])
+    assert uid >= SandboxSettings().code_uid_base and gid == uid
+
+
+async def test_a_run_that_kills_the_executor_fails_cleanly(nats_channel, tmp_path):
+    """An executor that dies mid-run (or is not there) is a failed run the model reads, not a crash."""
+    settings = CodeSettings(**SETTINGS | {"sandbox_url": "127.0.0.1:1", "sandbox_connect_timeout_s": 1,
+                                          "code_wall_s": 1})
+    ctx = make_context(nats_channel, settings, worker_type="code")
+    result = await _tools(settings)["run_python"].run(ctx, {"code": "print(1)"})
+    assert "the sandbox executor could not run the code" in result.text and result.duration_s < 10

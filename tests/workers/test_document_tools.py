@@ -240,9 +240,9 @@ async def test_fetch_documents_by_url_with_address_checks(nats_channel, site):
     assert ok.ok and "Rotterdam shipped 1234 units" in ok.text
     # loopback by address, and a redirect from an allowed host to loopback: both refused
     direct = await tools["read_document"].run(ctx, {"file": f"http://127.0.0.1:{site}/report.pdf"})
-    assert not direct.ok and "non-public address" in direct.text
+    assert not direct.ok and "loopback address" in direct.text
     redirected = await tools["read_document"].run(ctx, {"file": f"http://localhost:{site}/to-loopback"})
-    assert not redirected.ok and "127.0.0.1" in redirected.text and "non-public" in redirected.text
+    assert not redirected.ok and "127.0.0.1" in redirected.text and "loopback address" in redirected.text
     missing = await tools["read_document"].run(ctx, {"file": f"http://localhost:{site}/missing.pdf"})
     assert not missing.ok and "HTTP 404" in missing.text
     small = _tools(_settings(doc_fetch_allow_hosts="localhost", doc_max_bytes=100_000))

@@ -8,7 +8,7 @@ import io
 import pytest
 from workforce.core.config import Settings
 from workforce.workers.web.browser import BrowserError
-from workforce.workers.web.netguard import BlockedAddress
+from workforce.workers.netguard import BlockedAddress
 from workforce.workers.web.tools import WebTools
 
 from .web_fixtures.helpers import make_ctx, web_settings

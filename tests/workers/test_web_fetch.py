@@ -5,7 +5,7 @@ import sys
 
 import pytest
 from workforce.workers.web.fetch import Fetcher, FetchError
-from workforce.workers.web.netguard import BlockedAddress, NetGuard
+from workforce.workers.netguard import BlockedAddress, NetGuard
 
 from .web_fixtures.helpers import MB, make_ctx, pdf_bytes, web_settings
 from .web_fixtures.server import Reply

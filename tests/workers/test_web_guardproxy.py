@@ -5,9 +5,9 @@ import asyncio
 
 import httpx
 import pytest
-from workforce.workers.web.fetch import GuardedTransport
+from workforce.workers.guarded_http import GuardedTransport
 from workforce.workers.web.guardproxy import GuardProxy
-from workforce.workers.web.netguard import BlockedAddress, NetGuard
+from workforce.workers.netguard import BlockedAddress, NetGuard
 
 pytest_plugins = ["tests.workers.web_fixtures.fixtures"]
 

@@ -3,7 +3,7 @@
 import ipaddress
 
 import pytest
-from workforce.workers.web.netguard import BlockedAddress, NetGuard, block_reason, parse_allowlist
+from workforce.workers.netguard import BlockedAddress, NetGuard, block_reason, parse_allowlist
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,18 @@ def transcription_server():
 
 
 @pytest.fixture(scope="session")
+def sandbox_executor(tmp_path_factory):
+    """The sandbox executor (`workforce-service sandbox`) as its own process, as this user runs it."""
+    from tests.sandbox.executor import start_executor
+
+    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
+    executor = start_executor(free_port(), log, {"WF_CODE_CPU_S": "30", "WF_CODE_WALL_S": "60",
+                                                 "WF_CODE_MEMORY_MB": "2048"}).wait_ready()
+    yield executor
+    executor.stop()
+
+
+@pytest.fixture(scope="session")
 def workers_system(tmp_path_factory):
     """The whole system (gateway, planner, coordinator) with one document and one code worker, each its own
     OS process, over a real nats-server and the scripted LLM; shared by the two workers' end-to-end tests."""

@@ -78,7 +78,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- else if .Values.nats.enabled }}
 {{- $port := 4222 }}
 {{- with .Values.nats.config }}{{ with .nats }}{{ with .port }}{{ $port = . }}{{ end }}{{ end }}{{ end }}
-{{- printf "nats://%s:%v" (include "workforce.natsFullname" .) $port }}
+{{- printf "%s://%s:%v" (ternary "tls" "nats" .Values.natsAuth.tls.enabled) (include "workforce.natsFullname" .) $port }}
 {{- else }}
 {{- fail "nats: enable the bundled NATS (nats.enabled=true) or set nats.external.url" }}
 {{- end }}
@@ -181,6 +181,13 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
 - name: WF_NATS_CREDS
   value: /etc/nats-creds/{{ .Values.nats.external.credsKey }}
 {{- end }}
+{{- if .Values.natsAuth.tls.caSecret }}
+- {name: WF_NATS_TLS_CA, value: /etc/nats-tls/ca/ca.crt}
+{{- end }}
+{{- if .Values.natsAuth.tls.clientSecret }}
+- {name: WF_NATS_TLS_CERT, value: /etc/nats-tls/client/tls.crt}
+- {name: WF_NATS_TLS_KEY, value: /etc/nats-tls/client/tls.key}
+{{- end }}
 - name: WF_STREAM_REPLICAS
   value: {{ .Values.channel.streamReplicas | quote }}
 - name: WF_ACK_WAIT_S
@@ -242,4 +249,41 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
   value: {{ .Values.retention.fileTtlSeconds | int64 | quote }}
 - name: WF_IDEMPOTENCY_TTL_S
   value: {{ .Values.retention.idempotencyTtlSeconds | int64 | quote }}
+{{- end }}
+
+{{/* The limits of one sandboxed run (WF_CODE_*): the executor enforces them, worker-code describes them */}}
+{{- define "workforce.sandboxLimitsEnv" -}}
+{{- $l := .Values.sandbox.limits }}
+- {name: WF_CODE_CPU_S, value: {{ $l.cpuSeconds | quote }}}
+- {name: WF_CODE_WALL_S, value: {{ $l.wallSeconds | quote }}}
+- {name: WF_CODE_MEMORY_MB, value: {{ $l.memoryMb | quote }}}
+- {name: WF_CODE_FILE_MB, value: {{ $l.fileMb | quote }}}
+- {name: WF_CODE_NPROC, value: {{ $l.processes | quote }}}
+- {name: WF_CODE_NOFILE, value: {{ $l.openFiles | quote }}}
+- {name: WF_CODE_OUTPUT_BYTES, value: {{ $l.outputBytes | quote }}}
+{{- end }}
+
+{{- define "workforce.sandboxUrl" -}}
+{{- printf "dns:///%s-sandbox.%s.svc.%s:50051" (include "workforce.fullname" .) .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/* NATS identities (core/channel/identities.py): the users, and whether the services connect as them */}}
+{{- define "workforce.natsUsers" -}}
+{{- $users := list "gateway" "planner" "coordinator" }}
+{{- range $t := list "web" "document" "code" "tool" "echo" }}{{ $users = append $users (printf "worker-%s" $t) }}{{ end }}
+{{- join "," $users }}
+{{- end }}
+
+{{- define "workforce.natsIdentities" -}}
+{{- if and .Values.natsAuth.enabled (or .Values.nats.enabled (not .Values.natsAuth.create)) }}true{{ end }}
+{{- end }}
+
+{{/* WF_NATS_USER / WF_NATS_PASSWORD of one service; call with (dict "root" $ "name" $name) */}}
+{{- define "workforce.natsUserEnv" -}}
+{{- if and (include "workforce.natsIdentities" .root) (has .name (splitList "," (include "workforce.natsUsers" .root))) }}
+- {name: WF_NATS_USER, value: {{ .name | quote }}}
+- name: WF_NATS_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ .root.Values.natsAuth.secretName }}, key: {{ .name | quote }}}
+{{- end }}
 {{- end }}

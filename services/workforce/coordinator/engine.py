@@ -114,6 +114,7 @@ class Coordinator:
                 approval.on_decision(self.machine, plan, message.approval, effects)
             elif kind == "started":
                 pass
+            self.machine.check_budget(plan, effects)
             plan.applied.append(key)
             del plan.applied[:-APPLIED_KEEP]
             plan.transitions += 1
@@ -154,9 +155,14 @@ class Coordinator:
         plan, _ = await self.channel.get_plan(task_id)
         if plan is None:
             record = await self.channel.get_task(task_id)
+            grace = self.settings.submit_grace_s
+            if record is None and valid_task_id(task_id) and now * 1000 - created_ms(task_id) < grace * 1000:
+                return  # its submit is still being written
             if record is None or record.status in TERMINAL:
                 await self.channel.active.delete(task_id)
                 return
+            if record.status == S.TASK_STATUS_QUEUED and now - record.created_at.seconds > grace:
+                await self.channel.start_task(record)  # a submit cut short before the planner was asked
             if record.HasField("deadline") and record.deadline.seconds and now > record.deadline.seconds:
                 await self.apply(task_id, f"deadline:{task_id}", channel_pb2.CoordinatorMessage(
                     task_id=task_id, planner_failure=channel_pb2.PlannerFailure(

@@ -196,6 +196,15 @@ class Machine:
     def on_cancel(self, plan, cancel: channel_pb2.CancelTask, effects: Effects) -> None:
         self.finish(plan, S.TASK_STATUS_CANCELLED, effects, reason=cancel.reason or "cancelled")
 
+    def check_budget(self, plan, effects: Effects) -> None:
+        """End the task when its tokens (every LLM call merged so far) pass its budget."""
+        if not plan.token_budget or plan.status in TERMINAL:
+            return
+        used = sum(u.prompt_tokens + u.completion_tokens for u in plan.usage.values())
+        if used > plan.token_budget:
+            self.finish(plan, S.TASK_STATUS_FAILED, effects,
+                        reason=f"token budget exceeded: {used} tokens used, the budget is {plan.token_budget}")
+
     def on_planner_failure(self, plan, failure: channel_pb2.PlannerFailure, effects: Effects) -> None:
         reason = failure.reason if failure.stage == "coordinator" else \
             f"planner failed to {failure.stage}: {failure.reason}"
@@ -220,7 +229,7 @@ def new_plan(record: common_pb2.TaskRecord) -> channel_pb2.PlanState:
     plan = channel_pb2.PlanState(task_id=record.task_id, question=record.question,
                                  answer_format=record.answer_format, files=list(record.files),
                                  status=S.TASK_STATUS_PLANNING, review_plan=record.review_plan,
-                                 review_replans=record.review_replans)
+                                 review_replans=record.review_replans, token_budget=record.token_budget)
     if record.HasField("deadline"):
         plan.deadline.CopyFrom(record.deadline)
     return plan

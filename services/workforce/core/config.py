@@ -26,11 +26,17 @@ class Settings(BaseSettings):
     # --- channel (NATS JetStream); stream settings live in core/channel/layout.py ---
     nats_url: str = "nats://127.0.0.1:4222"
     nats_creds: str = ""                  # path to a .creds file
+    nats_user: str = ""                   # this service's NATS user (core/channel/identities.py)
+    nats_password: str = ""
+    nats_tls_ca: str = ""                 # CA file of the server's certificate (TLS)
+    nats_tls_cert: str = ""               # client certificate and key (mutual TLS)
+    nats_tls_key: str = ""
     stream_replicas: int = 1              # 3 in a clustered NATS
     ack_wait_s: float = 30.0              # work items: redelivered when not acked/heartbeated in time
     max_deliver: int = 3                  # deliveries of a work item before it is dead-lettered
     backoff_s: str = ""                   # comma-separated redelivery backoff, e.g. "5,15,30"
-    control_ack_wait_s: float = 60.0      # planner / coordinator inbox
+    control_ack_wait_s: float = 10.0      # planner / coordinator inbox: handlers heartbeat every third of it, so a
+                                          # dead replica's messages move to a live one within this time
     event_max_age_s: int = 7 * 24 * 3600   # events of a task (stream max age); 0 = keep forever
     duplicate_window_s: int = 300
     worker_registry_ttl_s: int = 30
@@ -51,6 +57,8 @@ class Settings(BaseSettings):
     # --- orchestration ---
     replan_threshold: int = 2             # failures of a subtask (lineage) that end the task
     task_timeout_s: int = 1800
+    task_token_budget: int = 0            # default tokens a task may use (every LLM call counted); 0 = no limit
+    submit_grace_s: float = 30.0          # a task still QUEUED without a plan this long is handed to the planner again
     subtask_timeout_s: int = 600
     assignment_retries: int = 1           # retries with feedback when the assignment names bad ids
     max_subtasks: int = 12

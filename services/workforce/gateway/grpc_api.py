@@ -98,7 +98,8 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
                              idempotency_key=request.idempotency_key,
                              files=[(f.name, f.data, f.media_type) for f in request.files],
                              metadata=dict(request.metadata), timeout_s=request.timeout_s,
-                             review_plan=request.review_plan, review_replans=request.review_replans)
+                             review_plan=request.review_plan, review_replans=request.review_replans,
+                             token_budget=request.token_budget)
             record, created = await self.tasks.submit(sub, caller)
             return gateway_pb2.SubmitTaskResponse(task_id=record.task_id, created=created, task=record)
         return await self._call("SubmitTask", context, request, run)

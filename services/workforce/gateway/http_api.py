@@ -42,6 +42,8 @@ class SubmitBody(BaseModel):
     review_plan: bool = Field(False, description="Hold the plan in AWAITING_APPROVAL until a person approves, "
                                                  "edits or rejects it (POST …/plan/approve or …/plan/reject)")
     review_replans: bool = Field(False, description="Hold every replan for approval too")
+    token_budget: int = Field(0, description="Tokens the task may use (prompt + completion of every LLM call, "
+                                             "workers' included); over it the task fails. 0 = the server default")
 
 
 class CancelBody(BaseModel):
@@ -156,7 +158,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         record, created = await tasks.submit(Submission(
             question=body.question, answer_format=body.answer_format, idempotency_key=body.idempotency_key,
             metadata=body.metadata, timeout_s=body.timeout_s, review_plan=body.review_plan,
-            review_replans=body.review_replans), who)
+            review_replans=body.review_replans, token_budget=body.token_budget), who)
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
                             status_code=201 if created else 200)
 
@@ -166,7 +168,8 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
     async def submit_with_files(question: str = Form(...), answer_format: str = Form(""),
                                 idempotency_key: str = Form(""), metadata: str = Form("{}"),
                                 timeout_s: int = Form(0), review_plan: bool = Form(False),
-                                review_replans: bool = Form(False), files: list[UploadFile] = File(default=[]),
+                                review_replans: bool = Form(False), token_budget: int = Form(0),
+                                files: list[UploadFile] = File(default=[]),
                                 who: Caller = Depends(caller)):
         try:
             meta = json.loads(metadata or "{}")
@@ -183,7 +186,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         record, created = await tasks.submit(Submission(
             question=question, answer_format=answer_format, idempotency_key=idempotency_key,
             metadata={str(k): str(v) for k, v in meta.items()}, timeout_s=timeout_s, files=loaded,
-            review_plan=review_plan, review_replans=review_replans), who)
+            review_plan=review_plan, review_replans=review_replans, token_budget=token_budget), who)
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
                             status_code=201 if created else 200)
 

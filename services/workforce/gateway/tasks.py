@@ -41,6 +41,7 @@ class Submission:
     timeout_s: int = 0
     review_plan: bool = False        # hold the plan for a person's approval before it runs
     review_replans: bool = False     # … and every replan
+    token_budget: int = 0            # tokens the task may use; 0 = the server default (WF_TASK_TOKEN_BUDGET)
 
 
 # A watch of a finished task waits this long for a late event before it ends.
@@ -91,6 +92,8 @@ class TaskService:
             answer_type_of(sub.metadata)
         except ValueError as exc:
             raise InvalidInput(f"metadata.answer_type: {exc}") from exc
+        if sub.token_budget < 0 or sub.token_budget > 10**12:
+            raise InvalidInput("token_budget must be between 0 (server default) and 10^12")
         if sub.timeout_s < 0 or sub.timeout_s > 7 * 24 * 3600:
             raise InvalidInput("timeout_s must be between 0 (server default) and 604800")
         if len(sub.files) > s.max_files:
@@ -117,6 +120,8 @@ class TaskService:
                 earlier = entry.value.decode() if entry else task_id
                 existing = await self.channel.get_task(earlier)
                 if existing is not None:
+                    if existing.status == common_pb2.TASK_STATUS_QUEUED:
+                        await self.channel.start_task(existing)  # finish what an interrupted submit began
                     return existing, False
                 if valid_task_id(earlier) and time.time() * 1000 - created_ms(earlier) < 60_000:
                     task_id = earlier      # the first submission is still being written: converge on it
@@ -137,12 +142,7 @@ class TaskService:
             raise
         if record is None:                 # a concurrent submission with the same key wrote it first
             return await self.channel.get_task(task_id), False
-        await self.channel.active.put(task_id, b"1")
-        await self.channel.emit(task_id, "task.submitted", sub.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
-                                msg_id=f"ev:{task_id}:submitted")
-        request = channel_pb2.PlannerRequest(task_id=task_id, decompose=channel_pb2.DecomposeRequest(
-            question=sub.question, answer_format=sub.answer_format, files=list(record.files)))
-        await self.channel.to_planner(request, msg_id=f"decompose:{task_id}")
+        await self.channel.start_task(record)
         TASKS_SUBMITTED.inc()
         return record, True
 
@@ -151,7 +151,8 @@ class TaskService:
         record = common_pb2.TaskRecord(
             task_id=task_id, status=common_pb2.TASK_STATUS_QUEUED, question=sub.question,
             answer_format=sub.answer_format, idempotency_key=sub.idempotency_key, metadata=sub.metadata,
-            owner=caller.identity, review_plan=sub.review_plan, review_replans=sub.review_replans)
+            owner=caller.identity, review_plan=sub.review_plan, review_replans=sub.review_replans,
+            token_budget=sub.token_budget or self.settings.task_token_budget)
         record.created_at.GetCurrentTime()
         record.updated_at.CopyFrom(record.created_at)
         timeout = sub.timeout_s or self.settings.task_timeout_s
@@ -159,6 +160,7 @@ class TaskService:
         for name, data, media_type in sub.files:
             record.files.append(await self._store_file(task_id, name, data, media_type))
         await self.index.add(caller, task_id)
+        await self.channel.active.put(task_id, b"1")  # first: the sweeper finds a task whose submit was cut short
         if await self.channel.tasks.create(task_id, record.SerializeToString()) is None:
             return None
         return record

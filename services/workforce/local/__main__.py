@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import nats_auth
 from .nats_server import NatsServer
 from .processes import Fleet, port_or_free
 from .readiness import wait_for_model, wait_ready
@@ -25,16 +26,27 @@ SMALL_MODEL_DEFAULTS = {
     "WF_LLM_SCHEMA_MODE": "llguidance",     # compact constrained JSON from llama.cpp
     "WF_MAX_SUBTASKS": "4",
     "WF_SUBTASK_CHARS": "300",
-    "WF_RESULT_CHARS": "400",
-    "WF_ANSWER_CHARS": "200",
+    "WF_RESULT_CHARS": "160",
+    "WF_ANSWER_CHARS": "120",
     "WF_TOOL_ARG_CHARS": "600",
     "WF_MAX_TOOL_CALLS": "6",
     "WF_LLM_TIMEOUT_S": "300",              # requests queue for the server's slots
 }
 
 
+def sandbox_env(base: dict) -> dict:
+    """The sandbox executor's environment: no API keys, no channel address, nothing it does not need."""
+    keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")
+    return {k: v for k, v in base.items()
+            if k in keep or k.startswith(("WF_CODE_", "WF_SANDBOX_", "WF_LOG_", "WF_BIND_"))}
+
+
 def default_workers() -> list[str]:
+    """Every installed worker type that has something to work with: worker-tool only with a tool registry
+    (a pool without tools would only be assigned subtasks it must fail)."""
     found = [w for w in PRODUCT_WORKERS if importlib.util.find_spec(f"workforce.workers.{w}") is not None]
+    if not os.environ.get("WF_TOOL_REGISTRY"):
+        found = [w for w in found if w != "tool"]
     return found or ["echo"]
 
 
@@ -79,7 +91,11 @@ def main(argv=None) -> int:
         except ModelNotFound as exc:
             print(f"workforce: no model to run with — {exc}", file=sys.stderr)
             return 2
-    nats = NatsServer(store_dir=str(data / "nats"), port=int(os.environ.get("WF_NATS_PORT", 4222))).start()
+    passwords = nats_auth.make_passwords()  # one NATS user per service (core/channel/identities.py)
+    (data / "nats").mkdir(exist_ok=True)
+    config = nats_auth.write_config(data / "nats" / "nats.conf", passwords)
+    nats = NatsServer(store_dir=str(data / "nats"), port=int(os.environ.get("WF_NATS_PORT", 4222)),
+                      config=str(config)).start()
     try:
         base = {**os.environ, "WF_NATS_URL": nats.url, "WF_API_KEYS": key, "WF_BIND_HOST": "127.0.0.1"}
         if args.no_auth:
@@ -96,12 +112,17 @@ def main(argv=None) -> int:
 
         plan = [("gateway", {"WF_HTTP_PORT": str(args.http_port), "WF_GRPC_PORT": str(args.grpc_port)}),
                 ("planner", {}), ("coordinator", {})]
+        if "code" in workers:  # model-written code runs only in the sandbox executor, its own process
+            sandbox_port = port_or_free(0)
+            plan.append(("sandbox", {"WF_GRPC_PORT": str(sandbox_port)}))
+            base["WF_SANDBOX_URL"] = f"127.0.0.1:{sandbox_port}"
         plan += [(f"worker-{w}", {}) for w in workers for _ in range(args.replicas)]
         for i, (name, env) in enumerate(plan):
             metrics = port_or_free(args.metrics_base + i)
+            inherited = sandbox_env(base) if name == "sandbox" else base
             fleet.start(name, [sys.executable, "-m", "workforce.services", name],
-                        {**base, "WF_GRPC_PORT": str(port_or_free(0)), "WF_METRICS_PORT": str(metrics), **env},
-                        metrics_port=metrics)
+                        {**inherited, **nats_auth.service_env(name, passwords), "WF_GRPC_PORT": str(port_or_free(0)),
+                         "WF_METRICS_PORT": str(metrics), **env}, metrics_port=metrics)
 
         api = f"http://127.0.0.1:{args.http_port}"
         problem = wait_ready(api, key_file.read_text(), {w: args.replicas for w in workers}, fleet,

@@ -25,7 +25,8 @@ def nats_server_binary() -> str:
 
 
 class NatsServer:
-    def __init__(self, store_dir: str | None = None, port: int | None = None):
+    def __init__(self, store_dir: str | None = None, port: int | None = None, config: str | None = None):
+        self.config = config  # a configuration file (e.g. local/nats_auth.py's users); the flags below win
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.store_dir = store_dir or tempfile.mkdtemp(prefix="wf-nats-")
@@ -40,8 +41,8 @@ class NatsServer:
         Path(self.store_dir).mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
-             "-sd", self.store_dir],
+            [nats_server_binary(), *(["-c", self.config] if self.config else []), "-js", "-a", "127.0.0.1",
+             "-p", str(self.port), "-m", str(self.monitor_port), "-sd", self.store_dir],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ},
         )
         deadline = time.time() + 20

@@ -32,6 +32,7 @@ def build_params(settings: ModelServerSettings, source):
     params.n_ctx = settings.ctx
     params.cpuparams.n_threads = settings.n_threads()
     params.cpuparams_batch.n_threads = settings.n_threads()
+    params.cache_ram_mib = settings.cache_ram_mib
     params.use_jinja = True
     params.endpoint_metrics = True
     params.ui = False

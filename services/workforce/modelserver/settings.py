@@ -13,6 +13,7 @@ class ModelServerSettings(BaseSettings):
     threads: int = 0            # CPU threads for decoding; 0 = all cores
     parallel: int = 2           # request slots decoded together (continuous batching)
     ctx: int = 8192             # context tokens shared by the slots
+    cache_ram_mib: int = 64     # host-memory cache of earlier prompts (llama.cpp's default of GBs would grow the RSS)
     alias: str = ""             # the model name clients send; default: from the model file
     lora: str = ""              # name=path.gguf,… LoRA adapters on the base model (per-request selection)
     api_key: str = ""           # require this bearer key (the chart sets it from a Secret)

@@ -15,6 +15,7 @@ from .parsing import PlanError, parse_answer, parse_plan
 log = logging.getLogger(__name__)
 ROLE = "planner"
 RAW_KEEP_CHARS = 4000
+RETRY_TEMPERATURE = 0.7   # sampling for a retry after an unusable output
 
 
 class PlannerFailed(Exception):
@@ -44,7 +45,9 @@ class Planner:
                    parse, retries: int = 1, temperature: float | None = None) -> Outcome:
         """Call the model, parse its output; on unusable output retry with the error as feedback."""
         messages, attempts = list(messages), []
-        for _ in range(retries + 1):
+        for attempt_no in range(retries + 1):
+            if attempt_no:  # greedy decoding would write the same unusable output again
+                temperature = max(temperature or 0.0, RETRY_TEMPERATURE)
             try:
                 result = await self.llm.chat(messages, role=ROLE, task_id=task_id, temperature=temperature,
                                              json_schema=schema if self.structured else None,

@@ -61,10 +61,17 @@ def plan_schema(max_subtasks: int, subtask_chars: int = 600, done_ids: list[str]
     }
 
 
+# Numbers as bounded strings: a JSON number's digits are unbounded, and a small model will write them forever.
+ANSWER_TYPES = {
+    "number": {"type": "string", "pattern": "^-?[0-9]{1,15}(\\.[0-9]{1,6})?$", "maxLength": 23},
+    "integer": {"type": "string", "pattern": "^-?[0-9]{1,18}$", "maxLength": 19},
+    "boolean": {"type": "string", "enum": ["true", "false"]},
+}
+
+
 def answer_schema(max_chars: int = 2000, answer_type: str = "text") -> dict:
     """{"answer": …}: text bounded by max_chars, or a number / integer / boolean when the task asks for one."""
-    answer = {"type": "string", "minLength": 1, "maxLength": max_chars} if answer_type == "text" else \
-        {"type": answer_type}
+    answer = ANSWER_TYPES.get(answer_type) or {"type": "string", "minLength": 1, "maxLength": max_chars}
     return {
         "type": "object",
         "properties": {"answer": answer},

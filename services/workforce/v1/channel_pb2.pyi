@@ -64,7 +64,7 @@ class OutboxEntry(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., msg_id: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
 
 class PlanState(_message.Message):
-    __slots__ = ("task_id", "subtasks", "plan_version", "applied", "outbox", "synthesis_requested", "status", "answer", "failure_reason", "usage", "replans", "question", "answer_format", "files", "deadline", "replan_pending", "transitions", "review_plan", "review_replans", "proposals")
+    __slots__ = ("task_id", "subtasks", "plan_version", "applied", "outbox", "synthesis_requested", "status", "answer", "failure_reason", "usage", "replans", "question", "answer_format", "files", "deadline", "replan_pending", "transitions", "review_plan", "review_replans", "proposals", "token_budget")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,7 @@ class PlanState(_message.Message):
     REVIEW_PLAN_FIELD_NUMBER: _ClassVar[int]
     REVIEW_REPLANS_FIELD_NUMBER: _ClassVar[int]
     PROPOSALS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_BUDGET_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
     plan_version: int
@@ -112,7 +113,8 @@ class PlanState(_message.Message):
     review_plan: bool
     review_replans: bool
     proposals: _containers.RepeatedCompositeFieldContainer[PlanProposal]
-    def __init__(self, task_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., applied: _Optional[_Iterable[str]] = ..., outbox: _Optional[_Iterable[_Union[OutboxEntry, _Mapping]]] = ..., synthesis_requested: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., replans: _Optional[int] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replan_pending: _Optional[bool] = ..., transitions: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., proposals: _Optional[_Iterable[_Union[PlanProposal, _Mapping]]] = ...) -> None: ...
+    token_budget: int
+    def __init__(self, task_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., applied: _Optional[_Iterable[str]] = ..., outbox: _Optional[_Iterable[_Union[OutboxEntry, _Mapping]]] = ..., synthesis_requested: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., replans: _Optional[int] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replan_pending: _Optional[bool] = ..., transitions: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., proposals: _Optional[_Iterable[_Union[PlanProposal, _Mapping]]] = ..., token_budget: _Optional[int] = ...) -> None: ...
 
 class PlanProposal(_message.Message):
     __slots__ = ("plan_version", "replaced_subtask_id", "subtasks", "proposed_at", "deadline")

@@ -26,7 +26,7 @@ from workforce.v1 import common_pb2 as workforce_dot_v1_dot_common__pb2
 from workforce.v1 import channel_pb2 as workforce_dot_v1_dot_channel__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aworkforce/v1/gateway.proto\x12\x0cworkforce.v1\x1a\x19workforce/v1/common.proto\x1a\x1aworkforce/v1/channel.proto\";\n\tInputFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x12\n\nmedia_type\x18\x03 \x01(\t\"\xaf\x02\n\x11SubmitTaskRequest\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x15\n\ranswer_format\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12&\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x17.workforce.v1.InputFile\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.workforce.v1.SubmitTaskRequest.MetadataEntry\x12\x11\n\ttimeout_s\x18\x06 \x01(\x05\x12\x13\n\x0breview_plan\x18\x07 \x01(\x08\x12\x16\n\x0ereview_replans\x18\x08 \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"^\n\x12SubmitTaskResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12&\n\x04task\x18\x03 \x01(\x0b\x32\x18.workforce.v1.TaskRecord\"!\n\x0eGetTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"_\n\x10ListTasksRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.workforce.v1.TaskStatus\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x11ListTasksResponse\x12\'\n\x05tasks\x18\x01 \x03(\x0b\x32\x18.workforce.v1.TaskRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x10WatchTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\x04\"4\n\x11\x43\x61ncelTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x14\n\x12ListWorkersRequest\"k\n\x13ListWorkersResponse\x12\'\n\x05pools\x18\x01 \x03(\x0b\x32\x18.workforce.v1.WorkerPool\x12+\n\tinstances\x18\x02 \x03(\x0b\x32\x18.workforce.v1.WorkerInfo\"a\n\x0fPlanEditSubtask\x12\x12\n\nsubtask_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x13\n\x0bworker_type\x18\x03 \x01(\t\x12\x14\n\x0c\x64\x65pendencies\x18\x04 \x03(\t\"\x93\x01\n\x12\x41pprovePlanRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x19\n\x0cplan_version\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12/\n\x08subtasks\x18\x03 \x03(\x0b\x32\x1d.workforce.v1.PlanEditSubtask\x12\x0f\n\x07\x63omment\x18\x04 \x01(\tB\x0f\n\r_plan_version\"`\n\x11RejectPlanRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x19\n\x0cplan_version\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06reason\x18\x03 \x01(\tB\x0f\n\r_plan_version2\xb4\x05\n\tWorkforce\x12O\n\nSubmitTask\x12\x1f.workforce.v1.SubmitTaskRequest\x1a .workforce.v1.SubmitTaskResponse\x12\x41\n\x07GetTask\x12\x1c.workforce.v1.GetTaskRequest\x1a\x18.workforce.v1.TaskRecord\x12L\n\tListTasks\x12\x1e.workforce.v1.ListTasksRequest\x1a\x1f.workforce.v1.ListTasksResponse\x12\x46\n\tWatchTask\x12\x1e.workforce.v1.WatchTaskRequest\x1a\x17.workforce.v1.TaskEvent0\x01\x12G\n\nCancelTask\x12\x1f.workforce.v1.CancelTaskRequest\x1a\x18.workforce.v1.TaskRecord\x12R\n\x0bListWorkers\x12 .workforce.v1.ListWorkersRequest\x1a!.workforce.v1.ListWorkersResponse\x12@\n\x07GetPlan\x12\x1c.workforce.v1.GetTaskRequest\x1a\x17.workforce.v1.PlanState\x12O\n\x0b\x41pprovePlan\x12 .workforce.v1.ApprovePlanRequest\x1a\x1e.workforce.v1.ApprovalDecision\x12M\n\nRejectPlan\x12\x1f.workforce.v1.RejectPlanRequest\x1a\x1e.workforce.v1.ApprovalDecisionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aworkforce/v1/gateway.proto\x12\x0cworkforce.v1\x1a\x19workforce/v1/common.proto\x1a\x1aworkforce/v1/channel.proto\";\n\tInputFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x12\n\nmedia_type\x18\x03 \x01(\t\"\xc5\x02\n\x11SubmitTaskRequest\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x15\n\ranswer_format\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12&\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x17.workforce.v1.InputFile\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.workforce.v1.SubmitTaskRequest.MetadataEntry\x12\x11\n\ttimeout_s\x18\x06 \x01(\x05\x12\x13\n\x0breview_plan\x18\x07 \x01(\x08\x12\x16\n\x0ereview_replans\x18\x08 \x01(\x08\x12\x14\n\x0ctoken_budget\x18\t \x01(\x03\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"^\n\x12SubmitTaskResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12&\n\x04task\x18\x03 \x01(\x0b\x32\x18.workforce.v1.TaskRecord\"!\n\x0eGetTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"_\n\x10ListTasksRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.workforce.v1.TaskStatus\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x11ListTasksResponse\x12\'\n\x05tasks\x18\x01 \x03(\x0b\x32\x18.workforce.v1.TaskRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x10WatchTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\x04\"4\n\x11\x43\x61ncelTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x14\n\x12ListWorkersRequest\"k\n\x13ListWorkersResponse\x12\'\n\x05pools\x18\x01 \x03(\x0b\x32\x18.workforce.v1.WorkerPool\x12+\n\tinstances\x18\x02 \x03(\x0b\x32\x18.workforce.v1.WorkerInfo\"a\n\x0fPlanEditSubtask\x12\x12\n\nsubtask_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x13\n\x0bworker_type\x18\x03 \x01(\t\x12\x14\n\x0c\x64\x65pendencies\x18\x04 \x03(\t\"\x93\x01\n\x12\x41pprovePlanRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x19\n\x0cplan_version\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12/\n\x08subtasks\x18\x03 \x03(\x0b\x32\x1d.workforce.v1.PlanEditSubtask\x12\x0f\n\x07\x63omment\x18\x04 \x01(\tB\x0f\n\r_plan_version\"`\n\x11RejectPlanRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x19\n\x0cplan_version\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06reason\x18\x03 \x01(\tB\x0f\n\r_plan_version2\xb4\x05\n\tWorkforce\x12O\n\nSubmitTask\x12\x1f.workforce.v1.SubmitTaskRequest\x1a .workforce.v1.SubmitTaskResponse\x12\x41\n\x07GetTask\x12\x1c.workforce.v1.GetTaskRequest\x1a\x18.workforce.v1.TaskRecord\x12L\n\tListTasks\x12\x1e.workforce.v1.ListTasksRequest\x1a\x1f.workforce.v1.ListTasksResponse\x12\x46\n\tWatchTask\x12\x1e.workforce.v1.WatchTaskRequest\x1a\x17.workforce.v1.TaskEvent0\x01\x12G\n\nCancelTask\x12\x1f.workforce.v1.CancelTaskRequest\x1a\x18.workforce.v1.TaskRecord\x12R\n\x0bListWorkers\x12 .workforce.v1.ListWorkersRequest\x1a!.workforce.v1.ListWorkersResponse\x12@\n\x07GetPlan\x12\x1c.workforce.v1.GetTaskRequest\x1a\x17.workforce.v1.PlanState\x12O\n\x0b\x41pprovePlan\x12 .workforce.v1.ApprovePlanRequest\x1a\x1e.workforce.v1.ApprovalDecision\x12M\n\nRejectPlan\x12\x1f.workforce.v1.RejectPlanRequest\x1a\x1e.workforce.v1.ApprovalDecisionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,31 +38,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INPUTFILE']._serialized_start=99
   _globals['_INPUTFILE']._serialized_end=158
   _globals['_SUBMITTASKREQUEST']._serialized_start=161
-  _globals['_SUBMITTASKREQUEST']._serialized_end=464
-  _globals['_SUBMITTASKREQUEST_METADATAENTRY']._serialized_start=417
-  _globals['_SUBMITTASKREQUEST_METADATAENTRY']._serialized_end=464
-  _globals['_SUBMITTASKRESPONSE']._serialized_start=466
-  _globals['_SUBMITTASKRESPONSE']._serialized_end=560
-  _globals['_GETTASKREQUEST']._serialized_start=562
-  _globals['_GETTASKREQUEST']._serialized_end=595
-  _globals['_LISTTASKSREQUEST']._serialized_start=597
-  _globals['_LISTTASKSREQUEST']._serialized_end=692
-  _globals['_LISTTASKSRESPONSE']._serialized_start=694
-  _globals['_LISTTASKSRESPONSE']._serialized_end=779
-  _globals['_WATCHTASKREQUEST']._serialized_start=781
-  _globals['_WATCHTASKREQUEST']._serialized_end=834
-  _globals['_CANCELTASKREQUEST']._serialized_start=836
-  _globals['_CANCELTASKREQUEST']._serialized_end=888
-  _globals['_LISTWORKERSREQUEST']._serialized_start=890
-  _globals['_LISTWORKERSREQUEST']._serialized_end=910
-  _globals['_LISTWORKERSRESPONSE']._serialized_start=912
-  _globals['_LISTWORKERSRESPONSE']._serialized_end=1019
-  _globals['_PLANEDITSUBTASK']._serialized_start=1021
-  _globals['_PLANEDITSUBTASK']._serialized_end=1118
-  _globals['_APPROVEPLANREQUEST']._serialized_start=1121
-  _globals['_APPROVEPLANREQUEST']._serialized_end=1268
-  _globals['_REJECTPLANREQUEST']._serialized_start=1270
-  _globals['_REJECTPLANREQUEST']._serialized_end=1366
-  _globals['_WORKFORCE']._serialized_start=1369
-  _globals['_WORKFORCE']._serialized_end=2061
+  _globals['_SUBMITTASKREQUEST']._serialized_end=486
+  _globals['_SUBMITTASKREQUEST_METADATAENTRY']._serialized_start=439
+  _globals['_SUBMITTASKREQUEST_METADATAENTRY']._serialized_end=486
+  _globals['_SUBMITTASKRESPONSE']._serialized_start=488
+  _globals['_SUBMITTASKRESPONSE']._serialized_end=582
+  _globals['_GETTASKREQUEST']._serialized_start=584
+  _globals['_GETTASKREQUEST']._serialized_end=617
+  _globals['_LISTTASKSREQUEST']._serialized_start=619
+  _globals['_LISTTASKSREQUEST']._serialized_end=714
+  _globals['_LISTTASKSRESPONSE']._serialized_start=716
+  _globals['_LISTTASKSRESPONSE']._serialized_end=801
+  _globals['_WATCHTASKREQUEST']._serialized_start=803
+  _globals['_WATCHTASKREQUEST']._serialized_end=856
+  _globals['_CANCELTASKREQUEST']._serialized_start=858
+  _globals['_CANCELTASKREQUEST']._serialized_end=910
+  _globals['_LISTWORKERSREQUEST']._serialized_start=912
+  _globals['_LISTWORKERSREQUEST']._serialized_end=932
+  _globals['_LISTWORKERSRESPONSE']._serialized_start=934
+  _globals['_LISTWORKERSRESPONSE']._serialized_end=1041
+  _globals['_PLANEDITSUBTASK']._serialized_start=1043
+  _globals['_PLANEDITSUBTASK']._serialized_end=1140
+  _globals['_APPROVEPLANREQUEST']._serialized_start=1143
+  _globals['_APPROVEPLANREQUEST']._serialized_end=1290
+  _globals['_REJECTPLANREQUEST']._serialized_start=1292
+  _globals['_REJECTPLANREQUEST']._serialized_end=1388
+  _globals['_WORKFORCE']._serialized_start=1391
+  _globals['_WORKFORCE']._serialized_end=2083
 # @@protoc_insertion_point(module_scope)

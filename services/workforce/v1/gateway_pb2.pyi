@@ -19,7 +19,7 @@ class InputFile(_message.Message):
     def __init__(self, name: _Optional[str] = ..., data: _Optional[bytes] = ..., media_type: _Optional[str] = ...) -> None: ...
 
 class SubmitTaskRequest(_message.Message):
-    __slots__ = ("question", "answer_format", "idempotency_key", "files", "metadata", "timeout_s", "review_plan", "review_replans")
+    __slots__ = ("question", "answer_format", "idempotency_key", "files", "metadata", "timeout_s", "review_plan", "review_replans", "token_budget")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class SubmitTaskRequest(_message.Message):
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     REVIEW_PLAN_FIELD_NUMBER: _ClassVar[int]
     REVIEW_REPLANS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_BUDGET_FIELD_NUMBER: _ClassVar[int]
     question: str
     answer_format: str
     idempotency_key: str
@@ -43,7 +44,8 @@ class SubmitTaskRequest(_message.Message):
     timeout_s: int
     review_plan: bool
     review_replans: bool
-    def __init__(self, question: _Optional[str] = ..., answer_format: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., files: _Optional[_Iterable[_Union[InputFile, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timeout_s: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ...) -> None: ...
+    token_budget: int
+    def __init__(self, question: _Optional[str] = ..., answer_format: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., files: _Optional[_Iterable[_Union[InputFile, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timeout_s: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., token_budget: _Optional[int] = ...) -> None: ...
 
 class SubmitTaskResponse(_message.Message):
     __slots__ = ("task_id", "created", "task")

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STEP_RETRIES = 2          # unusable steps fed back before the subtask ends as a model error
 REPEATS_ALLOWED = 1       # identical calls answered with feedback before the subtask ends
+RETRY_TEMPERATURE = 0.7   # sampling for a step asked again after an unusable one
 
 
 @dataclass
@@ -72,7 +73,7 @@ class ToolCallingAgent:
                     result = await self._conclude(item, ctx, messages, last_ok)
                 else:
                     result = await self._ask(messages, item.task_id, ctx, "required" if must_call else
-                                             "none" if must_answer else None)
+                                             "none" if must_answer else None, resample=bad_steps > 0)
             except LLMError as exc:
                 return self._end(outcome, f"model error: {exc}", True)
             outcome.usage.add(self.role, result)
@@ -119,23 +120,28 @@ class ToolCallingAgent:
                     last_ok = ok
                 messages.append(self._tool_message(call, text, ok))
 
-    async def _ask(self, messages: list[dict], task_id: str, ctx: ToolContext, choice: str | None) -> ChatResult:
-        """One step; choice "required" = a tool call, "none" = the result, None = either."""
+    async def _ask(self, messages: list[dict], task_id: str, ctx: ToolContext, choice: str | None,
+                   resample: bool = False) -> ChatResult:
+        """One step; choice "required" = a tool call, "none" = the result, None = either. After an unusable
+        step the model is sampled (RETRY_TEMPERATURE at least): greedy decoding would repeat the same output."""
+        temperature = _temperature(ctx)
+        if resample:
+            temperature = max(temperature or 0.0, RETRY_TEMPERATURE)
         result = result_schema(self.settings.result_chars)
         if self.json_mode:
             schema = result if choice == "none" else \
                 action_schema(self.spec.tools, allow_result=choice != "required",
                               result_chars=self.settings.result_chars, arg_chars=self.settings.tool_arg_chars)
             return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=schema,
-                                       schema_name="worker_step", temperature=_temperature(ctx))
+                                       schema_name="worker_step", temperature=temperature)
         specs = [t.openai_spec() for t in self.spec.tools] or None
         if choice == "none":  # the answer, constrained to the result object
             return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=result,
-                                       schema_name="subtask_result", temperature=_temperature(ctx))
+                                       schema_name="subtask_result", temperature=temperature)
         return await self.llm.chat(messages, role=self.role, task_id=task_id, tools=specs,
                                    tool_choice=choice if specs and choice else None,
                                    json_schema=None if specs else result, schema_name="subtask_result",
-                                   temperature=_temperature(ctx))
+                                   temperature=temperature)
 
     async def _conclude(self, item, ctx: ToolContext, messages: list[dict], last_ok: bool) -> ChatResult:
         """The answer in a short, fresh conversation — the subtask, the tool calls and their outputs only — which a

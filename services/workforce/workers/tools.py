@@ -60,7 +60,9 @@ class ToolContext:
         """Store a produced file in the object store and remember it for the subtask's result."""
         digest = hashlib.sha256(data).hexdigest()
         key = f"{self.task_id}/out/{self.subtask_id}/{digest[:16]}/{Path(name).name}"
-        if self.channel is not None:
+        if self.channel is not None and not await _stored(self.channel.files, key):
+            # content-addressed: an object already stored under the key holds these bytes (and putting it again
+            # would purge the old chunks, which a worker's NATS identity may not do)
             await self.channel.files.put(key, data)
         ref = common_pb2.FileRef(name=Path(name).name, object_key=key, size=len(data), media_type=media_type,
                                  sha256=digest)
@@ -70,6 +72,16 @@ class ToolContext:
     async def emit(self, type_: str, message: str = "", data: dict | None = None) -> None:
         if self.channel is not None:
             await self.channel.emit(self.task_id, type_, message, subtask_id=self.subtask_id, data=data)
+
+
+async def _stored(files, key: str) -> bool:
+    from nats.js.errors import ObjectNotFoundError
+
+    try:
+        info = await files.get_info(key)
+    except ObjectNotFoundError:
+        return False
+    return not info.deleted
 
 
 ToolFunc = Callable[..., Awaitable[Any]]

@@ -14,7 +14,8 @@ from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequen
 
 from ...v1 import channel_pb2, common_pb2
 from ..config import Settings
-from . import layout
+from . import identities, layout
+from .auth import connect_options
 from .state import KVStore
 
 log = logging.getLogger(__name__)
@@ -24,11 +25,14 @@ _TERMINAL_EVENTS = {"task.succeeded", "task.failed", "task.cancelled"}
 
 async def connect(settings: Settings, name: str = "") -> "Channel":
     opts = dict(servers=[settings.nats_url], name=name or settings.service_name, max_reconnect_attempts=-1)
-    if settings.nats_creds:
-        opts["user_credentials"] = settings.nats_creds
+    opts.update(connect_options(settings))
     nc = await nats.connect(**opts)
     channel = Channel(nc, settings)
-    await channel.ensure()
+    identity = identities.for_service(settings.service_name) if settings.nats_user else None
+    if identity is None or identity.setup:
+        await channel.ensure()
+    else:  # a worker's identity may not create streams: bind what it may use, once the control plane made it
+        await channel.bind(identity.buckets)
     return channel
 
 
@@ -72,6 +76,20 @@ class Channel:
                 bucket=layout.FILES_BUCKET, storage=StorageType.FILE, replicas=s.stream_replicas,
                 ttl=s.file_ttl_s or None,
             )
+
+    async def bind(self, buckets, wait_s: float = 1.0) -> None:
+        """Bind existing buckets (by name) and the object store without creating anything."""
+        attributes = {layout.TASKS_BUCKET: "tasks", layout.PLANS_BUCKET: "plans", layout.WORKERS_BUCKET: "workers",
+                      layout.IDEMPOTENCY_BUCKET: "idempotency", layout.ACTIVE_BUCKET: "active"}
+        while True:
+            try:
+                for name in buckets:
+                    setattr(self, attributes[name], KVStore(await self.js.key_value(name)))
+                self.files = await self.js.object_store(layout.FILES_BUCKET)
+                return
+            except (NotFoundError, BadRequestError) as exc:
+                log.info("channel not set up yet (%s); waiting for the control plane", type(exc).__name__)
+                await asyncio.sleep(wait_s)
 
     async def bucket(self, name: str, history: int, ttl: float | None = None) -> KVStore:
         """A KV bucket, created when missing; an existing one gets the configured TTL (0/None = none)."""
@@ -132,6 +150,17 @@ class Channel:
 
     async def to_planner(self, request: channel_pb2.PlannerRequest, msg_id: str) -> None:
         await self.publish(layout.PLANNER_SUBJECT, request, msg_id=msg_id, task_id=request.task_id)
+
+    async def start_task(self, record: common_pb2.TaskRecord) -> None:
+        """Announce a written task and hand it to the planner. Idempotent (message ids), so an interrupted submit
+        is finished by the client's retry or by the coordinator's sweeper."""
+        task_id = record.task_id
+        await self.active.put(task_id, b"1")
+        await self.emit(task_id, "task.submitted", record.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
+                        msg_id=f"ev:{task_id}:submitted")
+        request = channel_pb2.PlannerRequest(task_id=task_id, decompose=channel_pb2.DecomposeRequest(
+            question=record.question, answer_format=record.answer_format, files=list(record.files)))
+        await self.to_planner(request, msg_id=f"decompose:{task_id}")
 
     async def to_coordinator(self, message: channel_pb2.CoordinatorMessage, msg_id: str) -> None:
         await self.publish(layout.COORDINATOR_SUBJECT, message, msg_id=msg_id, task_id=message.task_id)

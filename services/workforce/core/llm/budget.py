@@ -1,7 +1,7 @@
 """Token caps sized to a JSON schema: the most tokens a schema-valid answer can take, so that a model that
 rambles inside a string is cut where the schema would end it anyway, not at a global cap."""
 
-CHARS_PER_TOKEN = 2.5       # conservative: digits, punctuation and rare words tokenize short
+CHARS_PER_TOKEN = 1.0       # the worst case: a bounded string always closes within its cap (junk can be 1 char a token)
 UNBOUNDED_STRING = 2000     # characters assumed for a string without maxLength
 UNBOUNDED_ITEMS = 16
 

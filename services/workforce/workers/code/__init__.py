@@ -1,5 +1,6 @@
-"""worker-code (reasoning and coding): runs Python, and shell where enabled, in a sandbox (see sandbox.py and
-netns.py for the limits and the isolation), stores the files it produces, and reads documents."""
+"""worker-code (reasoning and coding): runs Python, and shell where enabled, in the sandbox executor (its own
+service, services/workforce/sandbox/, reached over gRPC at WF_SANDBOX_URL: see remote.py), stores the files
+the code produces, and reads documents. No model-written code runs in this process or its pod."""
 
 from ...core.config import Settings
 from ..document.ask import MediaModels
@@ -7,7 +8,7 @@ from ..document.config import document_settings
 from ..document.tools import DocumentTools
 from ..tools import WorkerSpec
 from .limits import code_settings
-from .sandbox import Sandbox
+from .remote import RemoteSandbox
 from .tools import CodeTools
 
 DESCRIPTION = (
@@ -24,7 +25,7 @@ SYSTEM_PROMPT = (
 
 def spec(settings: Settings) -> WorkerSpec:
     code = code_settings(settings)
-    tools = CodeTools(code, Sandbox(code)).tools()
+    tools = CodeTools(code, RemoteSandbox(code)).tools()
     docs = DocumentTools(document_settings(settings), MediaModels(document_settings(settings)))
     tools += [t for t in docs.tools() if t.name in ("list_files", "read_document")]
     return WorkerSpec(worker_type="code", description=DESCRIPTION, tools=tools, system_prompt=SYSTEM_PROMPT,

@@ -1,4 +1,5 @@
-"""The code worker's tools: run Python (and shell, when enabled) in the sandbox; produced files are stored."""
+"""The code worker's tools: run Python (and shell, when enabled) in the sandbox executor (remote.py); produced
+files are stored."""
 
 import asyncio
 import os
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from ..tools import Tool, ToolContext
 from .limits import CodeSettings
-from .sandbox import SCRIPT, RunResult, Sandbox
+from .remote import SCRIPT, RemoteSandbox, RunResult
 
 CODE_PARAM = {"type": "string", "minLength": 1, "maxLength": 200_000}
 
@@ -33,7 +34,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 class CodeTools:
-    def __init__(self, settings: CodeSettings, sandbox: Sandbox):
+    def __init__(self, settings: CodeSettings, sandbox: RemoteSandbox):
         self.settings = settings
         self.sandbox = sandbox
 
@@ -81,7 +82,7 @@ class CodeTools:
         before = await asyncio.to_thread(_snapshot, root)
         result: RunResult = await self.sandbox.run(language, code, root, timeout_s)
         files = await self._collect(ctx, root, before, lambda uid: uid != 0 or not self.sandbox.drop_uid)
-        return self.render(result, files)
+        return self.render(result, files + [f"- {note}" for note in result.notes])
 
     def render(self, result: RunResult, files: list[str]) -> str:
         limit = self.settings.code_result_chars

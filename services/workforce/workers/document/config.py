@@ -16,7 +16,9 @@ class DocumentSettings(Settings):
     doc_zip_max_depth: int = 3
     # --- fetching documents by URL ---
     doc_fetch_timeout_s: float = 30.0
-    doc_fetch_allow_hosts: str = ""  # comma-separated hosts allowed even when they resolve privately
+    # the network guard's allowlist (workers/netguard.py): hosts, host:port, addresses or networks reachable even
+    # when private, e.g. "intranet.local, 10.1.0.0/16"
+    doc_fetch_allow_hosts: str = ""
 
     # --- vision (images, video frames): an OpenAI-compatible chat endpoint taking image_url parts ---
     vision_base_url: str = ""  # empty: WF_LLM_BASE_URL

@@ -1,36 +1,20 @@
-"""Fetch a document by URL: http(s) only, size and time limits, no private / loopback / link-local / metadata
-addresses (checked after DNS resolution and on every redirect) unless the host is in
-WF_DOC_FETCH_ALLOW_HOSTS."""
+"""Fetch a document by URL: http(s) only, size and time limits, under the workers' network guard
+(workers/netguard.py): no private / loopback / link-local / metadata addresses, checked on every redirect hop
+and again when a connection opens, which goes to the address that was checked (no DNS rebinding between check
+and connect). WF_DOC_FETCH_ALLOW_HOSTS is the guard's allowlist (hosts, host:port, addresses or networks)."""
 
-import asyncio
-import ipaddress
-import socket
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
+from ..guarded_http import GuardedTransport
+from ..netguard import BlockedAddress, NetGuard
 from .config import DocumentSettings
 from .model import DocumentError
 
 MAX_REDIRECTS = 5
-
-
-async def _check_address(url: str, allow: set[str]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DocumentError(url, "only http(s) URLs can be fetched")
-    host = parts.hostname.lower()
-    if host in allow:
-        return
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise DocumentError(url, f"the host does not resolve: {exc}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise DocumentError(url, f"refused: {host} resolves to a non-public address ({address})")
+REDIRECTS = {301, 302, 303, 307, 308}
 
 
 def _filename(url: str, response: httpx.Response) -> str:
@@ -44,23 +28,30 @@ def _filename(url: str, response: httpx.Response) -> str:
 
 async def fetch_document(url: str, settings: DocumentSettings) -> tuple[str, bytes, str]:
     """(file name, bytes, media type) of the document at `url`."""
-    allow = {h.strip().lower() for h in settings.doc_fetch_allow_hosts.split(",") if h.strip()}
+    try:
+        guard = NetGuard(settings.doc_fetch_allow_hosts, "WF_DOC_FETCH_ALLOW_HOSTS")
+    except ValueError as exc:
+        raise DocumentError(url, str(exc)) from None
     limit = settings.doc_max_bytes
     async with httpx.AsyncClient(
+        transport=GuardedTransport(guard),
         follow_redirects=False,
+        trust_env=False,
         timeout=settings.doc_fetch_timeout_s,
         headers={"User-Agent": "workforce-document/1.0"},
     ) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            await _check_address(url, allow)
             try:
+                await guard.check_url(url)
                 async with client.stream("GET", url) as response:
-                    if response.is_redirect:
-                        url = urljoin(url, response.headers.get("location", ""))
+                    location = response.headers.get("location")
+                    if response.status_code in REDIRECTS and location:
+                        url = urljoin(url, location)
                         continue
                     if response.status_code >= 400:
                         raise DocumentError(url, f"HTTP {response.status_code}")
-                    if int(response.headers.get("content-length") or 0) > limit:
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > limit:
                         raise DocumentError(url, f"larger than the limit of {limit} bytes")
                     chunks, size = [], 0
                     async for chunk in response.aiter_bytes():
@@ -70,6 +61,8 @@ async def fetch_document(url: str, settings: DocumentSettings) -> tuple[str, byt
                         chunks.append(chunk)
                     media_type = response.headers.get("content-type", "").split(";")[0].strip()
                     return _filename(url, response), b"".join(chunks), media_type
-            except httpx.HTTPError as exc:
-                raise DocumentError(url, f"fetch failed: {type(exc).__name__}: {exc}") from exc
+            except BlockedAddress as exc:
+                raise DocumentError(url, str(exc)) from None
+            except (httpx.HTTPError, OSError) as exc:
+                raise DocumentError(url, f"fetch failed: {type(exc).__name__}: {exc}") from None
     raise DocumentError(url, f"more than {MAX_REDIRECTS} redirects")

@@ -16,7 +16,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from .config import WebSettings
 from .guardproxy import GuardProxy
-from .netguard import BlockedAddress, NetGuard
+from ..netguard import BlockedAddress, NetGuard
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ class WebSettings(BaseSettings):
     api_timeout_s: float = 20.0
 
     # --- fetching pages (model-chosen URLs, always through the network guard) ---
-    net_allowlist: str = ""               # "127.0.0.1:8080, 10.1.0.0/16, intranet.local:443" (see netguard.py)
+    net_allowlist: str = ""               # "127.0.0.1:8080, 10.1.0.0/16, intranet.local:443" (see workers/netguard.py)
     fetch_max_bytes: int = 10 * 1024 * 1024
     fetch_timeout_s: float = 30.0         # the whole fetch, redirects included
     fetch_connect_timeout_s: float = 10.0

@@ -1,60 +1,27 @@
 """Fetching a URL with httpx under the network guard, with size and time limits.
 
 Redirects are followed here, one hop at a time, and every hop's target is checked before it is requested.
-The transport's network backend resolves and checks the host again when it opens a connection and connects to
-the checked address itself, so a name that changes its answer between check and connect is still refused.
+The transport (workers/guarded_http.py) resolves and checks the host again when it opens a connection and
+connects to the checked address itself, so a name that changes its answer between check and connect is still
+refused.
 """
 
 import asyncio
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-import httpcore
 import httpx
 from trafilatura.utils import decode_file
 
 from .config import WebSettings
-from .netguard import BlockedAddress, NetGuard
+from ..guarded_http import GuardedTransport
+from ..netguard import BlockedAddress, NetGuard
 
 REDIRECTS = {301, 302, 303, 307, 308}
 
 
 class FetchError(Exception):
     """A fetch that could not complete (too large, too slow, too many redirects, unreachable)."""
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections only to addresses the guard accepts, pinned to the address it checked."""
-
-    def __init__(self, guard: NetGuard):
-        self.guard = guard
-        self.inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        errors = []
-        for ip in await self.guard.resolve(host, port):
-            try:
-                return await self.inner.connect_tcp(ip, port, timeout=timeout, local_address=local_address,
-                                                    socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
-                errors.append(f"{ip}: {exc}")
-        raise httpcore.ConnectError(f"cannot connect to {host}:{port}: {'; '.join(errors)}")
-
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        raise httpcore.ConnectError("unix sockets are not reachable through the guard")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, guard: NetGuard):
-        super().__init__(trust_env=False)
-        # httpx offers no public hook for the network backend; the pool is rebuilt with ours (httpx==0.28.1).
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=GuardedBackend(guard),
-            max_connections=50, max_keepalive_connections=10,
-        )
 
 
 @dataclass

@@ -13,7 +13,7 @@ import logging
 
 import h11
 
-from .netguard import BlockedAddress, NetGuard, url_target
+from ..netguard import BlockedAddress, NetGuard, url_target
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from .config import WebSettings
 from .documents import kind_of, read_document
 from .extract import extract_html, window
 from .fetch import Fetcher
-from .netguard import NetGuard
+from ..netguard import NetGuard
 from .search import WebSearch
 from .wikipedia import Wikipedia
 

@@ -1,4 +1,6 @@
-"""The code sandbox against escape attempts: each ends with a clear error, and the worker stays healthy."""
+"""The sandbox executor's runner (in-process, as the executor uses it) against escape attempts: each ends with
+a clear error, and the executor stays healthy. tests/sandbox/test_isolation.py runs the executor itself as
+the chart deploys it (its uid, no capabilities) and attacks it over gRPC."""
 
 import asyncio
 import os
@@ -11,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from workforce.workers.code.limits import CodeSettings
-from workforce.workers.code.netns import namespaces_available
-from workforce.workers.code.sandbox import Sandbox
+from workforce.sandbox.limits import SandboxSettings
+from workforce.sandbox.netns import namespaces_available
+from workforce.sandbox.runner import Sandbox
 
 LIMITS = dict(code_cpu_s=30, code_wall_s=60, code_memory_mb=1024, code_nproc=32, code_output_bytes=64 * 1024)
 
 
 def _sandbox(**extra) -> Sandbox:
-    return Sandbox(CodeSettings(**(LIMITS | extra)))
+    return Sandbox(SandboxSettings(**(LIMITS | extra)))
 
 
 @pytest.fixture
@@ -285,3 +287,61 @@ async def test_concurrent_runs_are_separate_users(tmp_path):
     uids = {int(r.stdout) for r in results}
     assert len(uids) == 3 and all(sandbox.uids.base <= u < sandbox.uids.base + 64 for u in uids)
     assert len(sandbox.uids.free) == sandbox.uids.SIZE and _leftovers(sandbox) == []
+
+
+async def test_fallback_refuses_the_network_to_subprocesses_too(workdir, listener):
+    """Without namespaces the seccomp filter is the network boundary: a shell, a child Python and a child
+    that never imports the audit hook all fail to open a socket; AF_UNIX pairs (asyncio, multiprocessing)
+    still work."""
+    port, accepted = listener
+    sandbox = _sandbox(code_isolation="none")
+    assert sandbox.syscall_filter
+    code = f"""
+import socket, subprocess, sys
+shell = subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected"],
+                       capture_output=True, text=True)
+print("shell", shell.returncode, "Permission denied" in shell.stderr)
+child = subprocess.run([sys.executable, "-c",
+                        "import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)"],
+                       capture_output=True, text=True)
+print("child", child.returncode, child.stderr.strip().splitlines()[-1])
+udp = subprocess.run([sys.executable, "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"],
+                     capture_output=True, text=True)
+print("udp", udp.returncode)
+a, b = socket.socketpair()
+a.sendall(b"x")
+print("pair", b.recv(1))
+"""
+    result = await sandbox.run("python", code, workdir)
+    lines = result.stdout.decode().splitlines()
+    assert lines == ["shell 1 True", "child 1 PermissionError: [Errno 13] Permission denied", "udp 1",
+                     "pair b'x'"], result
+    assert accepted == []
+    await _healthy(sandbox, workdir)
+
+
+async def test_fallback_run_cannot_signal_the_executor_or_survive_it(workdir):
+    sandbox = _sandbox(code_isolation="none", code_wall_s=3)
+    code = f"""
+import os, signal, subprocess
+for target, sig in (({os.getpid()}, signal.SIGTERM), (-{os.getpgrp()}, signal.SIGTERM), (-1, signal.SIGKILL)):
+    try:
+        os.kill(target, sig)
+        print("signalled", target)
+    except OSError as exc:
+        print("refused", exc.errno)
+subprocess.Popen(["sleep", "300"], start_new_session=True)
+print("daemon started", flush=True)
+"""
+    result = await sandbox.run("python", code, workdir)
+    assert result.stdout.decode().splitlines() == ["refused 1", "refused 1", "refused 1", "daemon started"]
+    sleepers = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == "sleep300"]
+    assert sleepers == [], "a daemonised child outlived its run"
+    await _healthy(sandbox, workdir)
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b"").decode()
+    except OSError:
+        return ""

@@ -1,10 +1,11 @@
-"""The network guard: model-chosen URLs may not reach private, loopback, link-local or metadata addresses.
+"""The network guard of every fetching component (web pages, the browser's proxy, documents by URL):
+model-chosen URLs may not reach private, loopback, link-local or metadata addresses.
 
 Every host is resolved and *every* address it resolves to is checked (a name with one public and one private
-record is refused); callers check again on each redirect hop and when a connection is opened (fetch.py pins the
-connection to the checked address, so DNS rebinding between check and connect does not help).
+record is refused); callers check again on each redirect hop and when a connection is opened (guarded_http.py
+pins the connection to the checked address, so DNS rebinding between check and connect does not help).
 
-The allowlist (WF_WEB_NET_ALLOWLIST) lets a deployment reach chosen internal services. Entries, comma or space
+The allowlist (WF_WEB_NET_ALLOWLIST for the web worker, WF_DOC_FETCH_ALLOW_HOSTS for the document tools) lets a deployment reach chosen internal services. Entries, comma or space
 separated:
     10.1.0.0/16            any port of the addresses in a network (a bare IP is a /32 or /128)
     10.1.2.3:8080          one address and port; IPv6 as [fd00::1]:8080
@@ -21,7 +22,8 @@ from urllib.parse import urlsplit
 from prometheus_client import Counter
 
 REFUSALS = Counter("workforce_web_guard_refusals_total",
-                   "URLs and connections refused by the web worker's network guard", ["reason"])
+                   "URLs and connections refused by the workers' network guard (web and document fetches)",
+                   ["reason"])
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -50,13 +52,13 @@ class AllowRule:
         return self.host == host.lower().rstrip(".")
 
 
-def parse_allowlist(text: str) -> list[AllowRule]:
+def parse_allowlist(text: str, setting: str = "WF_WEB_NET_ALLOWLIST") -> list[AllowRule]:
     rules = []
     for entry in text.replace(",", " ").split():
         try:
             rules.append(_parse_entry(entry))
         except ValueError as exc:
-            raise ValueError(f"bad WF_WEB_NET_ALLOWLIST entry {entry!r}: {exc}") from None
+            raise ValueError(f"bad {setting} entry {entry!r}: {exc}") from None
     return rules
 
 
@@ -121,8 +123,8 @@ def url_target(url: str) -> tuple[str, int]:
 
 
 class NetGuard:
-    def __init__(self, allowlist: str | list[AllowRule] = ""):
-        self.rules = parse_allowlist(allowlist) if isinstance(allowlist, str) else list(allowlist)
+    def __init__(self, allowlist: str | list[AllowRule] = "", setting: str = "WF_WEB_NET_ALLOWLIST"):
+        self.rules = parse_allowlist(allowlist, setting) if isinstance(allowlist, str) else list(allowlist)
 
     def allowed(self, host: str, port: int, ip: IPAddress) -> bool:
         return any(rule.matches(host, port, ip) for rule in self.rules)

@@ -1,13 +1,14 @@
 """The first (and only) program of a sandboxed run; standard library only (started with `python -S`).
 
-Run as root by `unshare` (namespace isolation) or directly (fallback). In one interpreter, so the run pays for
-one Python start-up: make the mounts of the run's private view (namespaces only), set the resource limits,
-drop to the run's uid, then execute the code (Python in this interpreter; shell by exec of bash).
+Run as root by `unshare` (namespace isolation) or directly by the executor (fallback). In one interpreter, so
+the run pays for one Python start-up: make the mounts of the run's private view (namespaces only), set the
+resource limits, drop to the run's uid, set no_new_privs, load the seccomp filter (syscall_filter.py), then
+execute the code (Python in this interpreter; shell by exec of bash).
 
 argv[1] is a JSON object: workdir, language, script, limits {name: [soft, hard]}, uid (or null),
 mounts (bool), tmpfs_mb, expose (directories of the interpreter to make reachable), site (site-packages
-directories),
-block_network (bool: the Python-level refusal of the fallback).
+directories), syscall_filter (bool), network (bool: runs may use the network), protect (pids the run may not
+signal), block_network (bool: also the Python-level refusal, a second layer where no namespace exists).
 """
 
 import json
@@ -109,6 +110,10 @@ def drop_privileges(libc, uid: int) -> None:
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)  # from root to another uid: every capability is gone
+    no_new_privs(libc)
+
+
+def no_new_privs(libc) -> None:
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError("prctl(PR_SET_NO_NEW_PRIVS) failed")
 
@@ -125,7 +130,7 @@ def _no_network(event, args):
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    libc = _libc() if config["mounts"] or config["uid"] is not None else None
+    libc = _libc() if config["mounts"] or config["uid"] is not None or config["syscall_filter"] else None
     if config["mounts"]:
         prepared = prepare_expose(config["expose"])
         home = private_view(libc, config["workdir"], config["tmpfs_mb"])
@@ -135,10 +140,20 @@ def main() -> None:
         os.chdir(config["workdir"])
         home = config["workdir"]
     os.environ["HOME"] = home
+    seccomp = None
+    if config["syscall_filter"]:  # built before the limits apply; loaded after the uid is dropped
+        sys.path[:0] = config["site"]
+        import syscall_filter
+
+        seccomp = syscall_filter.build(config["protect"], config["network"])
+        del sys.path[: len(config["site"])]
     for name, (soft, hard) in config["limits"].items():
         resource.setrlimit(getattr(resource, name), (soft, hard))
     if config["uid"] is not None:
         drop_privileges(libc, config["uid"])
+    if seccomp is not None:
+        no_new_privs(libc)
+        seccomp.load()
     if config["language"] == "shell":
         os.execv("/bin/bash", ["bash", "--noprofile", "--norc", config["script"]])
 

@@ -1,9 +1,11 @@
-"""Run untrusted Python or shell code under limits, isolated as netns.py describes.
+"""Run untrusted Python or shell code under limits, isolated as netns.py describes (inside the executor).
 
 One run: a fresh process group — `[unshare …] python -S boot.py CONFIG` — in the run's work directory.
 boot.py makes the private mounts (namespaces), sets CPU, address-space, file-size, process and descriptor
-limits, drops to the run's uid and runs the code; the environment is scrubbed, output is capped, and after the
-wall-clock deadline the whole group (with namespaces: the whole pid namespace) is killed.
+limits, drops to the run's uid, loads the seccomp filter (syscall_filter.py) and runs the code; the
+environment is scrubbed, output is capped, and after the wall-clock deadline the whole group (with namespaces:
+the whole pid namespace) is killed. When runs share the executor's uid (no namespaces, not root), the executor
+is the child subreaper of everything a run starts, and every process below it is killed when the run ends.
 """
 
 import asyncio
@@ -18,8 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import boot, netns
-from .limits import CodeSettings
+from . import boot, netns, syscall_filter
+from .limits import SandboxSettings
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ SCRIPT = ".wf_run"  # the code of a run, written into the work directory and rem
 BOOT = str(Path(boot.__file__).resolve())
 SITE_DIRS = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
 INTERPRETER_DIRS = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, *SITE_DIRS)})
+PR_SET_CHILD_SUBREAPER = 36
 UNSHARE_SIGNAL = b"unshare: sigprocmask unblock failed"  # util-linux 2.38 when its child died of a signal
 
 
@@ -80,7 +83,7 @@ class UidPool:
 
 
 class Sandbox:
-    def __init__(self, settings: CodeSettings):
+    def __init__(self, settings: SandboxSettings):
         self.settings = settings
         mode = settings.code_isolation
         if mode not in ("auto", "namespaces", "none"):
@@ -95,7 +98,7 @@ class Sandbox:
         if not available and mode == "auto":
             log.warning(
                 "code sandbox: Linux namespaces unavailable (%s); using the fallback isolation "
-                "(limits, own uid if root, Python-level network refusal). See workers/code/netns.py.",
+                "(limits, own uid if root, the seccomp filter). See sandbox/netns.py.",
                 why,
             )
         self.namespaces = available
@@ -107,10 +110,26 @@ class Sandbox:
         if netns.can_drop_uid() and not self.drop_uid:
             log.warning(
                 "code sandbox: %s is not reachable by other users and namespaces are off: runs keep the "
-                "worker's uid (root). Install Python where others may read it, or allow namespaces.",
+                "executor's uid (root). Install Python where others may read it, or allow namespaces.",
                 self.hidden,
             )
         self.uids = UidPool.for_base(settings.code_uid_base)
+        filter_mode = settings.sandbox_syscall_filter
+        if filter_mode not in ("auto", "on", "off"):
+            raise ValueError(f"WF_SANDBOX_SYSCALL_FILTER must be auto, on or off, not {filter_mode!r}")
+        works, why = (False, "WF_SANDBOX_SYSCALL_FILTER=off") if filter_mode == "off" else syscall_filter.available()
+        if filter_mode == "on" and not works:
+            raise SandboxUnavailable(f"WF_SANDBOX_SYSCALL_FILTER=on but the filter cannot be built: {why}")
+        if not works and filter_mode == "auto":
+            log.warning("code sandbox: no seccomp filter (%s)%s", why,
+                        "" if self.namespaces else ": without namespaces a subprocess can reach the network")
+        self.syscall_filter = works
+        if not self.drop_uid and not self.namespaces:
+            become_subreaper()  # what a run daemonises stays below us, to be killed when it ends
+        self.concurrency = settings.sandbox_concurrency or (4 if self.drop_uid else 1)
+        if not self.drop_uid and self.concurrency > 1:
+            log.warning("code sandbox: %d runs at once share the executor's uid: they can see each other's "
+                        "files and processes", self.concurrency)
 
     @property
     def isolation(self) -> str:
@@ -130,7 +149,7 @@ class Sandbox:
             "RLIMIT_CORE": [0, 0],
         }
 
-    def _env(self) -> dict:
+    def _env(self, tmpdir: str) -> dict:
         venv_bin = str(Path(sys.executable).parent)
         return {
             "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
@@ -141,7 +160,7 @@ class Sandbox:
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
             "NUMEXPR_MAX_THREADS": "1",
-            "TMPDIR": "/tmp",
+            "TMPDIR": tmpdir,
         }
 
     def command(self, language: str, workdir: Path, script: str, uid: int | None) -> list[str]:
@@ -156,6 +175,9 @@ class Sandbox:
             "site": SITE_DIRS,
             "expose": (self.hidden if uid is not None else []) + self.covered,
             "block_network": not self.namespaces and not self.settings.code_network,
+            "syscall_filter": self.syscall_filter,
+            "network": self.settings.code_network,
+            "protect": sorted({os.getpid(), os.getpgrp(), os.getppid()} - {0, 1}),
         }
         prefix = netns.namespace_prefix(self.settings.code_network) if self.namespaces else []
         return prefix + [sys.executable, "-S", "-E", "-B", BOOT, json.dumps(config)]
@@ -170,25 +192,42 @@ class Sandbox:
         script = f"{SCRIPT}.{'py' if language == 'python' else 'sh'}"
         (workdir / script).write_text(source, encoding="utf-8")
         uid = self.uids.take() if self.drop_uid else None
+        # processes below us that are not this run's (a library user's own children): never killed
+        spared = set() if uid is not None or self.namespaces else set(_descendants(os.getpid()))
+        if not self.namespaces:  # TMPDIR of a run without a private /tmp: next to its work directory
+            (workdir.parent / "tmp").mkdir(mode=0o700, exist_ok=True)
+            if uid is not None:
+                os.lchown(workdir.parent / "tmp", uid, uid)
         try:
             if uid is not None:
                 _chown_tree(workdir, uid)
                 if not self.namespaces:  # the run's uid must reach its directory (not list the parent)
                     os.chmod(workdir.parent, os.stat(workdir.parent).st_mode | 0o011)
-            return await self._execute(self.command(language, workdir, script, uid), workdir, timeout, uid)
+            return await self._execute(self.command(language, workdir, script, uid), workdir, timeout, uid,
+                                       spared)
         finally:
             with contextlib.suppress(OSError):
                 (workdir / script).unlink()
             if uid is not None:
                 await _reap_uid(uid)  # no process of this run may outlive it, nor share its uid with the next
                 self.uids.give(uid)
+            elif not self.namespaces:
+                await reap_descendants(spared)  # the run shared our uid: everything it left below us goes
 
-    async def _execute(self, argv, workdir: Path, timeout: float, uid) -> RunResult:
+    def _kill_run(self, pid: int, uid: int | None, spared: set[int]) -> None:
+        _kill_group(pid)  # with namespaces: unshare, and the whole pid namespace with it
+        if uid is not None:
+            _kill_uid(uid)
+        elif not self.namespaces:
+            _kill_descendants(spared)
+
+    async def _execute(self, argv, workdir: Path, timeout: float, uid, spared: set[int]) -> RunResult:
         started = time.perf_counter()
+        tmpdir = "/tmp" if self.namespaces else str(workdir.parent / "tmp")
         proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=workdir,
-            env=self._env(),
+            env=self._env(tmpdir),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -206,22 +245,26 @@ class Sandbox:
                 state["total"] += len(chunk)
                 if state["total"] > cap and not state["over"]:
                     state["over"] = True
-                    _kill_group(proc.pid)
+                    self._kill_run(proc.pid, uid, spared)
 
         pumps = asyncio.gather(pump(proc.stdout, out), pump(proc.stderr, err))
         errors: list[str] = []
         try:
             await asyncio.wait_for(proc.wait(), timeout)
         except asyncio.TimeoutError:
-            _kill_group(proc.pid)
+            # every process of the run, not only its group: one that left it may hold the pipes, and asyncio's
+            # wait() returns only once they are closed
+            self._kill_run(proc.pid, uid, spared)
             errors.append(f"wall-time limit of {timeout:g} s exceeded: the run was killed")
             await proc.wait()
         except asyncio.CancelledError:
-            _kill_group(proc.pid)
+            self._kill_run(proc.pid, uid, spared)
             raise
         finally:
             if uid is not None:
                 _kill_uid(uid)
+            elif not self.namespaces:
+                _kill_descendants(spared)
         try:  # descendants that escaped the group may hold the pipes open (fallback only): stop waiting
             await asyncio.wait_for(pumps, 2.0)
         except asyncio.TimeoutError:
@@ -278,6 +321,56 @@ async def _reap_uid(uid: int, timeout: float = 5.0) -> None:
         _kill_uid(uid)
         if time.monotonic() > deadline:
             log.error("sandbox uid %d still has processes after %.0f s", uid, timeout)
+            return
+        await asyncio.sleep(0.02)
+
+
+def _descendants(root: int, spared: set[int] = frozenset()) -> list[int]:
+    """Every process below `root` (the executor, the subreaper of its runs' orphans), except the subtrees of
+    the `spared` ones."""
+    parents = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                    stat = handle.read()
+                parents[int(entry.name)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier and pid not in spared]
+        found += children
+        frontier = children
+    return found
+
+
+def become_subreaper() -> None:
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def _kill_descendants(spared: set[int] = frozenset()) -> list[int]:
+    pids = _descendants(os.getpid(), spared)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+async def reap_descendants(spared: set[int] = frozenset(), timeout: float = 5.0) -> None:
+    """Kill every process below the executor and reap the orphans it inherited as their subreaper (the
+    direct children asyncio started are reaped by asyncio)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = _kill_descendants(spared)
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+        if not pids:
+            return
+        if time.monotonic() > deadline:
+            log.error("sandbox: %d processes below the executor survive after %.0f s", len(pids), timeout)
             return
         await asyncio.sleep(0.02)
 

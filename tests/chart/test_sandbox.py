@@ -1,0 +1,89 @@
+"""The sandbox executor as the chart renders it: its own Deployment with no egress at all, ingress only from
+worker-code, no secrets, no token, no channel; worker-code reaches it over gRPC. tests/sandbox/test_isolation.py
+runs the executor with the security context asserted here."""
+
+import pytest
+
+from tests.chart.helm import RELEASE, NAMESPACE, by_kind, container_env, render, render_error
+
+PREFIX = f"{RELEASE}-workforce"
+PROFILES = ["minimal", "production"]  # external-nats runs no code worker, hence no executor
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return {p: render([p]) for p in PROFILES}
+
+
+def _sandbox(docs):
+    return by_kind(docs, "Deployment")[f"{PREFIX}-sandbox"]
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_the_executor_pod_holds_nothing_worth_stealing(rendered, name):
+    docs = rendered[name]
+    pod = _sandbox(docs)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["sandbox"]
+    assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
+    assert "volumes" in pod and all(set(v) == {"name", "emptyDir"} for v in pod["volumes"])  # no Secret
+    assert pod["volumes"][0]["emptyDir"]["medium"] == "Memory"  # a full work area is ENOSPC, not eviction
+    env = container_env(container)
+    from_refs = {k: v for k, v in env.items() if isinstance(v, dict)}
+    assert from_refs == {"WF_INSTANCE_ID": {"fieldRef": {"fieldPath": "metadata.name"}}}  # no Secret
+    assert "envFrom" not in container
+    assert not {"WF_NATS_URL", "WF_NATS_CREDS", "WF_LLM_API_KEY", "WF_API_KEYS", "WF_LLM_BASE_URL"} & set(env)
+    assert env["WF_METRICS_PORT"] == "0" and container["ports"] == [
+        {"name": "grpc", "containerPort": 50051, "protocol": "TCP"}]
+    sc, psc = container["securityContext"], pod["securityContext"]
+    assert sc["capabilities"] == {"drop": ["ALL"]} and sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] and psc["runAsNonRoot"] and psc["runAsUser"] != 0
+    assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_no_egress_at_all_and_ingress_only_from_the_code_worker(rendered, name):
+    docs = rendered[name]
+    policy = by_kind(docs, "NetworkPolicy")[f"{PREFIX}-sandbox"]["spec"]
+    labels = _sandbox(docs)["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert policy["policyTypes"] == ["Ingress", "Egress"] and not policy.get("egress")
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+    (peer,) = rule["from"]
+    worker = by_kind(docs, "Deployment")[f"{PREFIX}-worker-code"]["spec"]["template"]["metadata"]["labels"]
+    assert peer["podSelector"]["matchLabels"].items() <= worker.items()
+    assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker-code"
+
+
+def test_the_policy_is_rendered_even_with_network_policies_off():
+    docs = render(["minimal"], sets=["networkPolicy.enabled=false"])
+    assert list(by_kind(docs, "NetworkPolicy")) == [f"{PREFIX}-sandbox"]
+
+
+def test_the_code_worker_reaches_it_over_headless_grpc(rendered):
+    docs = rendered["minimal"]
+    service = by_kind(docs, "Service")[f"{PREFIX}-sandbox"]["spec"]
+    assert service["clusterIP"] == "None" and service["ports"][0]["port"] == 50051
+    worker = by_kind(docs, "Deployment")[f"{PREFIX}-worker-code"]["spec"]["template"]["spec"]["containers"][0]
+    env, sandbox_env = container_env(worker), container_env(_sandbox(docs)["spec"]["template"]["spec"]["containers"][0])
+    assert env["WF_SANDBOX_URL"] == f"dns:///{PREFIX}-sandbox.{NAMESPACE}.svc.cluster.local:50051"
+    limits = {k: v for k, v in sandbox_env.items() if k.startswith("WF_CODE_")}
+    assert limits and all(env[k] == v for k, v in limits.items()), "the worker describes the limits it gets"
+    # the worker's own egress reaches the executor: this release's pods
+    policy = by_kind(docs, "NetworkPolicy")[f"{PREFIX}-worker-code"]["spec"]
+    assert any(peer.get("podSelector") for rule in policy["egress"] for peer in rule.get("to", []))
+
+
+def test_runtime_class_and_user_namespaces_are_options():
+    docs = render(["minimal"], sets=["sandbox.runtimeClassName=gvisor", "sandbox.hostUsers=false"])
+    pod = _sandbox(docs)["spec"]["template"]["spec"]
+    assert pod["runtimeClassName"] == "gvisor" and pod["hostUsers"] is False
+    others = [d for n, d in by_kind(docs, "Deployment").items() if n != f"{PREFIX}-sandbox"]
+    assert not any("runtimeClassName" in d["spec"]["template"]["spec"] for d in others)
+
+
+def test_the_code_worker_needs_the_executor():
+    assert "sandbox.enabled" in render_error(["minimal"], sets=["sandbox.enabled=false"])
+    docs = render(["minimal"], sets=["sandbox.enabled=false", "workers.code.enabled=false"])
+    assert f"{PREFIX}-sandbox" not in by_kind(docs, "Deployment")
