@@ -76,6 +76,6 @@ async def test_schema_valid_json_from_an_untrained_model(chat, vllm, role, model
 
 
 async def test_a_schema_the_backend_rejects_is_a_clear_llm_error(chat):
-    with pytest.raises(LLMError, match="planner: LLM request to .* failed"):
+    with pytest.raises(LLMError, match="planner: the model at .* answered HTTP 4"):
         await chat.chat([{"role": "user", "content": "x"}], role="planner",
                         json_schema={"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}})

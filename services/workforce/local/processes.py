@@ -7,16 +7,24 @@ from pathlib import Path
 from .nats_server import free_port
 
 
+_HANDED_OUT: set[int] = set()  # ports given to services not yet listening: never hand one out twice
+
+
 def port_or_free(port: int) -> int:
-    """`port` when it can be bound on 127.0.0.1, else a free one (0 = any free port)."""
-    if port:
+    """`port` when it can be bound on 127.0.0.1 and was not handed out already, else a free one (0 = any)."""
+    if port and port not in _HANDED_OUT:
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
+                _HANDED_OUT.add(port)
                 return port
             except OSError:
                 pass
-    return free_port()
+    while True:
+        candidate = free_port()
+        if candidate not in _HANDED_OUT:
+            _HANDED_OUT.add(candidate)
+            return candidate
 
 
 class Fleet:
