@@ -59,7 +59,7 @@ def submit(args) -> int:
         print(f"task {task_id}", flush=True)
 
         def live(event, seen):
-            print(story.event_line(event, story._timestamp(seen[0])), flush=True)
+            print(story.event_line(event, story.timestamp(seen[0])), flush=True)
             if args.verbose:
                 for line in story.details(event):
                     print("             " + line, flush=True)

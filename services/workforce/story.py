@@ -9,22 +9,16 @@ SERVICE_OF = {"task": "gateway", "plan": "planner", "planner": "planner", "answe
               "assignment": "coordinator", "replan": "coordinator", "subtask": "worker", "tool": "worker"}
 
 
-def _when(event: dict, start: float | None) -> str:
-    raw = event.get("time")
-    if not raw or start is None:
-        return "       "
-    try:
-        t = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return "       "
-    return f"{t - start:+7.1f}s"
-
-
-def _timestamp(event: dict) -> float | None:
+def timestamp(event: dict) -> float | None:
     try:
         return datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
     except (KeyError, ValueError):
         return None
+
+
+def _when(event: dict, start: float | None) -> str:
+    t = timestamp(event)
+    return "       " if t is None or start is None else f"{t - start:+7.1f}s"
 
 
 def _short(text, limit: int = 160) -> str:
@@ -75,8 +69,8 @@ def details(event: dict, verbose: bool = False) -> list[str]:
 def tell(record: dict, events: list[dict], verbose: bool = False) -> str:
     """The whole story as text."""
     status = record.get("status", "").removeprefix("TASK_STATUS_")
-    start = _timestamp(events[0]) if events else None
-    end = _timestamp(events[-1]) if events else None
+    start = timestamp(events[0]) if events else None
+    end = timestamp(events[-1]) if events else None
     took = f" in {end - start:.1f} s" if start and end else ""
     lines = [f"task {record.get('task_id')} {status}{took}", f"  question: {_short(record.get('question'), 300)}"]
     for e in events:

@@ -2,7 +2,6 @@
 (channel consumer or direct gRPC). Every model call is kept as an attempt (prompt, raw output, parse error)
 so that the task's events show what the planner saw and wrote, also when it failed."""
 
-import json
 import logging
 from dataclasses import dataclass, field
 
@@ -10,7 +9,7 @@ from ..core.config import Settings
 from ..core.llm.client import LLMError, UsageBook
 from ..v1 import channel_pb2, common_pb2
 from . import prompts
-from .parsing import PlanError, parse_answer, parse_plan
+from .parsing import PlanError, parse_answer, parse_plan, repair_subtasks
 
 log = logging.getLogger(__name__)
 ROLE = "planner"
@@ -90,8 +89,7 @@ class Planner:
             # The model wrote text but no usable plan: the whole task as one subtask is still a valid plan.
             outcome = Outcome(None, exc.attempts[-1]["raw"], messages, exc.attempts,
                               [f"fallback: one subtask for the whole task ({exc})"])
-            outcome.value = parse_plan(json.dumps({"subtasks": [{"content": request.question[: s.subtask_chars],
-                                                                 "dependencies": []}]}), s.max_subtasks)
+            outcome.value = repair_subtasks([{"content": request.question[: s.subtask_chars]}], s.max_subtasks)
         parsed = outcome.value
         outcome.repairs = [*outcome.repairs, *parsed.repairs]
         plan = channel_pb2.PlanReady(plan_version=0, planner_output=outcome.raw)
