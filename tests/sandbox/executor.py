@@ -155,6 +155,10 @@ def can_switch_users() -> tuple[bool, str]:
     for tool in ("setpriv", "unshare"):
         if shutil.which(tool) is None:
             return False, f"util-linux {tool} is not installed"
+    for path in (Path(__file__).resolve().parents[2], Path(sys.prefix)):
+        closed = [str(p) for p in [path, *path.parents] if not p.stat().st_mode & 0o001]
+        if closed:  # e.g. a checkout in a mktemp folder (mode 0700): the chart's uid could not import the code
+            return False, f"{closed[0]} is closed to other users, so the executor cannot run as the chart's uid"
     done = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
     if done.returncode != 0:
         return False, f"unshare --mount refused: {done.stderr.decode().strip()}"

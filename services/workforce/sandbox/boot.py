@@ -88,6 +88,7 @@ def expose(libc, prepared: list[tuple[str, int, str | None]]) -> None:
     covered = set()
     for path, _, blocker in prepared:
         if blocker and blocker not in covered:
+            os.makedirs(blocker, mode=0o755, exist_ok=True)  # gone when it was below the private /tmp
             _mount(libc, "tmpfs", blocker, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
             covered.add(blocker)
     for path, fd, _ in prepared:
@@ -131,6 +132,10 @@ def _no_network(event, args):
 def main() -> None:
     config = json.loads(sys.argv[1])
     libc = _libc() if config["mounts"] or config["uid"] is not None or config["syscall_filter"] else None
+    syscall_filter = None
+    if config["syscall_filter"]:  # imported before the mounts: a checkout under /tmp is hidden by the private /tmp
+        sys.path[:0] = config["site"]
+        import syscall_filter
     if config["mounts"]:
         prepared = prepare_expose(config["expose"])
         home = private_view(libc, config["workdir"], config["tmpfs_mb"])
@@ -141,10 +146,7 @@ def main() -> None:
         home = config["workdir"]
     os.environ["HOME"] = home
     seccomp = None
-    if config["syscall_filter"]:  # built before the limits apply; loaded after the uid is dropped
-        sys.path[:0] = config["site"]
-        import syscall_filter
-
+    if syscall_filter is not None:  # built before the limits apply; loaded after the uid is dropped
         seccomp = syscall_filter.build(config["protect"], config["network"])
         del sys.path[: len(config["site"])]
     for name, (soft, hard) in config["limits"].items():
