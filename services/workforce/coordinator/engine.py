@@ -1,8 +1,14 @@
-"""Applies inbox messages to the plan with compare-and-set, then publishes the plan's outbox.
+"""Applies inbox messages to the plan, one compare-and-set write per message, then publishes the outbox the
+transition queued in one pipeline.
+
+The replica that applies a task's messages holds its plan and record in memory (owned.py) and writes them with
+compare-and-set on the revision it holds, so the steady state reads nothing; a conflict (another replica applied
+a message of the task) re-reads and applies again.
 
 Crash-safety: a message is acked only after its transition is committed and its outbox published. A message
-redelivered after a crash finds its key in `plan.applied` and only re-publishes the outbox; every outbox entry has
-a Nats-Msg-Id, so the server drops what was already published.
+redelivered after a crash finds its key in `plan.applied` and publishes the stored outbox again; every outbox entry
+has a Nats-Msg-Id, so the server drops what was already published. The outbox is replaced by the next transition,
+which first publishes a stored outbox that may not be out yet (another replica's, or one left by a crash).
 """
 
 import logging
@@ -18,7 +24,9 @@ from ..core.metrics import DEAD_LETTERS, REPLANS, SUBTASKS, TASK_DURATION, TASKS
 from ..v1 import channel_pb2, common_pb2
 from . import approval
 from .assign import Assigner, AssignmentFailed
+from . import dag
 from .machine import TERMINAL, Effects, Machine, new_plan, terminal_event_id
+from .owned import Owned
 
 log = logging.getLogger(__name__)
 S = common_pb2
@@ -36,30 +44,64 @@ class Coordinator:
         self.machine = Machine(settings)
         self.assigner = Assigner(llm, settings)
         self.registry = RegistryCache(channel)
+        self.owned = Owned()
 
     async def apply(self, task_id: str, key: str, message: channel_pb2.CoordinatorMessage) -> None:
-        kind = message.WhichOneof("kind")
-        pre = await self._prepare(task_id, key, message) if kind == "plan" else None
-        effects = await self._commit(task_id, key, message, pre)
-        if effects is not None:
-            self._record(task_id, effects)
-        await self.flush(task_id)
+        """Apply one inbox message: one compare-and-set of the plan, the task record when what a client sees
+        changed, then the outbox in one pipeline."""
+        plan, revision, published = await self._load(task_id)
+        if key in plan.applied:  # redelivered after its transition was committed: publish what it queued
+            await self._publish(plan)
+            return
+        pre = await self._prepare(task_id, plan, message) if message.WhichOneof("kind") == "plan" else None
+        for _ in range(100):
+            if not published and plan.outbox and self._maybe_unpublished(plan):
+                await self._publish(plan)   # what an earlier transition (maybe another replica's) queued
+            new = channel_pb2.PlanState()
+            new.CopyFrom(plan)
+            del new.outbox[:]
+            effects = self._transition(new, key, message, pre)
+            written = await self._write(new, revision)
+            if written is not None:
+                self.owned.keep_plan(new, written, False)
+                self._record(task_id, effects)
+                await self._project(new)   # before the events: a client that saw one reads a record as new
+                await self._publish(new)
+                return
+            self.owned.forget(task_id)   # another replica wrote the plan: read it and apply again
+            plan, revision, published = await self._load(task_id)
+            if key in plan.applied:
+                await self._publish(plan)
+                return
+        raise CasConflict(task_id)
 
-    async def _prepare(self, task_id: str, key: str, message) -> tuple[dict | None, UsageBook, str, dict]:
-        """The model's assignment for a new plan, computed before the compare-and-set loop."""
-        plan, _ = await self.channel.get_plan(task_id)
-        usage = UsageBook()
-        if plan is not None and (key in plan.applied or plan.status in TERMINAL):
-            return None, usage, "", {}
-        record = await self.channel.get_task(task_id)
-        if record is None and plan is None:
+    async def _load(self, task_id: str) -> tuple[channel_pb2.PlanState, int, bool]:
+        """The plan as held here, else as stored, else a new one from the task record (revision 0)."""
+        held = self.owned.plan(task_id)
+        if held is not None:
+            return held
+        plan, revision = await self.channel.get_plan(task_id)
+        if plan is not None:
+            return plan, revision, False
+        entry = await self.channel.tasks.get(task_id)
+        if entry is None:
             raise UnknownTask(task_id)
-        if record is not None and record.status in TERMINAL:
-            return None, usage, "", {}  # cancelled (or ended) meanwhile: no model call for a dead task
-        if plan is None:
-            plan = new_plan(record)
-        from . import dag
+        record = common_pb2.TaskRecord.FromString(entry.value)
+        self.owned.keep_record(record, entry.revision)
+        return new_plan(record), 0, True
 
+    async def _write(self, plan: channel_pb2.PlanState, revision: int) -> int | None:
+        data = plan.SerializeToString()
+        if revision == 0:
+            return await self.channel.plans.create(plan.task_id, data)
+        return await self.channel.plans.update(plan.task_id, data, revision)
+
+    async def _prepare(self, task_id: str, plan: channel_pb2.PlanState, message) -> tuple:
+        """The model's assignment for a new plan, computed once, before the compare-and-set loop."""
+        usage = UsageBook()
+        held = self.owned.record(task_id)
+        if plan.status in TERMINAL or held is not None and held[0].status in TERMINAL:
+            return None, usage, "", {}  # cancelled (or ended) meanwhile: no model call for a dead task
         version = message.plan.plan_version
         try:
             assignments, messages, raw, detail = await self.assigner.assign(
@@ -75,59 +117,75 @@ class Coordinator:
                  "assignments": {sid: {"worker": w, "dependencies": deps} for sid, (w, deps) in assignments.items()}}
         return assignments, usage, "", event
 
-    async def _commit(self, task_id, key, message, pre) -> Effects | None:
+    def _transition(self, plan, key: str, message, pre) -> Effects:
+        """Apply the message to the plan in place (no I/O); the outbox gets what must be published."""
+        task_id = plan.task_id
         kind = message.WhichOneof("kind")
-        for _ in range(100):
-            plan, revision = await self.channel.get_plan(task_id)
-            if plan is None:
-                record = await self.channel.get_task(task_id)
-                if record is None:
-                    raise UnknownTask(task_id)
-                plan = new_plan(record)
-            if key in plan.applied:
-                return None
-            effects = Effects()
-            if kind == "plan":
-                assignments, usage, failure, event = pre
-                usage.merge_into(plan.usage)
-                _merge(plan.usage, message.plan.usage)
-                if failure:
-                    self.machine.finish(plan, S.TASK_STATUS_FAILED, effects, reason=failure)
-                elif assignments is not None:
-                    version = message.plan.plan_version
-                    self.machine.event(plan, "assignment.created", f"{len(assignments)} subtasks", data=event,
-                                       msg_id=f"ev:{task_id}:assign:{version}")
-                    self.machine.on_plan(plan, message.plan, assignments, effects)
-            elif kind == "result":
-                _merge(plan.usage, message.result.usage)
-                self.machine.on_result(plan, message.result, effects)
-            elif kind == "final_answer":
-                _merge(plan.usage, message.final_answer.usage)
-                self.machine.on_final(plan, message.final_answer, effects)
-            elif kind == "cancel":
-                self.machine.on_cancel(plan, message.cancel, effects)
-            elif kind == "dead_letter":
-                self.machine.on_dead_letter(plan, message.dead_letter, effects)
-            elif kind == "planner_failure":
-                self.machine.on_planner_failure(plan, message.planner_failure, effects)
-            elif kind == "approval":
-                approval.on_decision(self.machine, plan, message.approval, effects)
-            elif kind == "started":
-                pass
-            self.machine.check_budget(plan, effects)
-            plan.applied.append(key)
-            del plan.applied[:-APPLIED_KEEP]
-            plan.transitions += 1
-            data = plan.SerializeToString()
-            if revision == 0:
-                written = await self.channel.plans.create(task_id, data)
-                if written is not None:
-                    await self.channel.active.put(task_id, b"1")
-            else:
-                written = await self.channel.plans.update(task_id, data, revision)
-            if written is not None:
-                return effects
-        raise CasConflict(task_id)
+        effects = Effects()
+        if kind == "plan":
+            assignments, usage, failure, event = pre
+            usage.merge_into(plan.usage)
+            _merge(plan.usage, message.plan.usage)
+            if failure:
+                self.machine.finish(plan, S.TASK_STATUS_FAILED, effects, reason=failure)
+            elif assignments is not None:
+                version = message.plan.plan_version
+                self.machine.event(plan, "assignment.created", f"{len(assignments)} subtasks", data=event,
+                                   msg_id=f"ev:{task_id}:assign:{version}")
+                self.machine.on_plan(plan, message.plan, assignments, effects)
+        elif kind == "result":
+            _merge(plan.usage, message.result.usage)
+            self.machine.on_result(plan, message.result, effects)
+        elif kind == "final_answer":
+            _merge(plan.usage, message.final_answer.usage)
+            self.machine.on_final(plan, message.final_answer, effects)
+        elif kind == "cancel":
+            self.machine.on_cancel(plan, message.cancel, effects)
+        elif kind == "dead_letter":
+            self.machine.on_dead_letter(plan, message.dead_letter, effects)
+        elif kind == "planner_failure":
+            self.machine.on_planner_failure(plan, message.planner_failure, effects)
+        elif kind == "approval":
+            approval.on_decision(self.machine, plan, message.approval, effects)
+        elif kind == "deadlines":
+            self.machine.on_deadlines(plan, message.deadlines.now, effects)
+        self.machine.check_budget(plan, effects)
+        plan.applied.append(key)
+        del plan.applied[:-APPLIED_KEEP]
+        plan.transitions += 1
+        plan.outbox_at_ms = int(time.time() * 1000)
+        return effects
+
+    def _maybe_unpublished(self, plan: channel_pb2.PlanState) -> bool:
+        """Whether a stored outbox may not have been published yet. Its transition's message is acked only after
+        the outbox is out, and redelivered (which re-publishes it) within the control ack wait otherwise; so an
+        outbox older than the duplicate window was published, and publishing it again would duplicate it."""
+        age_s = time.time() - plan.outbox_at_ms / 1000
+        return age_s < max(self.settings.control_ack_wait_s * 3, self.settings.duplicate_window_s - 30)
+
+    async def _publish(self, plan: channel_pb2.PlanState) -> None:
+        """Publish the plan's outbox in one pipeline (every entry has a message id, so what was sent before is
+        dropped by the server). The outbox is not cleared by a write of its own: the next transition replaces it."""
+        task_id = plan.task_id
+        entries = []
+        for entry in plan.outbox:
+            if entry.msg_id == terminal_event_id(task_id) and await self._ended_elsewhere(plan):
+                continue  # the gateway ended it first (cancel) and said so
+            entries.append((entry.subject, entry.payload, entry.msg_id))
+        await self.channel.publish_pipelined(entries, task_id)
+        self.owned.published(task_id)
+        if plan.status in TERMINAL:
+            await self.channel.active.delete(task_id)
+
+    async def _ended_elsewhere(self, plan) -> bool:
+        held = self.owned.record(plan.task_id)
+        record = held[0] if held else await self.channel.get_task(plan.task_id)
+        if record is not None and record.status in TERMINAL and record.status != plan.status:
+            return True
+        if held and held[0].status not in TERMINAL:  # the copy may be stale: the gateway may have just cancelled
+            record = await self.channel.get_task(plan.task_id)
+            return record is not None and record.status in TERMINAL and record.status != plan.status
+        return False
 
     async def fail_task(self, task_id: str, reason: str) -> None:
         """End a task whose messages cannot be applied: through the machine when its plan still takes a
@@ -151,7 +209,7 @@ class Coordinator:
         await self.channel.active.delete(task_id)
 
     async def sweep_task(self, task_id: str, now: float) -> None:
-        """Apply deadlines to one active task (called by the sweeper on every replica)."""
+        """Apply deadlines and approval timeouts to one active task (the sweeper leader calls it)."""
         plan, _ = await self.channel.get_plan(task_id)
         if plan is None:
             record = await self.channel.get_task(task_id)
@@ -169,7 +227,7 @@ class Coordinator:
                         stage="decompose", reason="task deadline exceeded before a plan was made")))
             return
         if plan.status in TERMINAL:
-            await self.flush(task_id)
+            await self.channel.active.delete(task_id)   # its last outbox was published before its message's ack
             return
         if plan.proposals:
             await approval.sweep(self, task_id, plan, now)
@@ -177,67 +235,35 @@ class Coordinator:
         probe.CopyFrom(plan)
         self.machine.on_deadlines(probe, now, Effects())
         if probe.SerializeToString() != plan.SerializeToString():
-            await self._sweep_commit(task_id, now)
+            # A deadline is a message like any other: one key per sweep round and task, applied once.
+            await self.apply(task_id, f"sweep:{task_id}:{int(now)}", channel_pb2.CoordinatorMessage(
+                task_id=task_id, deadlines=channel_pb2.DeadlineCheck(now=now)))
 
-    async def _sweep_commit(self, task_id: str, now: float) -> None:
-        for _ in range(100):
-            plan, revision = await self.channel.get_plan(task_id)
-            effects = Effects()
-            self.machine.on_deadlines(plan, now, effects)
-            plan.transitions += 1
-            if await self.channel.plans.update(task_id, plan.SerializeToString(), revision) is not None:
-                self._record(task_id, effects)
-                await self.flush(task_id)
+    async def _project(self, plan: channel_pb2.PlanState) -> None:
+        """Write the task record only when what a client sees of it changed (compare-and-set on the revision
+        held here; the gateway writes the record too, on cancel)."""
+        for _ in range(50):
+            held = self.owned.record(plan.task_id)
+            if held is None:
+                entry = await self.channel.tasks.get(plan.task_id)
+                if entry is None:
+                    return
+                held = (common_pb2.TaskRecord.FromString(entry.value), entry.revision)
+                self.owned.keep_record(*held)
+            record, revision = held
+            if record.status in TERMINAL:
+                return   # terminal records are never changed again
+            new = common_pb2.TaskRecord()
+            new.CopyFrom(record)
+            if not _projected(new, plan):
                 return
-
-    async def flush(self, task_id: str) -> None:
-        """Project the plan onto the task record, then publish and clear the outbox."""
-        plan, _ = await self.channel.get_plan(task_id)
-        if plan is None:
-            return
-        record = await self._project(plan)
-        if not plan.outbox:
-            return
-        published = set()
-        for entry in plan.outbox:
-            skip = (entry.msg_id == terminal_event_id(task_id) and record is not None
-                    and record.status != plan.status)  # the gateway ended it first (cancel) and said so
-            if not skip:
-                await self.channel.publish_raw(entry.subject, entry.payload, entry.msg_id, task_id)
-            published.add((entry.subject, entry.msg_id))
-
-        def clear(raw: bytes):
-            state = channel_pb2.PlanState.FromString(raw)
-            keep = [e for e in state.outbox if (e.subject, e.msg_id) not in published]
-            if len(keep) == len(state.outbox):
-                return None
-            del state.outbox[:]
-            state.outbox.extend(keep)
-            return state.SerializeToString()
-
-        await self.channel.plans.update_with(task_id, clear)
-        if plan.status in TERMINAL:
-            await self.channel.active.delete(task_id)
-
-    async def _project(self, plan: channel_pb2.PlanState) -> common_pb2.TaskRecord | None:
-        def change(record: common_pb2.TaskRecord):
-            before = record.SerializeToString()
-            if plan.status not in (S.TASK_STATUS_UNSPECIFIED, S.TASK_STATUS_PLANNING) or \
-                    record.status == S.TASK_STATUS_QUEUED and plan.status == S.TASK_STATUS_PLANNING:
-                record.status = plan.status
-            record.answer = plan.answer
-            record.failure_reason = plan.failure_reason
-            record.replans = plan.replans
-            live = [s for s in plan.subtasks if s.status != S.SUBTASK_STATUS_REPLACED]
-            record.subtasks_total = len(live)
-            record.subtasks_done = sum(1 for s in live if s.status == S.SUBTASK_STATUS_DONE)
-            record.usage.clear()
-            for role, usage in plan.usage.items():
-                record.usage[role].CopyFrom(usage)
-            return record.SerializeToString() != before
-
-        updated = await self.channel.update_task(plan.task_id, change)
-        return updated or await self.channel.get_task(plan.task_id)
+            new.updated_at.GetCurrentTime()
+            written = await self.channel.tasks.update(plan.task_id, new.SerializeToString(), revision)
+            if written is not None:
+                self.owned.keep_record(new, written)
+                return
+            self.owned.forget_record(plan.task_id)
+        raise CasConflict(plan.task_id)
 
     def _record(self, task_id: str, effects: Effects) -> None:
         for worker_type, status in effects.subtask_results:
@@ -259,3 +285,21 @@ class Coordinator:
 def _merge(target, usage_map) -> None:
     for role, usage in usage_map.items():
         merge_usage(target, role, usage)
+
+
+def _projected(record: common_pb2.TaskRecord, plan: channel_pb2.PlanState) -> bool:
+    """Copy the plan's client-visible fields onto the record; False when nothing changed."""
+    before = record.SerializeToString()
+    if plan.status not in (S.TASK_STATUS_UNSPECIFIED, S.TASK_STATUS_PLANNING) or \
+            record.status == S.TASK_STATUS_QUEUED and plan.status == S.TASK_STATUS_PLANNING:
+        record.status = plan.status
+    record.answer = plan.answer
+    record.failure_reason = plan.failure_reason
+    record.replans = plan.replans
+    live = [s for s in plan.subtasks if s.status != S.SUBTASK_STATUS_REPLACED]
+    record.subtasks_total = len(live)
+    record.subtasks_done = sum(1 for s in live if s.status == S.SUBTASK_STATUS_DONE)
+    record.usage.clear()
+    for role, usage in plan.usage.items():
+        record.usage[role].CopyFrom(usage)
+    return record.SerializeToString() != before

@@ -12,6 +12,7 @@ from nats.js.errors import NotFoundError
 from ..core.channel import PullWorker, layout
 from ..core.channel.consumer import Poison
 from ..core.channel.inflight import InFlight, TaskCancelled
+from ..core.channel.lease import Lease
 from ..core.logging import task_context
 from ..core.metrics import QUEUE_DEPTH
 from ..v1 import channel_pb2
@@ -98,20 +99,32 @@ class Inbox:
         with contextlib.suppress(NotFoundError):
             await self.channel.js.delete_msg(layout.WORK_STREAM, seq)
 
-    async def sweep(self, stop: asyncio.Event, period_s: float = 2.0) -> None:
-        """Deadlines, leftover outboxes and queue-depth gauges, every period."""
+    async def sweep(self, stop: asyncio.Event) -> None:
+        """Deadlines, approval timeouts, stalled submits and queue-depth gauges, every period, on the one replica
+        that holds the sweeper lease. A task whose messages are being applied here is skipped this round."""
+        period = self.coordinator.settings.sweep_period_s
+        lease = Lease(self.channel.leases, "coordinator-sweeper", self.coordinator.settings.instance_id or "coordinator")
         while not stop.is_set():
             try:
-                now = time.time()
-                for task_id in await self.channel.active.keys():
-                    async with self._lock(task_id):
-                        await self.coordinator.sweep_task(task_id, now)
-                for name, stream in ((layout.PLANNER_CONSUMER, layout.CONTROL_STREAM),
-                                     (layout.COORDINATOR_CONSUMER, layout.CONTROL_STREAM)):
-                    QUEUE_DEPTH.labels(name).set(await self.channel.consumer_lag(stream, name))
-                for info in await self.channel.js.consumers_info(layout.WORK_STREAM):
-                    QUEUE_DEPTH.labels(info.name).set((info.num_pending or 0) + (info.num_ack_pending or 0))
+                if await lease.hold():
+                    await self._sweep_once()
             except Exception:
                 log.exception("sweep failed")
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), period_s)
+                await asyncio.wait_for(stop.wait(), period)
+        with contextlib.suppress(Exception):
+            await lease.release()
+
+    async def _sweep_once(self) -> None:
+        now = time.time()
+        for task_id in await self.channel.active.keys():
+            lock = self._lock(task_id)
+            if lock.locked():
+                continue   # busy (e.g. an assignment call): its own message moves it on
+            async with lock:
+                await self.coordinator.sweep_task(task_id, now)
+        for name, stream in ((layout.PLANNER_CONSUMER, layout.CONTROL_STREAM),
+                             (layout.COORDINATOR_CONSUMER, layout.CONTROL_STREAM)):
+            QUEUE_DEPTH.labels(name).set(await self.channel.consumer_lag(stream, name))
+        for info in await self.channel.js.consumers_info(layout.WORK_STREAM):
+            QUEUE_DEPTH.labels(info.name).set((info.num_pending or 0) + (info.num_ack_pending or 0))

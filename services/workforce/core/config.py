@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     replan_threshold: int = 2             # failures of a subtask (lineage) that end the task
     task_timeout_s: int = 1800
     task_token_budget: int = 0            # default tokens a task may use (every LLM call counted); 0 = no limit
+    sweep_period_s: float = 2.0           # how often the sweeper leader checks deadlines and stalled submits
     submit_grace_s: float = 30.0          # a task still QUEUED without a plan this long is handed to the planner again
     subtask_timeout_s: int = 600
     assignment_retries: int = 1           # retries with feedback when the assignment names bad ids

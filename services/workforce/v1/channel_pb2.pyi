@@ -64,7 +64,7 @@ class OutboxEntry(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., msg_id: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
 
 class PlanState(_message.Message):
-    __slots__ = ("task_id", "subtasks", "plan_version", "applied", "outbox", "synthesis_requested", "status", "answer", "failure_reason", "usage", "replans", "question", "answer_format", "files", "deadline", "replan_pending", "transitions", "review_plan", "review_replans", "proposals", "token_budget")
+    __slots__ = ("task_id", "subtasks", "plan_version", "applied", "outbox", "synthesis_requested", "status", "answer", "failure_reason", "usage", "replans", "question", "answer_format", "files", "deadline", "replan_pending", "transitions", "review_plan", "review_replans", "proposals", "token_budget", "outbox_at_ms")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +93,7 @@ class PlanState(_message.Message):
     REVIEW_REPLANS_FIELD_NUMBER: _ClassVar[int]
     PROPOSALS_FIELD_NUMBER: _ClassVar[int]
     TOKEN_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    OUTBOX_AT_MS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
     plan_version: int
@@ -114,7 +115,8 @@ class PlanState(_message.Message):
     review_replans: bool
     proposals: _containers.RepeatedCompositeFieldContainer[PlanProposal]
     token_budget: int
-    def __init__(self, task_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., applied: _Optional[_Iterable[str]] = ..., outbox: _Optional[_Iterable[_Union[OutboxEntry, _Mapping]]] = ..., synthesis_requested: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., replans: _Optional[int] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replan_pending: _Optional[bool] = ..., transitions: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., proposals: _Optional[_Iterable[_Union[PlanProposal, _Mapping]]] = ..., token_budget: _Optional[int] = ...) -> None: ...
+    outbox_at_ms: int
+    def __init__(self, task_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., applied: _Optional[_Iterable[str]] = ..., outbox: _Optional[_Iterable[_Union[OutboxEntry, _Mapping]]] = ..., synthesis_requested: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., replans: _Optional[int] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replan_pending: _Optional[bool] = ..., transitions: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., proposals: _Optional[_Iterable[_Union[PlanProposal, _Mapping]]] = ..., token_budget: _Optional[int] = ..., outbox_at_ms: _Optional[int] = ...) -> None: ...
 
 class PlanProposal(_message.Message):
     __slots__ = ("plan_version", "replaced_subtask_id", "subtasks", "proposed_at", "deadline")
@@ -298,7 +300,7 @@ class SubtaskResult(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., subtask_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., content: _Optional[str] = ..., failed: _Optional[bool] = ..., worker_type: _Optional[str] = ..., worker_instance: _Optional[str] = ..., tool_calls: _Optional[int] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., duration_s: _Optional[float] = ...) -> None: ...
 
 class CoordinatorMessage(_message.Message):
-    __slots__ = ("task_id", "plan", "result", "final_answer", "cancel", "dead_letter", "planner_failure", "started", "approval")
+    __slots__ = ("task_id", "plan", "result", "final_answer", "cancel", "dead_letter", "planner_failure", "started", "approval", "deadlines")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
@@ -308,6 +310,7 @@ class CoordinatorMessage(_message.Message):
     PLANNER_FAILURE_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    DEADLINES_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     plan: PlanReady
     result: SubtaskResult
@@ -317,7 +320,14 @@ class CoordinatorMessage(_message.Message):
     planner_failure: PlannerFailure
     started: TaskStarted
     approval: ApprovalDecision
-    def __init__(self, task_id: _Optional[str] = ..., plan: _Optional[_Union[PlanReady, _Mapping]] = ..., result: _Optional[_Union[SubtaskResult, _Mapping]] = ..., final_answer: _Optional[_Union[FinalAnswer, _Mapping]] = ..., cancel: _Optional[_Union[CancelTask, _Mapping]] = ..., dead_letter: _Optional[_Union[DeadLetter, _Mapping]] = ..., planner_failure: _Optional[_Union[PlannerFailure, _Mapping]] = ..., started: _Optional[_Union[TaskStarted, _Mapping]] = ..., approval: _Optional[_Union[ApprovalDecision, _Mapping]] = ...) -> None: ...
+    deadlines: DeadlineCheck
+    def __init__(self, task_id: _Optional[str] = ..., plan: _Optional[_Union[PlanReady, _Mapping]] = ..., result: _Optional[_Union[SubtaskResult, _Mapping]] = ..., final_answer: _Optional[_Union[FinalAnswer, _Mapping]] = ..., cancel: _Optional[_Union[CancelTask, _Mapping]] = ..., dead_letter: _Optional[_Union[DeadLetter, _Mapping]] = ..., planner_failure: _Optional[_Union[PlannerFailure, _Mapping]] = ..., started: _Optional[_Union[TaskStarted, _Mapping]] = ..., approval: _Optional[_Union[ApprovalDecision, _Mapping]] = ..., deadlines: _Optional[_Union[DeadlineCheck, _Mapping]] = ...) -> None: ...
+
+class DeadlineCheck(_message.Message):
+    __slots__ = ("now",)
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    now: float
+    def __init__(self, now: _Optional[float] = ...) -> None: ...
 
 class CancelTask(_message.Message):
     __slots__ = ("reason",)

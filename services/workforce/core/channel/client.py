@@ -50,6 +50,7 @@ class Channel:
         self.idempotency: KVStore | None = None
         self.active: KVStore | None = None
         self.approvals: KVStore | None = None
+        self.leases: KVStore | None = None
         self.files = None
 
     async def ensure(self) -> None:
@@ -68,6 +69,8 @@ class Channel:
         # One output per planner request: a redelivered request re-publishes what was decided the first time.
         self.planner_outputs = await self.bucket(layout.PLANNER_OUTPUTS_BUCKET, history=1, ttl=s.plan_ttl_s or 86400)
         self.approvals = await self.bucket(layout.APPROVALS_BUCKET, history=1, ttl=s.event_max_age_s)
+        # Leases expire unless renewed; the TTL is how long a dead holder keeps one.
+        self.leases = await self.bucket(layout.LEASES_BUCKET, history=1, ttl=max(3.0, 3 * s.sweep_period_s))
         try:
             self.files = await self.js.object_store(layout.FILES_BUCKET)
             await self._keep_max_age(f"OBJ_{layout.FILES_BUCKET}", s.file_ttl_s)
@@ -147,6 +150,24 @@ class Channel:
         if task_id:
             headers["Wf-Task-Id"] = task_id
         await self.js.publish(subject, payload, headers=headers)
+
+    async def publish_pipelined(self, entries, task_id: str = "", timeout: float = 10.0) -> None:
+        """Publish (subject, payload, msg_id) entries in order without waiting for each acknowledgement, then wait
+        for all of them. The server stores one connection's messages in the order sent, so causal order holds
+        (an event queued before a work item is stored before any event the work item's worker sends)."""
+        acks = []
+        for subject, payload, msg_id in entries:
+            if subject.startswith(layout.CANCEL_PREFIX + "."):
+                await self.nc.publish(subject, payload)
+                continue
+            headers = {"Content-Type": "application/protobuf"}
+            if msg_id:
+                headers["Nats-Msg-Id"] = msg_id
+            if task_id:
+                headers["Wf-Task-Id"] = task_id
+            acks.append(await self.js.publish_async(subject, payload, headers=headers))
+        if acks:
+            await asyncio.wait_for(asyncio.gather(*acks), timeout)
 
     async def to_planner(self, request: channel_pb2.PlannerRequest, msg_id: str) -> None:
         await self.publish(layout.PLANNER_SUBJECT, request, msg_id=msg_id, task_id=request.task_id)

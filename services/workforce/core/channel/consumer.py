@@ -126,7 +126,7 @@ class PullWorker:
         finally:
             beat.cancel()
         with contextlib.suppress(Exception):
-            await msg.ack_sync(timeout=5)
+            await msg.ack()   # a lost ack only redelivers: the handlers are idempotent
 
     async def _heartbeat(self, msg: Msg) -> None:
         while True:

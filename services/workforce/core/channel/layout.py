@@ -47,6 +47,7 @@ ACTIVE_BUCKET = "wf-active"          # task ids not finished yet (what the deadl
 PLANNER_OUTPUTS_BUCKET = "wf-planner-outputs"  # <task>.<stage>.<version> → what the planner published for it
 FILES_BUCKET = "wf-files"            # object store
 APPROVALS_BUCKET = "wf-approvals"    # ApprovalDecision by <task_id>.<plan_version>: the first decision wins
+LEASES_BUCKET = "wf-leases"          # <role> → the instance holding it (e.g. the coordinators' sweeper leader)
 QUOTA_INFLIGHT_BUCKET = "wf-quota-inflight"  # <owner scope>.<task id> while a task counts as in flight
 QUOTA_RATE_BUCKET = "wf-quota-rate"  # <owner scope>.<minute> → submissions in that minute
 
