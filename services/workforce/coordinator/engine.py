@@ -22,7 +22,7 @@ from ..core.ids import created_ms, valid_task_id
 from ..core.llm.client import UsageBook, merge_usage
 from ..core.metrics import DEAD_LETTERS, REPLANS, SUBTASKS, TASK_DURATION, TASKS_FINISHED
 from ..v1 import channel_pb2, common_pb2
-from . import approval
+from . import approval, faults
 from .assign import Assigner, AssignmentFailed
 from . import dag
 from .machine import TERMINAL, Effects, Machine, new_plan, terminal_event_id
@@ -64,6 +64,7 @@ class Coordinator:
             written = await self._write(new, revision)
             if written is not None:
                 self.owned.keep_plan(new, written, False)
+                faults.after_commit(self.settings, message.WhichOneof("kind"))
                 self._record(task_id, effects)
                 await self._project(new)   # before the events: a client that saw one reads a record as new
                 await self._publish(new)
@@ -150,6 +151,7 @@ class Coordinator:
         elif kind == "deadlines":
             self.machine.on_deadlines(plan, message.deadlines.now, effects)
         self.machine.check_budget(plan, effects)
+        self.machine.on_deadlines(plan, time.time(), effects)   # no transition moves a task on past its deadline
         plan.applied.append(key)
         del plan.applied[:-APPLIED_KEEP]
         plan.transitions += 1

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     replan_threshold: int = 2             # failures of a subtask (lineage) that end the task
     task_timeout_s: int = 1800
     task_token_budget: int = 0            # default tokens a task may use (every LLM call counted); 0 = no limit
+    # Fault injection, for the crash tests only: "<message kind>:<marker file>" makes the coordinator exit like a
+    # kill -9 right after committing a transition of that kind, before publishing its outbox (once: the marker).
+    fault_crash_after_commit: str = ""
     sweep_period_s: float = 2.0           # how often the sweeper leader checks deadlines and stalled submits
     submit_grace_s: float = 30.0          # a task still QUEUED without a plan this long is handed to the planner again
     subtask_timeout_s: int = 600
