@@ -13,6 +13,7 @@ from nats.js.api import DeliverPolicy, ConsumerConfig, KeyValueConfig, StorageTy
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
 from ...v1 import channel_pb2, common_pb2
+from .. import tracing
 from ..config import Settings
 from . import identities, layout
 from .auth import connect_options
@@ -133,6 +134,7 @@ class Channel:
             headers["Nats-Msg-Id"] = msg_id
         if task_id:
             headers["Wf-Task-Id"] = task_id
+        tracing.inject(headers)
         ack = await self.js.publish(subject, message.SerializeToString(), headers=headers)
         return ack.seq
 
@@ -146,6 +148,7 @@ class Channel:
             headers["Nats-Msg-Id"] = msg_id
         if task_id:
             headers["Wf-Task-Id"] = task_id
+        tracing.inject(headers)  # the outbox is published inside the span of the message that filled it
         await self.js.publish(subject, payload, headers=headers)
 
     async def to_planner(self, request: channel_pb2.PlannerRequest, msg_id: str) -> None:
