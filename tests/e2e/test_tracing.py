@@ -29,14 +29,17 @@ def traced(tmp_path_factory):
     receiver.stop()
 
 
-def whole_trace(receiver: OtlpReceiver, trace_id: str, timeout: float = 20):
-    """The trace's spans once every service has sent its part and every parent has arrived."""
-    deadline = time.time() + timeout
+def whole_trace(receiver: OtlpReceiver, trace_id: str, timeout: float = 20, quiet_s: float = 1.5):
+    """The trace's spans once every service has sent its part, every parent has arrived and nothing new came for
+    quiet_s (services export every 100 ms)."""
+    deadline, count, changed = time.time() + timeout, -1, time.time()
     while True:
         spans = receiver.spans(trace_id)
+        if len(spans) != count:
+            count, changed = len(spans), time.time()
         ids = {s.span_id for s in spans}
         roots = [s for s in spans if not s.parent_id or s.parent_id not in ids]
-        done = {s.service for s in spans} >= SERVICES and len(roots) == 1
+        done = {s.service for s in spans} >= SERVICES and len(roots) == 1 and time.time() - changed > quiet_s
         if done or time.time() > deadline:
             return spans, roots
         time.sleep(0.2)
