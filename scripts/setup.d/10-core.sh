@@ -3,4 +3,4 @@
 set -euo pipefail
 VENV=${VENV:-.venv}
 VENV=$VENV bash "$(dirname "$0")/../setup-run.sh"
-"$VENV/bin/pip" install -q -e ".[gateway,local,modelserver,dev]"
+"$VENV/bin/pip" install -q -e ".[gateway,local,modelserver,dev,tracing]"

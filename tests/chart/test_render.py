@@ -353,3 +353,38 @@ def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendere
         "WF_CODE_WALL_S",
     } <= seen
     assert not seen - known, f"the chart sets variables no service reads: {sorted(seen - known)}"
+
+
+def test_production_profile_sends_traces_from_every_service_to_the_collector(rendered):
+    docs = rendered["production"]
+    for name, dep in deployments(docs).items():
+        if dep["metadata"]["labels"].get("app.kubernetes.io/component") in ("vllm", "model-server", "sandbox"):
+            continue  # no spans: model servers, and the sandbox executor (no network egress at all)
+        env = container_env(dep["spec"]["template"]["spec"]["containers"][0])
+        assert env["WF_OTLP_ENDPOINT"] == "http://otel-collector.monitoring:4318", name
+        assert env["WF_TRACE_SAMPLE_RATIO"] == "0.25", name
+    egress = [p for p in by_kind(docs, "NetworkPolicy").values() if "Egress" in p["spec"]["policyTypes"]]
+    assert egress
+    for policy in egress:
+        if policy["metadata"]["name"].endswith(("-vllm", "-sandbox")):
+            continue
+        ports = [port for rule in policy["spec"]["egress"] for port in rule.get("ports", [])]
+        assert {"port": 4318, "protocol": "TCP"} in ports, policy["metadata"]["name"]
+    # Off by default: no variable, no rule.
+    minimal = rendered["minimal"]
+    for dep in deployments(minimal).values():
+        assert "WF_OTLP_ENDPOINT" not in container_env(dep["spec"]["template"]["spec"]["containers"][0])
+
+
+@pytest.mark.parametrize("endpoint,port", [("https://otlp.example.com", 443), ("http://collector:4318/", 4318)])
+def test_otlp_port_in_egress_follows_the_endpoint(endpoint, port):
+    docs = render(["production"], sets=[f"otlp.endpoint={endpoint}"])
+    policy = next(p for n, p in by_kind(docs, "NetworkPolicy").items() if n.endswith("-planner"))
+    ports = [p for rule in policy["spec"]["egress"] for p in rule.get("ports", [])]
+    assert {"port": port, "protocol": "TCP"} in ports
+
+
+def test_an_otlp_endpoint_without_scheme_is_rejected():
+    from tests.chart.helm import render_error
+
+    assert "otlp" in render_error(["minimal"], values={"otlp": {"endpoint": "collector:4318"}})

@@ -149,6 +149,7 @@ async def chat(request: Request):
     text = _text(messages)
     STATE["requests"].append({"role": role, "schema": schema, "messages": messages, "tools": body.get("tools"),
                               "model": body.get("model"), "task": request.headers.get("x-workforce-task", ""),
+                              "traceparent": request.headers.get("traceparent", ""),
                               "temperature": body.get("temperature"), "tool_choice": body.get("tool_choice"),
                               "json_schema": (fmt.get("json_schema") or {}).get("schema"),
                               "max_tokens": body.get("max_tokens"), "time": time.time()})

@@ -249,6 +249,19 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
   value: {{ .Values.retention.fileTtlSeconds | int64 | quote }}
 - name: WF_IDEMPOTENCY_TTL_S
   value: {{ .Values.retention.idempotencyTtlSeconds | int64 | quote }}
+{{- if .Values.otlp.endpoint }}
+- name: WF_OTLP_ENDPOINT
+  value: {{ .Values.otlp.endpoint | quote }}
+- name: WF_TRACE_SAMPLE_RATIO
+  value: {{ .Values.otlp.sampleRatio | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The TCP port of the OTLP collector (networkpolicy.yaml): the endpoint's, else 443 for https and 80 for http */}}
+{{- define "workforce.otlpPort" -}}
+{{- $u := urlParse .Values.otlp.endpoint }}
+{{- $port := splitList ":" $u.host | rest | first }}
+{{- $port | default (ternary "443" "80" (eq $u.scheme "https")) }}
 {{- end }}
 
 {{/* The limits of one sandboxed run (WF_CODE_*): the executor enforces them, worker-code describes them */}}

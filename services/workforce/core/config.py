@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     metrics_port: int = 9464              # 0 = no metrics endpoint
     http_port: int = 8080                 # gateway only
     bind_host: str = "0.0.0.0"
+    otlp_endpoint: str = ""               # OTLP/HTTP collector for traces, e.g. http://otel-collector:4318; "" = off
+    trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)  # share of new traces kept (a child follows its parent)
 
     # --- channel (NATS JetStream); stream settings live in core/channel/layout.py ---
     nats_url: str = "nats://127.0.0.1:4222"

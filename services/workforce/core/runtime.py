@@ -9,6 +9,7 @@ from .config import Settings, get_settings
 from .ids import instance_id
 from .logging import setup_logging
 from .metrics import serve_metrics
+from . import tracing
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ def run_service(name: str, main: Callable[[Settings, asyncio.Event], Awaitable[N
         settings.instance_id = instance_id(name)
     setup_logging(settings.log_level, settings.log_format, name)
     serve_metrics(settings.metrics_port, settings.bind_host)
+    tracing.setup(settings)
 
     async def _runner() -> None:
         stop = asyncio.Event()
@@ -31,4 +33,7 @@ def run_service(name: str, main: Callable[[Settings, asyncio.Event], Awaitable[N
         await main(settings, stop)
         log.info("%s stopped", name)
 
-    asyncio.run(_runner())
+    try:
+        asyncio.run(_runner())
+    finally:
+        tracing.shutdown()  # export the spans still buffered

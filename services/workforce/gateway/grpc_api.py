@@ -4,6 +4,7 @@ quota and channel errors carry a `retry-after` trailing metadata entry (seconds)
 import grpc
 from google.protobuf.message import DecodeError
 
+from ..core import tracing
 from ..core.metrics import API_REQUESTS
 from ..v1 import gateway_pb2, gateway_pb2_grpc
 from .approvals import ApprovalService, Decision
@@ -102,7 +103,8 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
                              token_budget=request.token_budget)
             record, created = await self.tasks.submit(sub, caller)
             return gateway_pb2.SubmitTaskResponse(task_id=record.task_id, created=created, task=record)
-        return await self._call("SubmitTask", context, request, run)
+        with tracing.remote_parent(dict(context.invocation_metadata() or ())):  # a caller's traceparent
+            return await self._call("SubmitTask", context, request, run)
 
     async def GetTask(self, request, context):
         return await self._call("GetTask", context, request, lambda caller: self.tasks.get(caller, request.task_id))

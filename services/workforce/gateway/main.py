@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 
 import uvicorn
+from ..core import tracing
 from ..core.channel import connect
 from ..core.grpc_server import GrpcServer
 from ..core.runtime import run_service
@@ -37,6 +38,7 @@ async def serve(settings, stop: asyncio.Event) -> None:
         openai_router,
         lambda _tasks, caller: approval_router(approvals, caller),
         lambda _tasks, caller: observe_router(tasks, failures, caller, auth_enabled=not tenancy.keys.disabled)])
+    app = tracing.asgi(app)  # a request's traceparent becomes the parent of its spans (tracing on only)
     http = _Server(uvicorn.Config(app, host=settings.bind_host, port=settings.http_port, log_level="warning",
                                          access_log=False, lifespan="off"))
     http_task = asyncio.create_task(http.serve())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from nats.js.errors import NotFoundError
 
+from ..core import tracing
 from ..core.channel import Channel, layout
 from ..core.channel import registry
 from ..core.channel.client import TERMINAL_STATUSES
@@ -109,6 +110,14 @@ class TaskService:
     # ---- commands ----
 
     async def submit(self, sub: Submission, caller: Caller) -> tuple[common_pb2.TaskRecord, bool]:
+        """Write the task and hand it to the planner; the root span of the task's trace (HTTP and gRPC alike)."""
+        with tracing.span("submit task", kind="server", attributes={"wf.identity": caller.identity}) as span:
+            record, created = await self._submit(sub, caller)
+            if record is not None:
+                span.set_attributes({"wf.task_id": record.task_id, "wf.created": created})
+            return record, created
+
+    async def _submit(self, sub: Submission, caller: Caller) -> tuple[common_pb2.TaskRecord, bool]:
         self.validate(sub)
         task_id = new_task_id()
         idem, claimed = "", False

@@ -13,6 +13,7 @@ from nats.js.api import DeliverPolicy, ConsumerConfig, KeyValueConfig, StorageTy
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
 from ...v1 import channel_pb2, common_pb2
+from .. import tracing
 from ..config import Settings
 from . import identities, layout
 from .auth import connect_options
@@ -136,6 +137,7 @@ class Channel:
             headers["Nats-Msg-Id"] = msg_id
         if task_id:
             headers["Wf-Task-Id"] = task_id
+        tracing.inject(headers)
         ack = await self.js.publish(subject, message.SerializeToString(), headers=headers)
         return ack.seq
 
@@ -149,6 +151,7 @@ class Channel:
             headers["Nats-Msg-Id"] = msg_id
         if task_id:
             headers["Wf-Task-Id"] = task_id
+        tracing.inject(headers)  # the outbox is published inside the span of the message that filled it
         await self.js.publish(subject, payload, headers=headers)
 
     async def publish_pipelined(self, entries, task_id: str = "", timeout: float = 10.0) -> None:

@@ -10,6 +10,8 @@ import nats
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
+from .. import tracing
+
 log = logging.getLogger(__name__)
 
 
@@ -94,7 +96,9 @@ class PullWorker:
     async def _handle(self, msg: Msg) -> None:
         beat = asyncio.create_task(self._heartbeat(msg))
         try:
-            await self.handler(msg)
+            with tracing.span(f"process {self.subject}", parent=msg.headers, kind="consumer",
+                              attributes=self._trace_attributes(msg) if tracing.enabled() else None):
+                await self.handler(msg)
         except Poison as exc:
             log.error("dropping undeliverable message on %s: %s", self.durable, exc)
             with contextlib.suppress(Exception):
@@ -127,6 +131,13 @@ class PullWorker:
             beat.cancel()
         with contextlib.suppress(Exception):
             await msg.ack()   # a lost ack only redelivers: the handlers are idempotent
+
+    def _trace_attributes(self, msg: Msg) -> dict:
+        headers = msg.headers or {}
+        return {"messaging.system": "nats", "messaging.operation.type": "process",
+                "messaging.destination.name": msg.subject, "messaging.consumer.group.name": self.durable,
+                "messaging.message.id": headers.get("Nats-Msg-Id"), "wf.task_id": headers.get("Wf-Task-Id"),
+                "messaging.message.delivery_count": msg.metadata.num_delivered if msg.metadata else None}
 
     async def _heartbeat(self, msg: Msg) -> None:
         while True:

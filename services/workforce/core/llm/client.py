@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from .. import tracing
 from ..config import Settings
 from ..metrics import LLM_LATENCY, LLM_REQUESTS, LLM_TOKENS
 from ...v1 import common_pb2
@@ -142,7 +143,9 @@ class ChatClient:
         return request
 
     def _headers(self, role: str, task_id: str) -> dict:
-        return {"X-Workforce-Role": role, "X-Workforce-Task": task_id or ""}
+        headers = {"X-Workforce-Role": role, "X-Workforce-Task": task_id or ""}
+        tracing.inject(headers)  # a model server that traces (vLLM) continues the task's trace
+        return headers
 
     async def _post(self, request: dict, role: str, task_id: str, path: str = "/chat/completions") -> dict:
         """POST with bounded retries; the decoded JSON body or LLMError."""
@@ -200,14 +203,17 @@ class ChatClient:
             request["tool_choice"] = tool_choice
         model = request["model"]
         started = time.perf_counter()
-        try:
-            body = await self._post(request, role, task_id)
-            result = _parse_completion(body, role, model)
-        except LLMError:
-            LLM_REQUESTS.labels(role, model, "error").inc()
-            raise
-        result.latency_s = time.perf_counter() - started
-        record_call(role, model, result)
+        with tracing.span(f"chat {model}", kind="client", attributes=_span_attributes("chat", role, model, task_id)
+                          if tracing.enabled() else None) as span:
+            try:
+                body = await self._post(request, role, task_id)
+                result = _parse_completion(body, role, model)
+            except LLMError:
+                LLM_REQUESTS.labels(role, model, "error").inc()
+                raise
+            result.latency_s = time.perf_counter() - started
+            record_call(role, model, result)
+            _span_usage(span, result)
         return result
 
     async def complete(self, prompt: str, *, role: str, task_id: str = "", temperature: float | None = None,
@@ -219,6 +225,13 @@ class ChatClient:
         if stop:
             request["stop"] = stop
         started = time.perf_counter()
+        with tracing.span(f"text_completion {model}", kind="client", attributes=_span_attributes(
+                "text_completion", role, model, task_id) if tracing.enabled() else None) as span:
+            result = await self._complete(request, role, task_id, model, started)
+            _span_usage(span, result)
+        return result
+
+    async def _complete(self, request: dict, role: str, task_id: str, model: str, started: float) -> ChatResult:
         try:
             body = await self._post(request, role, task_id, "/completions")
             choices = body.get("choices")
@@ -324,6 +337,20 @@ def _int(value) -> int:
         return max(0, int(value or 0))
     except (TypeError, ValueError):
         return 0
+
+
+def _span_attributes(operation: str, role: str, model: str, task_id: str) -> dict:
+    """OpenTelemetry GenAI attributes of one model call."""
+    return {"gen_ai.operation.name": operation, "gen_ai.request.model": model, "wf.role": role, "wf.task_id": task_id}
+
+
+def _span_usage(span, result: ChatResult) -> None:
+    if not tracing.enabled():
+        return
+    span.set_attributes({"gen_ai.usage.input_tokens": result.prompt_tokens,
+                         "gen_ai.usage.output_tokens": result.completion_tokens,
+                         "gen_ai.response.model": result.model or "",
+                         "gen_ai.response.finish_reasons": [result.finish_reason or ""]})
 
 
 def record_call(role: str, model: str, result: ChatResult) -> None:
