@@ -10,6 +10,7 @@ SERVICES = {
     "coordinator": "workforce.coordinator.main",
     "model-server": "workforce.modelserver.main",
     "sandbox": "workforce.sandbox.main",  # the code worker's sandbox executor
+    "browser": "workforce.browser.main",  # the web worker's Chromium (Playwright's browser server)
 }
 WORKER_TYPES = ("web", "document", "code", "tool", "echo")
 ROLES = ("planner", "caller", "summarizer", "reflect", "plan", "tool")

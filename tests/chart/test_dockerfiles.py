@@ -27,6 +27,7 @@ EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 NEEDS = {
     "gateway": "gateway",
     "worker-web": "web",
+    "browser": "web",  # Playwright's driver (launch-server); the image adds Debian's chromium
     "worker-document": "document",
     "worker-code": "code",
     "sandbox": "code",  # numpy, pandas, sympy for the code it runs; pyseccomp for its filter
@@ -128,7 +129,7 @@ def test_the_command_is_a_console_script_and_a_known_service(image):
         assert command[1] in service_names(), f"{image}: workforce-service has no service {command[1]!r}"
 
 
-@pytest.mark.parametrize("profile, expected", [("production", 12), ("small-footprint", 9)])
+@pytest.mark.parametrize("profile, expected", [("production", 13), ("small-footprint", 10)])
 def test_every_chart_deployment_runs_in_an_image_that_has_what_it_needs(profile, expected):
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     by_repo = {values["images"][key]["repository"]: key for key in DOCKERFILES}

@@ -40,12 +40,13 @@ VOLUME = [
 
 
 def services(docs) -> dict[str, dict]:
-    """The workforce service Deployments that call a model (not the model server, vLLM or the sandbox executor,
-    which gets no endpoint and no secret on purpose) → their container."""
+    """The workforce service Deployments that call a model (not the model server, vLLM, the sandbox executor or
+    the browser server, which get no endpoint and no secret on purpose) → their container."""
     return {
         name: dep["spec"]["template"]["spec"]["containers"][0]
         for name, dep in by_kind(docs, "Deployment").items()
-        if dep["metadata"]["labels"]["app.kubernetes.io/component"] not in ("model-server", "vllm", "sandbox")
+        if dep["metadata"]["labels"]["app.kubernetes.io/component"] not in ("model-server", "vllm", "sandbox",
+                                                                             "browser")
     }
 
 

@@ -46,7 +46,7 @@ def test_each_service_connects_as_itself():
             assert env["WF_NATS_USER"] == service
             assert env["WF_NATS_PASSWORD"] == {"secretKeyRef": {"name": SECRET, "key": service}}
             seen.add(service)
-        else:  # role services, the sandbox executor, vLLM: no NATS identity
+        else:  # role services, the sandbox executor, the browser server, vLLM: no NATS identity
             assert "WF_NATS_USER" not in env and "WF_NATS_PASSWORD" not in env, name
     assert {"gateway", "planner", "coordinator", "worker-web", "worker-code"} <= seen
 

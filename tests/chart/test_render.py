@@ -77,8 +77,9 @@ def test_minimal_profile_runs_every_default_service_hardened(rendered):
         "worker-code",
         "worker-tool",
     }
-    assert set(deps) == {f"{PREFIX}-{n}" for n in expected | {"sandbox"}}
+    assert set(deps) == {f"{PREFIX}-{n}" for n in expected | {"sandbox", "browser"}}
     deps.pop(f"{PREFIX}-sandbox")  # no channel, no LLM: tests/chart/test_sandbox.py
+    deps.pop(f"{PREFIX}-browser")  # no channel, no LLM: tests/chart/test_browser.py
     services, pdbs, policies = (
         by_kind(docs, "Service"),
         by_kind(docs, "PodDisruptionBudget"),
@@ -213,8 +214,8 @@ def test_production_profile_wires_roles_monitoring_and_ingress(rendered):
         and s["metadata"]["labels"]["app.kubernetes.io/component"]
         not in svc_monitor["selector"]["matchExpressions"][0]["values"]
     ]
-    assert {"vllm", "sandbox"} <= set(svc_monitor["selector"]["matchExpressions"][0]["values"])
-    assert len(selected) == len(deps) - 2 and all(
+    assert {"vllm", "sandbox", "browser"} <= set(svc_monitor["selector"]["matchExpressions"][0]["values"])
+    assert len(selected) == len(deps) - 3 and all(
         "metrics" in {p["name"] for p in s["spec"]["ports"]} for s in selected
     )
     assert monitors[f"{PREFIX}-vllm"]["spec"]["endpoints"][0]["port"] == "http"
@@ -240,6 +241,7 @@ def test_external_nats_profile(rendered):
     docs = rendered["external-nats"]
     deps = deployments(docs)
     assert f"{PREFIX}-worker-code" not in deps and f"{PREFIX}-sandbox" not in deps  # no code, no executor
+    deps.pop(f"{PREFIX}-browser")  # no channel: tests/chart/test_browser.py
     for dep in deps.values():
         pod = dep["spec"]["template"]["spec"]
         env = container_env(pod["containers"][0])
@@ -326,6 +328,7 @@ def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendere
     """A misspelt WF_ variable would be ignored silently (extra="ignore"): each must name a settings field."""
     from workforce.core.config import Settings
     from workforce.modelserver.settings import ModelServerSettings
+    from workforce.browser.config import BrowserServerSettings
     from workforce.sandbox.limits import SandboxSettings
     from workforce.workers.code.limits import CodeSettings
     from workforce.workers.document.config import DocumentSettings
@@ -337,7 +340,7 @@ def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendere
         return {f"{prefix}{name}".upper() for name in cls.model_fields}
 
     classes = (Settings, CodeSettings, DocumentSettings, ToolSettings, WebSettings, ModelServerSettings,
-               SandboxSettings)
+               SandboxSettings, BrowserServerSettings)
     known = set().union(*(fields(c) for c in classes)) | {"WF_LOCAL_MODEL"}  # ModelServerSettings.local_model
     seen = set()
     for docs in rendered.values():

@@ -58,7 +58,7 @@ def test_no_egress_at_all_and_ingress_only_from_the_code_worker(rendered, name):
 
 def test_the_policy_is_rendered_even_with_network_policies_off():
     docs = render(["minimal"], sets=["networkPolicy.enabled=false"])
-    assert list(by_kind(docs, "NetworkPolicy")) == [f"{PREFIX}-sandbox"]
+    assert set(by_kind(docs, "NetworkPolicy")) == {f"{PREFIX}-sandbox", f"{PREFIX}-browser"}
 
 
 def test_the_code_worker_reaches_it_over_headless_grpc(rendered):

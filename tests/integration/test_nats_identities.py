@@ -1,6 +1,7 @@
 """The channel's identities against a real nats-server configured as local mode configures it: each service
-connects as its own user; a worker does its job (consumes its pool, reads task records and files, stores files,
-publishes results and events, keeps its registry entry) and is refused everywhere else."""
+connects as its own user; a worker does its job (consumes its pool, reads and stores files, publishes results
+and events, keeps its registry entry) and is refused everywhere else: task records included (a work item carries
+what the worker needs of its task)."""
 
 import asyncio
 
@@ -91,13 +92,12 @@ async def test_a_worker_does_its_job_and_nothing_else(server, passwords):
 
     # the code worker: binds without creating anything, consumes its pool, reads, writes, reports
     worker = await connect(_settings(server, "worker-code", passwords, ack_wait_s=5))
-    assert worker.plans is None and worker.idempotency is None and worker.active is None
+    assert worker.tasks is None and worker.plans is None and worker.idempotency is None and worker.active is None
     sub = await worker.pull(layout.work_subject("code"), layout.pool_consumer("code"), layout.WORK_STREAM,
                             worker.layout.pool_consumer("code"))
     (msg,) = await sub.fetch(1, timeout=5)
     assert channel_pb2.WorkItem.FromString(msg.data).attempt_id == "t-ids/1/1"
     await msg.in_progress()
-    assert (await worker.get_task("t-ids")).question == "q"
     assert (await worker.files.get("t-ids/in/a.txt")).data == b"attached"
     await worker.files.put("t-ids/out/1/b.txt", b"produced")
     await worker.workers.put("code.worker-code-1", b"info")
@@ -116,6 +116,10 @@ async def test_a_worker_does_its_job_and_nothing_else(server, passwords):
         f"$JS.API.STREAM.DELETE.{layout.EVENTS_STREAM}",               # delete them
         "$JS.API.STREAM.CREATE.WF_EVIL",                               # create streams
         f"$JS.API.STREAM.UPDATE.{layout.WORK_STREAM}",
+        f"$JS.API.STREAM.MSG.GET.{identities.kv_stream(layout.TASKS_BUCKET)}",   # task records (any tenant's)
+        f"$JS.API.DIRECT.GET.{identities.kv_stream(layout.TASKS_BUCKET)}.$KV.{layout.TASKS_BUCKET}.t-ids",
+        f"$JS.API.STREAM.INFO.{identities.kv_stream(layout.TASKS_BUCKET)}",
+        f"$JS.API.CONSUMER.CREATE.{identities.kv_stream(layout.TASKS_BUCKET)}",   # watch them
         f"$JS.API.STREAM.MSG.GET.{identities.kv_stream(layout.PLANS_BUCKET)}",   # other buckets
         f"$JS.API.DIRECT.GET.{identities.kv_stream(layout.PLANS_BUCKET)}.$KV.{layout.PLANS_BUCKET}.t-ids",
         f"$JS.API.DIRECT.GET.{identities.kv_stream(layout.IDEMPOTENCY_BUCKET)}",
@@ -138,6 +142,9 @@ async def test_a_worker_does_its_job_and_nothing_else(server, passwords):
     for subject in ("_INBOX.>", f"{identities.inbox_prefix('gateway')}.>", f"{layout.EVENTS_PREFIX}.>",
                     f"{layout.WORK_PREFIX}.>", f"$KV.{layout.PLANS_BUCKET}.>", ">"):
         assert await raw.refused_subscription(subject), f"worker-code could subscribe to {subject}"
+    # the client library's own way to the tasks bucket is refused too
+    with pytest.raises(Exception):
+        await (await worker.js.key_value(layout.TASKS_BUCKET)).get("t-ids")
     # the plan and the web pool's item are untouched
     assert (await coordinator.plans.get("t-ids")).value == b"the plan"
     info = await coordinator.js.stream_info(layout.WORK_STREAM)

@@ -119,3 +119,14 @@ def test_assignment_keyed_form_and_repairs():
                    subtasks, {"web", "code"}, set(), repairs)
     assert out == {"1": ("web", []), "2": ("web", ["1"])}   # the added 1 → 2 would close a cycle with 2 → 1
     assert len(repairs) == 5, repairs
+
+
+def test_work_items_carry_the_tasks_metadata():
+    # workers read no task record (their NATS identity may not): the item hands them the task's metadata
+    from workforce.coordinator.machine import new_plan
+    plan = new_plan(common_pb2.TaskRecord(task_id="t1", question="q", metadata={"temperature": "0.9"}))
+    ready = channel_pb2.PlanReady()
+    ready.subtasks.add(subtask_id="1", content="do 1")
+    Machine(Settings()).on_plan(plan, ready, {"1": ("echo", [])}, Effects())
+    (entry,) = [e for e in plan.outbox if e.subject == "wf.work.echo"]
+    assert dict(channel_pb2.WorkItem.FromString(entry.payload).metadata) == {"temperature": "0.9"}

@@ -280,6 +280,15 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
 {{- printf "dns:///%s-sandbox.%s.svc.%s:50051" (include "workforce.fullname" .) .Release.Namespace .Values.clusterDomain }}
 {{- end }}
 
+{{/* worker-web's browser server (templates/browser.yaml): its websocket endpoint, and whether it is deployed */}}
+{{- define "workforce.browserEnabled" -}}
+{{- if and .Values.browser.enabled (.Values.workers.web | default dict).enabled }}true{{ end }}
+{{- end }}
+
+{{- define "workforce.browserEndpoint" -}}
+{{- printf "ws://%s-browser.%s.svc.%s:%v%s" (include "workforce.fullname" .) .Release.Namespace .Values.clusterDomain .Values.browser.port .Values.browser.wsPath }}
+{{- end }}
+
 {{/* NATS identities (core/channel/identities.py): the users, and whether the services connect as them */}}
 {{- define "workforce.natsUsers" -}}
 {{- $users := list "gateway" "planner" "coordinator" }}

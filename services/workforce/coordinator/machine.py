@@ -93,6 +93,7 @@ class Machine:
                 task_id=plan.task_id, subtask_id=s.subtask_id, attempt_id=s.attempt_id, worker_type=s.assignee,
                 overall_task=plan.question, subtask=s.content, files=list(plan.files),
                 dependencies=dag.dependency_results(plan, s, self.settings.dependency_result_chars),
+                metadata=dict(plan.metadata),
             )
             deadline = now + self.settings.subtask_timeout_s
             if plan.HasField("deadline"):
@@ -230,6 +231,7 @@ def new_plan(record: common_pb2.TaskRecord) -> channel_pb2.PlanState:
                                  answer_format=record.answer_format, files=list(record.files),
                                  status=S.TASK_STATUS_PLANNING, review_plan=record.review_plan,
                                  review_replans=record.review_replans, token_budget=record.token_budget)
+    plan.metadata.update(record.metadata)   # the workers' copy (they read no task record)
     if record.HasField("deadline"):
         plan.deadline.CopyFrom(record.deadline)
     return plan

@@ -64,7 +64,7 @@ class OutboxEntry(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., msg_id: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
 
 class PlanState(_message.Message):
-    __slots__ = ("task_id", "subtasks", "plan_version", "applied", "outbox", "synthesis_requested", "status", "answer", "failure_reason", "usage", "replans", "question", "answer_format", "files", "deadline", "replan_pending", "transitions", "review_plan", "review_replans", "proposals", "token_budget", "outbox_at_ms")
+    __slots__ = ("task_id", "subtasks", "plan_version", "applied", "outbox", "synthesis_requested", "status", "answer", "failure_reason", "usage", "replans", "question", "answer_format", "files", "deadline", "replan_pending", "transitions", "review_plan", "review_replans", "proposals", "token_budget", "outbox_at_ms", "metadata")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,13 @@ class PlanState(_message.Message):
         key: str
         value: _common_pb2.Usage
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ...) -> None: ...
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     SUBTASKS_FIELD_NUMBER: _ClassVar[int]
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +101,7 @@ class PlanState(_message.Message):
     PROPOSALS_FIELD_NUMBER: _ClassVar[int]
     TOKEN_BUDGET_FIELD_NUMBER: _ClassVar[int]
     OUTBOX_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
     plan_version: int
@@ -116,7 +124,8 @@ class PlanState(_message.Message):
     proposals: _containers.RepeatedCompositeFieldContainer[PlanProposal]
     token_budget: int
     outbox_at_ms: int
-    def __init__(self, task_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., applied: _Optional[_Iterable[str]] = ..., outbox: _Optional[_Iterable[_Union[OutboxEntry, _Mapping]]] = ..., synthesis_requested: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., replans: _Optional[int] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replan_pending: _Optional[bool] = ..., transitions: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., proposals: _Optional[_Iterable[_Union[PlanProposal, _Mapping]]] = ..., token_budget: _Optional[int] = ..., outbox_at_ms: _Optional[int] = ...) -> None: ...
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, task_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., applied: _Optional[_Iterable[str]] = ..., outbox: _Optional[_Iterable[_Union[OutboxEntry, _Mapping]]] = ..., synthesis_requested: _Optional[bool] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., replans: _Optional[int] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replan_pending: _Optional[bool] = ..., transitions: _Optional[int] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., proposals: _Optional[_Iterable[_Union[PlanProposal, _Mapping]]] = ..., token_budget: _Optional[int] = ..., outbox_at_ms: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class PlanProposal(_message.Message):
     __slots__ = ("plan_version", "replaced_subtask_id", "subtasks", "proposed_at", "deadline")
@@ -235,7 +244,14 @@ class FinalAnswer(_message.Message):
     def __init__(self, answer: _Optional[str] = ..., planner_output: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ...) -> None: ...
 
 class WorkItem(_message.Message):
-    __slots__ = ("task_id", "subtask_id", "attempt_id", "worker_type", "overall_task", "subtask", "dependencies", "files", "deadline")
+    __slots__ = ("task_id", "subtask_id", "attempt_id", "worker_type", "overall_task", "subtask", "dependencies", "files", "deadline", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     SUBTASK_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -245,6 +261,7 @@ class WorkItem(_message.Message):
     DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
     FILES_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     subtask_id: str
     attempt_id: str
@@ -254,7 +271,8 @@ class WorkItem(_message.Message):
     dependencies: _containers.RepeatedCompositeFieldContainer[DependencyResult]
     files: _containers.RepeatedCompositeFieldContainer[_common_pb2.FileRef]
     deadline: _timestamp_pb2.Timestamp
-    def __init__(self, task_id: _Optional[str] = ..., subtask_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., worker_type: _Optional[str] = ..., overall_task: _Optional[str] = ..., subtask: _Optional[str] = ..., dependencies: _Optional[_Iterable[_Union[DependencyResult, _Mapping]]] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, task_id: _Optional[str] = ..., subtask_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., worker_type: _Optional[str] = ..., overall_task: _Optional[str] = ..., subtask: _Optional[str] = ..., dependencies: _Optional[_Iterable[_Union[DependencyResult, _Mapping]]] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class DependencyResult(_message.Message):
     __slots__ = ("subtask_id", "content", "result")

@@ -19,13 +19,13 @@ from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 
 from ..core.channel import Channel, PullWorker, connect, layout
-from ..core.channel.client import TERMINAL_STATUSES
 from ..core.channel.consumer import Poison
 from ..core.config import Settings
 from ..core.llm import make_llm
 from ..core.metrics import SUBTASK_DURATION, WORKER_BUSY, WORKER_CAPACITY
 from ..v1 import channel_pb2, common_pb2
 from .agent import AgentOutcome, make_agent
+from .ended import EndedTasks
 from ..core.logging import task_context
 from .tools import ToolBudgetExceeded, ToolContext, WorkerSpec
 
@@ -50,7 +50,7 @@ class WorkerRuntime:
         self.llm = llm
         self.agent = make_agent(llm, spec, settings)
         self.running: dict[str, asyncio.Task] = {}      # attempt id → the agent's task
-        self.cancelled_tasks: set[str] = set()
+        self.cancelled_tasks = EndedTasks()   # heard on wf.cancel.*: their queued subtasks are skipped
         self.pull = PullWorker(
             channel,
             subject=layout.work_subject(spec.worker_type),
@@ -108,11 +108,9 @@ class WorkerRuntime:
             await self._handle(item, msg)
 
     async def _handle(self, item: channel_pb2.WorkItem, msg: Msg) -> None:
-        record = await self.channel.get_task(item.task_id)
-        if record is None or record.status in TERMINAL_STATUSES or item.task_id in self.cancelled_tasks:
+        if item.task_id in self.cancelled_tasks:
             return  # nothing to do: the task ended (cancelled, failed, deadline) before this subtask started
-        outcome = await self.execute(item, msg.metadata.num_delivered if msg.metadata else 1,
-                                     dict(record.metadata))
+        outcome = await self.execute(item, msg.metadata.num_delivered if msg.metadata else 1, dict(item.metadata))
         if outcome is None:
             return
         result = channel_pb2.SubtaskResult(
@@ -133,7 +131,7 @@ class WorkerRuntime:
         ctx = ToolContext(
             task_id=item.task_id, subtask_id=item.subtask_id, attempt_id=item.attempt_id,
             worker_type=self.spec.worker_type, settings=self.settings, workdir=workdir,
-            files=list(item.files), channel=self.channel, metadata=metadata or {},
+            files=list(item.files), channel=self.channel, metadata=metadata or dict(item.metadata),
         )
         await ctx.emit("subtask.started", f"{self.settings.instance_id} (delivery {delivery})",
                        {"attempt_id": item.attempt_id, "instance": self.settings.instance_id, "delivery": delivery})

@@ -7,14 +7,17 @@ the chart carries the same lists for its bundled NATS (tests/chart/test_nats_ide
   streams and buckets) and the channel's subjects and buckets; never delete or purge a stream or a stored
   message, never the account, server or $SYS APIs.
 - worker-<type>: consume its own pool (the durable pool-<type> on wf.work.<type>, nothing else of WF_WORK),
-  publish results (wf.coordinator.inbox) and events (wf.events.*), hear cancellations (wf.cancel.*), read task
-  records (wf-tasks), read and add files (wf-files), keep its own registry entries (wf-workers, <type>.*).
-  It cannot read the plans, idempotency or active-task buckets, dispatch work, send planner requests, create,
-  delete or purge streams, or read another pool.
+  publish results (wf.coordinator.inbox) and events (wf.events.*), hear cancellations (wf.cancel.*), read and
+  add files (wf-files), keep its own registry entries (wf-workers, <type>.*). A work item carries what the
+  worker needs of its task (question, files, deadline, metadata) and a worker skips items of tasks it heard end
+  on wf.cancel.* (workers/ended.py), so it reads no task record: it cannot read the tasks, plans, idempotency or
+  active-task buckets, dispatch work, send planner requests, create, delete or purge streams, or read another
+  pool.
 Replies come to a per-user inbox prefix (_INBOX_<user>), so no service can listen to another's replies.
 
-What the identities do not do: a worker may read any task's record and files (NATS permissions cannot follow
-task ownership); the code worker's untrusted code runs in the sandbox executor, which has no NATS access.
+What the identities do not do: a worker may read any task's files (NATS permissions cannot follow task
+ownership); the code worker's untrusted code runs in the sandbox executor and the web worker's Chromium in the
+browser server, neither of which has NATS access.
 """
 
 from dataclasses import dataclass
@@ -26,7 +29,7 @@ WORKER_TYPES = ("web", "document", "code", "tool", "echo")  # services.WORKER_TY
 KV_BUCKETS = (layout.TASKS_BUCKET, layout.PLANS_BUCKET, layout.WORKERS_BUCKET, layout.IDEMPOTENCY_BUCKET,
               layout.ACTIVE_BUCKET, layout.PLANNER_OUTPUTS_BUCKET, layout.APPROVALS_BUCKET, layout.LEASES_BUCKET,
               layout.QUOTA_INFLIGHT_BUCKET, layout.QUOTA_RATE_BUCKET)
-WORKER_BUCKETS = (layout.TASKS_BUCKET, layout.WORKERS_BUCKET)  # the KV buckets a worker binds
+WORKER_BUCKETS = (layout.WORKERS_BUCKET,)  # the KV buckets a worker binds
 APP_STREAMS = (layout.CONTROL_STREAM, layout.WORK_STREAM, layout.EVENTS_STREAM, layout.DLQ_STREAM,
                layout.TASK_INDEX_STREAM)
 NEVER = ["$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>",
@@ -106,10 +109,9 @@ def worker(worker_type: str) -> Identity:
         f"$JS.API.CONSUMER.CREATE.{work}.{pool}.{layout.work_subject(worker_type)}",
         f"$JS.API.CONSUMER.MSG.NEXT.{work}.{pool}",
         f"$JS.ACK.{work}.{pool}.>",
-        # results and events (JetStream publishes); the task records; its registry entries; files
+        # results and events (JetStream publishes); its registry entries; files
         layout.COORDINATOR_SUBJECT,
         f"{layout.EVENTS_PREFIX}.*",
-        *_read_stream(kv_stream(layout.TASKS_BUCKET)),
         f"$JS.API.STREAM.INFO.{kv_stream(layout.WORKERS_BUCKET)}",
         f"$KV.{layout.WORKERS_BUCKET}.{worker_type}.>",
         *_read_stream(obj_stream(layout.FILES_BUCKET)),

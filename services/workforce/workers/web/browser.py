@@ -1,7 +1,9 @@
 """A real browser for pages that need JavaScript: Playwright driving the system Chromium.
 
-One Chromium process per worker replica (started on first use), one browser context per subtask (closed when
-the subtask ends, see agent.py). Every context sends its traffic through its own GuardProxy (so redirects are
+One Chromium per worker replica (started on first use), one browser context per subtask (closed when the subtask
+ends, see agent.py). With WF_WEB_BROWSER_WS_ENDPOINT set (the chart) that Chromium is the browser server's
+(`workforce-service browser`, a pod without channel access), connected to over a websocket; unset (local mode),
+it is launched here. Every context sends its traffic through its own GuardProxy (so redirects are
 checked too) and also routes each request through the guard, which refuses non-http(s) schemes and blocked
 hosts before the browser tries them.
 """
@@ -14,15 +16,14 @@ from dataclasses import dataclass, field
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
+from ...core.chromium import CHROMIUM_FLAGS
 from .config import WebSettings
 from .guardproxy import GuardProxy
 from ..netguard import BlockedAddress, NetGuard
 
 log = logging.getLogger(__name__)
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                 "--disable-dev-shm-usage", "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", *CHROMIUM_FLAGS]
 # Schemes a page may use without a network request.
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
 MAX_ELEMENTS = 150
@@ -250,6 +251,8 @@ class BrowserPool:
             if self._browser is None or not self._browser.is_connected():
                 if self._playwright is None:
                     self._playwright = await async_playwright().start()
+                if self.settings.browser_ws_endpoint:
+                    return await self._connect()
                 try:
                     self._browser = await self._playwright.chromium.launch(
                         executable_path=self.settings.chromium_path, args=CHROMIUM_ARGS, headless=True,
@@ -259,12 +262,23 @@ class BrowserPool:
                                        f"{str(exc).splitlines()[0]}") from None
             return self._browser
 
+    async def _connect(self) -> Browser:
+        endpoint = self.settings.browser_ws_endpoint
+        try:
+            self._browser = await self._playwright.chromium.connect(endpoint, timeout=30_000)
+        except PlaywrightError as exc:
+            raise BrowserError(f"cannot reach the browser server at {endpoint}: "
+                               f"{str(exc).splitlines()[0]}") from None
+        return self._browser
+
     async def session(self, key: str) -> BrowserSession:
         if key in self.sessions:
             return self.sessions[key]
         browser = await self.browser()
-        proxy = await GuardProxy(self.guard, self.settings.browser_max_bytes,
-                                 self.settings.fetch_connect_timeout_s).start()
+        s = self.settings
+        proxy = await GuardProxy(self.guard, s.browser_max_bytes, s.fetch_connect_timeout_s,
+                                 bind_host=s.proxy_bind_host, advertise_host=s.proxy_advertise_host,
+                                 ports=s.proxy_port_range()).start()
         try:
             context = await browser.new_context(
                 proxy={"server": proxy.url}, service_workers="block", accept_downloads=False,

@@ -53,6 +53,15 @@ class WebSettings(BaseSettings):
     browser_timeout_s: float = 30.0       # one navigation or action
     browser_max_bytes: int = 50 * 1024 * 1024  # per proxied connection of the browser
     browser_viewport: str = "1280x900"
+    # A browser server to drive instead of launching Chromium here (the chart: its browser Deployment, reached at
+    # ws://<service>:3000/workforce-browser); empty = launch the local Chromium (local mode).
+    browser_ws_endpoint: str = ""
+    # Where each browser context's guard proxy listens and how the browser reaches it: the defaults serve a
+    # Chromium on this machine; with a remote browser the chart binds 0.0.0.0, advertises the pod's IP and keeps
+    # the proxies in a fixed port range (its NetworkPolicies admit only the browser pods to it).
+    proxy_bind_host: str = "127.0.0.1"
+    proxy_advertise_host: str = ""       # empty = proxy_bind_host
+    proxy_ports: str = ""                # "20000-20063"; empty = any free port
 
     # --- vision questions about screenshots; the model is chosen by WF_LLM_MODELS "vision=<model>" ---
     vision_role: str = "vision"
@@ -65,6 +74,12 @@ class WebSettings(BaseSettings):
         if not value and path:
             value = Path(path).read_text().strip()
         return value
+
+    def proxy_port_range(self) -> range | None:
+        if not self.proxy_ports.strip():
+            return None
+        first, _, last = self.proxy_ports.partition("-")
+        return range(int(first), int(last or first) + 1)
 
     def viewport(self) -> dict:
         width, _, height = self.browser_viewport.partition("x")

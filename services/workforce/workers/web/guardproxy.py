@@ -9,6 +9,7 @@ One proxy per browser context, so the refusals it records belong to that context
 
 import asyncio
 import contextlib
+import errno
 import logging
 
 import h11
@@ -24,8 +25,12 @@ BLOCK_HEADER = "X-Workforce-Guard"
 
 
 class GuardProxy:
-    def __init__(self, guard: NetGuard, max_bytes: int, connect_timeout_s: float = 10.0, idle_timeout_s: float = 60.0):
+    def __init__(self, guard: NetGuard, max_bytes: int, connect_timeout_s: float = 10.0, idle_timeout_s: float = 60.0,
+                 bind_host: str = "127.0.0.1", advertise_host: str = "", ports: range | None = None):
         self.guard = guard
+        self.bind_host = bind_host
+        self.advertise_host = advertise_host or bind_host
+        self.ports = ports
         self.max_bytes = max_bytes
         self.connect_timeout_s = connect_timeout_s
         self.idle_timeout_s = idle_timeout_s
@@ -35,11 +40,19 @@ class GuardProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        host = f"[{self.advertise_host}]" if ":" in self.advertise_host else self.advertise_host
+        return f"http://{host}:{self.server.sockets[0].getsockname()[1]}"
 
     async def start(self) -> "GuardProxy":
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=HEAD_LIMIT)
-        return self
+        """Listen on a free port (of `ports`, when given: a remote browser's NetworkPolicy names them)."""
+        for port in self.ports or (0,):
+            try:
+                self.server = await asyncio.start_server(self._serve, self.bind_host, port, limit=HEAD_LIMIT)
+                return self
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        raise OSError(errno.EADDRINUSE, f"every guard proxy port {self.ports.start}-{self.ports.stop - 1} is in use")
 
     async def close(self) -> None:
         if self.server:
