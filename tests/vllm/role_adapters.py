@@ -3,7 +3,7 @@
 The episode: "What is the weather in Paris?" → planner: look it up, `Next: caller` → caller: `get_weather`
 with `{"city": "Paris"}` → observation → planner: `Next: conclusion` → summarizer: the answer. Each
 adapter learns its role's turns of it from the exact α-UMi training-format prompts the role services
-render (`workforce.roles.alpha_umi`), so that, served by vLLM, the episode must replay exactly: proof that
+render (`workforce.core.toollearning.alpha_umi_format`), so that, served by vLLM, the episode must replay exactly: proof that
 adapters written by peft (attention and MLP modules) are loaded and applied by vLLM as peft applies them,
 which is what serving models trained on α-UMi data needs. On any other request the adapters are as good as
 random.
@@ -12,8 +12,8 @@ random.
 import json
 from pathlib import Path
 
-from workforce.roles import alpha_umi
-from workforce.roles.tooldocs import toolbench_doc
+from workforce.core.toollearning import alpha_umi_format as alpha_umi
+from workforce.core.toollearning.tooldocs import toolbench_doc
 
 from .tiny_models import LORA_RANK
 
@@ -23,7 +23,7 @@ TOOL = {"name": "get_weather", "description": "Weather of a city.", "parameters"
 ACTION = {"name": "get_weather", "arguments": {"city": "Paris"}}
 OBSERVATION = "Sunny in Paris, 21 degrees."
 ANSWER = "It is sunny in Paris, 21 degrees."
-# the turns as the loop writes them into the history (PlannerStep.text(), the caller's action line)
+# the turns as the loop writes them into the history (AlphaUmiPlannerStep.text(), the caller's action line)
 PLAN_CALL = "I should look up the weather in Paris.\nNext: caller."
 CALL = f"Action: {ACTION['name']}\nAction Input: {json.dumps(ACTION['arguments'])}"
 PLAN_CONCLUDE = "I know the weather in Paris now.\nNext: conclusion."

@@ -16,7 +16,7 @@ from .documents import kind_of, read_document
 from .extract import extract_html, window
 from .fetch import Fetcher
 from ..netguard import NetGuard
-from .search import WebSearch
+from ...core.websearch.providers import WebSearch
 from .wikipedia import Wikipedia
 
 PAGE_CACHE = 64   # extracted pages kept for reading on with `start`
