@@ -15,7 +15,9 @@ from pathlib import Path
 from workforce.core.toollearning import alpha_umi_format as alpha_umi
 from workforce.core.toollearning.tooldocs import toolbench_doc
 
-from .tiny_models import LORA_RANK
+from ..support.tiny_models import VLLM, make_tiny_model
+
+LORA_RANK = 8
 
 INSTRUCTION = "What is the weather in Paris?"
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -88,3 +90,20 @@ def train_adapter(base: Path, path, pairs: list[tuple[str, str]], *, steps: int 
             raise RuntimeError(f"the adapter did not learn its answer (loss {loss.item():.3f}): {said!r}")
     model.save_pretrained(path)
     return Path(path)
+
+
+def build_all(root) -> dict[str, Path]:
+    """The base model (tests/support/tiny_models.py, size VLLM) and the trained planner, caller and
+    summarizer adapters under `root`; returns their directories by served name ("base" for the base model)."""
+    root = Path(root)
+    base = make_tiny_model(root / "base", size=VLLM)
+    models = {"base": base}
+    for role, pairs in examples().items():
+        models[role] = train_adapter(base, root / f"lora-{role}", pairs, seed=2)
+    return models
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(build_all(sys.argv[1]))
