@@ -34,8 +34,7 @@ class WebSettings(SearchSettings):
     browser_max_bytes: int = 50 * 1024 * 1024  # per proxied connection of the browser
     browser_viewport: str = "1280x900"
 
-    # --- vision questions about screenshots; the model is chosen by WF_LLM_MODELS "vision=<model>" ---
-    vision_role: str = "vision"
+    # --- vision questions about screenshots; the model is WF_VISION_* (core/llm/vision.py) ---
     vision_max_tokens: int = 1024
 
     def viewport(self) -> dict:
