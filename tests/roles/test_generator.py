@@ -1,7 +1,7 @@
 """RoleGenerator against the scripted OpenAI-compatible server: both families, validation, retries."""
 
 import pytest
-from workforce.core.llm.client import OpenAIChat
+from workforce.core.llm.client import ChatClient
 from workforce.core.toollearning.backend import RoleBackend
 from workforce.core.toollearning.generator import RoleGenerator, RoleRequest
 from workforce.core.toollearning.messages import CallerAction, AlphaUmiPlannerStep, RoleOutputError
@@ -23,7 +23,7 @@ llm = support.llm  # a fixture
 
 def _generator(llm, **overrides) -> RoleGenerator:
     settings = settings_for(llm, **overrides)
-    return RoleGenerator(settings, RoleBackend(settings, OpenAIChat(settings)))
+    return RoleGenerator(settings, RoleBackend(settings, ChatClient(settings)))
 
 
 async def test_chat_planner_uses_structured_output(llm):

@@ -11,7 +11,7 @@ import logging
 
 import openai
 
-from ...core.llm.client import LLMError, OpenAIChat
+from ...core.llm.client import LLMError, ChatClient
 from ...core.llm.vision import VISION_ROLE, VisionNotConfigured, vision_client
 from . import media
 from .config import DocumentSettings
@@ -33,13 +33,13 @@ class MediaModels:
     def __init__(self, settings: DocumentSettings, llm=None):
         self.settings = settings
         self.llm = llm  # the worker's chat model, used to answer over a transcript
-        self._vision: OpenAIChat | None = None
+        self._vision: ChatClient | None = None
         self._speech: openai.AsyncOpenAI | None = None
         self._asr = None
 
     # ---- vision ----
 
-    def vision(self) -> OpenAIChat:
+    def vision(self) -> ChatClient:
         if self._vision is None:
             try:
                 self._vision = vision_client(self.settings)
