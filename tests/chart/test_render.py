@@ -332,7 +332,7 @@ def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendere
     from workforce.sandbox.limits import SandboxSettings
     from workforce.workers.code.limits import CodeSettings
     from workforce.workers.document.config import DocumentSettings
-    from workforce.workers.tool.settings import ToolSettings
+    from workforce.core.toollearning.settings import ToolSettings
     from workforce.workers.web.config import WebSettings
 
     def fields(cls):

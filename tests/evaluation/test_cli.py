@@ -125,7 +125,7 @@ async def test_invalid_role_output_is_kept_for_the_metrics(llm):
     """An untagged plan goes to the caller; a hallucinated tool name stays in the prediction and counts."""
     from workforce.evaluation.teacher_forced import predict_all
     from workforce.evaluation.toolbench import evaluate
-    from workforce.workers.tool.agent import make_roles
+    from workforce.core.toollearning.role_clients import make_roles
 
     sample = next(
         s

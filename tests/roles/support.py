@@ -3,7 +3,7 @@
 import atexit
 
 import pytest
-from workforce.workers.tool.settings import ToolSettings
+from workforce.core.toollearning.settings import ToolSettings
 
 from tests.support.scripted_llm import ScriptedLLM
 

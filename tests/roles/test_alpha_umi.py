@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from workforce.roles import alpha_umi
-from workforce.roles.tooldocs import schema_from_toolbench, toolbench_doc
+from workforce.core.toollearning import alpha_umi_format as alpha_umi
+from workforce.core.toollearning.tooldocs import schema_from_toolbench, toolbench_doc
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "alpha-umi" / "train-example"

@@ -1,10 +1,10 @@
 """RoleGenerator against the scripted OpenAI-compatible server: both families, validation, retries."""
 
 import pytest
-from workforce.core.llm.client import OpenAIChat
-from workforce.roles.backend import RoleBackend
-from workforce.roles.generator import RoleGenerator, RoleRequest
-from workforce.roles.messages import CallerAction, PlannerStep, RoleOutputError
+from workforce.core.llm.client import ChatClient
+from workforce.core.toollearning.backend import RoleBackend
+from workforce.core.toollearning.generator import RoleGenerator, RoleRequest
+from workforce.core.toollearning.messages import CallerAction, AlphaUmiPlannerStep, RoleOutputError
 
 from tests.roles import support
 from tests.roles.support import reply, settings_for
@@ -23,13 +23,13 @@ llm = support.llm  # a fixture
 
 def _generator(llm, **overrides) -> RoleGenerator:
     settings = settings_for(llm, **overrides)
-    return RoleGenerator(settings, RoleBackend(settings, OpenAIChat(settings)))
+    return RoleGenerator(settings, RoleBackend(settings, ChatClient(settings)))
 
 
 async def test_chat_planner_uses_structured_output(llm):
     llm.script([reply("planner", {"thought": "Need the weather.", "next": "caller"})])
     result = await _generator(llm).generate(RoleRequest("planner", "Weather in Paris?", TOOLS, family="chat"))
-    assert result.message == PlannerStep("Need the weather.", "caller")
+    assert result.message == AlphaUmiPlannerStep("Need the weather.", "caller")
     request = llm.requests()[-1]
     assert request["role"] == "planner" and request["schema"] == "planner_output"
 
@@ -121,6 +121,6 @@ async def test_alpha_umi_family_uses_the_completions_endpoint(llm):
     llm.script([reply("planner", "The weather API answers this.\nNext: caller.</s>")])
     gen = _generator(llm, role_completion_api="completions")
     result = await gen.generate(RoleRequest("planner", "Weather in Paris?", TOOLS, family="alpha-umi"))
-    assert result.message == PlannerStep("The weather API answers this.", "caller")
+    assert result.message == AlphaUmiPlannerStep("The weather API answers this.", "caller")
     sent = llm.requests()[-1]
     assert "messages" not in sent and sent["prompt"] == "system: " + result.prompt

@@ -1,13 +1,13 @@
 """Parsing and validating role outputs into typed messages."""
 
 import pytest
-from workforce.roles import chat
-from workforce.roles.messages import CallerAction, InvalidOutput, PlannerStep
-from workforce.roles.parsers import (
+from workforce.core.toollearning import chat_format as chat
+from workforce.core.toollearning.messages import CallerAction, InvalidOutput, AlphaUmiPlannerStep
+from workforce.core.toollearning.parsers import (
     parse_caller,
     parse_conclusion,
-    parse_plan_action,
-    parse_planner,
+    parse_autoact_plan,
+    parse_alpha_umi_planner,
     parse_reflection,
     parse_tool_argument,
 )
@@ -21,20 +21,20 @@ SCHEMAS = {
 @pytest.mark.parametrize(
     "text,step",
     [
-        ("Fetch the quiz first.\n Next: caller.", PlannerStep("Fetch the quiz first.", "caller")),
-        ("All known.\nNext: conclusion.</s>conclusion: ignored", PlannerStep("All known.", "conclusion")),
-        ("Nothing works. Next: give up.", PlannerStep("Nothing works.", "give up")),
-        ("Next: Caller", PlannerStep("", "caller")),
+        ("Fetch the quiz first.\n Next: caller.", AlphaUmiPlannerStep("Fetch the quiz first.", "caller")),
+        ("All known.\nNext: conclusion.</s>conclusion: ignored", AlphaUmiPlannerStep("All known.", "conclusion")),
+        ("Nothing works. Next: give up.", AlphaUmiPlannerStep("Nothing works.", "give up")),
+        ("Next: Caller", AlphaUmiPlannerStep("", "caller")),
     ],
 )
 def test_planner(text, step):
-    assert parse_planner(text) == step
+    assert parse_alpha_umi_planner(text) == step
 
 
 def test_untagged_planner_output():
     with pytest.raises(InvalidOutput, match="no 'Next: caller"):
-        parse_planner("I will think more")
-    assert parse_planner("I will think more", default_next="conclusion") == PlannerStep(
+        parse_alpha_umi_planner("I will think more")
+    assert parse_alpha_umi_planner("I will think more", default_next="conclusion") == AlphaUmiPlannerStep(
         "I will think more", "conclusion"
     )
 
@@ -73,10 +73,10 @@ def test_conclusion():
 
 
 def test_autoact_parsers():
-    step = parse_plan_action("Thought: find him.\nAction: retrieve[Badr Hari]", ["Retrieve", "Finish"])
+    step = parse_autoact_plan("Thought: find him.\nAction: retrieve[Badr Hari]", ["Retrieve", "Finish"])
     assert (step.thought, step.action_type) == ("find him.", "Retrieve")
     with pytest.raises(InvalidOutput, match="unknown action type 'Search'"):
-        parse_plan_action("Thought: x\nAction: Search", ["Retrieve", "Finish"])
+        parse_autoact_plan("Thought: x\nAction: Search", ["Retrieve", "Finish"])
     assert parse_tool_argument("Badr Hari]\nObservation: x").argument == "Badr Hari"
     assert parse_tool_argument("Retrieve[Badr Hari]").argument == "Badr Hari"
     assert parse_tool_argument("Retrieve[Badr Hari]\nObservation: [x]").argument == "Badr Hari"
@@ -90,7 +90,7 @@ def test_autoact_parsers():
 
 def test_chat_family_parse():
     tools = [{"name": "ping", "description": "", "parameters": {}}]
-    assert chat.parse("planner", '{"thought": "t", "next": "Give up."}', tools) == PlannerStep("t", "give up")
+    assert chat.parse("planner", '{"thought": "t", "next": "Give up."}', tools) == AlphaUmiPlannerStep("t", "give up")
     assert chat.parse("caller", '```json\n{"name": "ping", "arguments": "{}"}\n```', tools) == CallerAction(
         "ping", {}
     )
@@ -101,7 +101,7 @@ def test_chat_family_parse():
 
 
 def test_structured_output_schemas_bound_the_thought():
-    from workforce.roles import autoact
+    from workforce.core.toollearning import autoact_format as autoact
 
     planner = chat.schema_for("planner", [], thought_chars=50)
     assert planner["properties"]["thought"]["maxLength"] == 50

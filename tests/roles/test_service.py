@@ -11,9 +11,9 @@ import grpc
 import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from workforce.roles.client import GrpcRole
-from workforce.roles.generator import RoleRequest
-from workforce.roles.messages import RoleOutputError
+from workforce.core.toollearning.role_clients import GrpcRole
+from workforce.core.toollearning.generator import RoleRequest
+from workforce.core.toollearning.messages import RoleOutputError
 from workforce.v1 import role_model_pb2, role_model_pb2_grpc
 
 from tests.roles import support

@@ -51,10 +51,10 @@ def llm_server(tmp_path_factory):
 @pytest.fixture
 def llm(llm_server):
     from workforce.core.config import Settings
-    from workforce.core.llm.client import OpenAIChat
+    from workforce.core.llm.client import ChatClient
 
     llm_server.reset()
-    return OpenAIChat(Settings(llm_base_url=llm_server.base_url, llm_max_retries=0))
+    return ChatClient(Settings(llm_base_url=llm_server.base_url, llm_max_retries=0))
 
 
 @pytest.fixture(scope="module")

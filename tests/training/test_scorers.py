@@ -121,7 +121,7 @@ def scripted_llm(tmp_path_factory):
 
 async def test_llm_judge(scripted_llm, monkeypatch):
     from workforce.core.config import Settings
-    from workforce.core.llm.client import OpenAIChat
+    from workforce.core.llm.client import ChatClient
 
     scripted_llm.reset()
     scripted_llm.script(
@@ -139,7 +139,7 @@ async def test_llm_judge(scripted_llm, monkeypatch):
             {"role": "judge", "contains": "Candidate answer:\nbanana", "reply": {"content": "I think so"}},
         ]
     )
-    llm = OpenAIChat(Settings(llm_base_url=scripted_llm.base_url, llm_max_retries=0))
+    llm = ChatClient(Settings(llm_base_url=scripted_llm.base_url, llm_max_retries=0))
     scorer = get_scorer("judge", llm=llm)
     scores = await scorer.score_many(
         [

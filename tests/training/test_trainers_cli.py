@@ -133,7 +133,7 @@ def test_dpo_command_uses_the_pinned_openrlhf_flags(tmp_path, capsys):
         == 0
     )
     cmd = shlex.split(capsys.readouterr().out)
-    assert cmd[:5] == ["deepspeed", "--num_gpus", "8", "--module", "openrlhf.cli.train_dpo"]
+    assert cmd[:4] == ["deepspeed", "--num_gpus=8", "--module", "openrlhf.cli.train_dpo"]
     flags = {a for a in cmd if a.startswith("--")}
     assert {
         "--model.model_name_or_path",

@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("openrlhf", reason="OpenRLHF lives in .venv-openrlhf (scripts/tests.d/35-openrlhf.sh)")
 
 FIXTURES = Path(__file__).parent / "trainer_fixtures"
-sys.path.insert(0, str(FIXTURES))
+sys.path.insert(0, str(Path(__file__).parents[1] / "support"))  # tiny_models, by path (see there)
 
 import tiny_models
 import torch

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "trainer_fixtures"
-sys.path.insert(0, str(FIXTURES))
+sys.path.insert(0, str(Path(__file__).parents[1] / "support"))  # tiny_models, by path (see there)
 
 import tiny_models
 from workforce_train.io import DataError

@@ -4,7 +4,7 @@ import pytest
 
 from tests.support.scripted_llm import ScriptedLLM
 from workforce.core.config import Settings
-from workforce.core.llm.client import LLMError, OpenAIChat, UsageBook, make_llm
+from workforce.core.llm.client import LLMError, ChatClient, UsageBook, make_llm
 from workforce.v1 import common_pb2
 
 
@@ -18,7 +18,7 @@ def scripted(tmp_path_factory):
 @pytest.fixture()
 def client(scripted):
     scripted.reset()
-    return OpenAIChat(Settings(llm_base_url=scripted.base_url, llm_model="m", llm_models="planner=big-planner",
+    return ChatClient(Settings(llm_base_url=scripted.base_url, llm_model="m", llm_models="planner=big-planner",
                                llm_max_retries=0, llm_timeout_s=5))
 
 
@@ -60,7 +60,7 @@ async def test_backend_errors_become_llm_errors(client, scripted):
 
 
 async def test_unreachable_backend_is_a_clear_error():
-    client = OpenAIChat(Settings(llm_base_url="http://127.0.0.1:9/v1", llm_max_retries=1, llm_timeout_s=2))
+    client = ChatClient(Settings(llm_base_url="http://127.0.0.1:9/v1", llm_max_retries=1, llm_timeout_s=2))
     with pytest.raises(LLMError, match="127.0.0.1:9"):
         await client.chat([{"role": "user", "content": "x"}], role="planner")
 
@@ -84,7 +84,7 @@ async def test_every_backend_failure_is_a_model_error_with_a_reason(client, scri
 
 
 async def test_retries_are_bounded_then_succeed(scripted):
-    client = OpenAIChat(Settings(llm_base_url=scripted.base_url, llm_max_retries=2, llm_timeout_s=5))
+    client = ChatClient(Settings(llm_base_url=scripted.base_url, llm_max_retries=2, llm_timeout_s=5))
     scripted.reset()
     scripted.script([{"role": "planner", "times": 2, "status": 503, "raw_body": "busy"},
                      {"role": "planner", "reply": {"content": "fine"}}])
@@ -93,7 +93,7 @@ async def test_retries_are_bounded_then_succeed(scripted):
 
 
 async def test_a_slow_backend_times_out(scripted):
-    client = OpenAIChat(Settings(llm_base_url=scripted.base_url, llm_max_retries=0, llm_timeout_s=0.3))
+    client = ChatClient(Settings(llm_base_url=scripted.base_url, llm_max_retries=0, llm_timeout_s=0.3))
     scripted.reset()
     scripted.script([{"role": "planner", "delay_ms": 2000, "reply": {"content": "late"}}])
     with pytest.raises(LLMError, match="within 0.3 s") as info:

@@ -15,7 +15,7 @@ from tests.support.system import Service
 
 from .roles import ROLE_MODELS, role_env, wait_serving
 from .server import VllmServer
-from .tiny_models import build_all
+from .role_adapters import build_all
 
 ROOT = Path(__file__).resolve().parents[2]
 VLLM_VENV = Path(os.environ.get("VLLM_VENV", ROOT / ".venv-vllm"))

@@ -3,7 +3,7 @@
 The episode: "What is the weather in Paris?" → planner: look it up, `Next: caller` → caller: `get_weather`
 with `{"city": "Paris"}` → observation → planner: `Next: conclusion` → summarizer: the answer. Each
 adapter learns its role's turns of it from the exact α-UMi training-format prompts the role services
-render (`workforce.roles.alpha_umi`), so that, served by vLLM, the episode must replay exactly: proof that
+render (`workforce.core.toollearning.alpha_umi_format`), so that, served by vLLM, the episode must replay exactly: proof that
 adapters written by peft (attention and MLP modules) are loaded and applied by vLLM as peft applies them,
 which is what serving models trained on α-UMi data needs. On any other request the adapters are as good as
 random.
@@ -12,10 +12,12 @@ random.
 import json
 from pathlib import Path
 
-from workforce.roles import alpha_umi
-from workforce.roles.tooldocs import toolbench_doc
+from workforce.core.toollearning import alpha_umi_format as alpha_umi
+from workforce.core.toollearning.tooldocs import toolbench_doc
 
-from .tiny_models import LORA_RANK
+from ..support.tiny_models import VLLM, make_tiny_model
+
+LORA_RANK = 8
 
 INSTRUCTION = "What is the weather in Paris?"
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -23,7 +25,7 @@ TOOL = {"name": "get_weather", "description": "Weather of a city.", "parameters"
 ACTION = {"name": "get_weather", "arguments": {"city": "Paris"}}
 OBSERVATION = "Sunny in Paris, 21 degrees."
 ANSWER = "It is sunny in Paris, 21 degrees."
-# the turns as the loop writes them into the history (PlannerStep.text(), the caller's action line)
+# the turns as the loop writes them into the history (AlphaUmiPlannerStep.text(), the caller's action line)
 PLAN_CALL = "I should look up the weather in Paris.\nNext: caller."
 CALL = f"Action: {ACTION['name']}\nAction Input: {json.dumps(ACTION['arguments'])}"
 PLAN_CONCLUDE = "I know the weather in Paris now.\nNext: conclusion."
@@ -88,3 +90,20 @@ def train_adapter(base: Path, path, pairs: list[tuple[str, str]], *, steps: int 
             raise RuntimeError(f"the adapter did not learn its answer (loss {loss.item():.3f}): {said!r}")
     model.save_pretrained(path)
     return Path(path)
+
+
+def build_all(root) -> dict[str, Path]:
+    """The base model (tests/support/tiny_models.py, size VLLM) and the trained planner, caller and
+    summarizer adapters under `root`; returns their directories by served name ("base" for the base model)."""
+    root = Path(root)
+    base = make_tiny_model(root / "base", size=VLLM)
+    models = {"base": base}
+    for role, pairs in examples().items():
+        models[role] = train_adapter(base, root / f"lora-{role}", pairs, seed=2)
+    return models
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(build_all(sys.argv[1]))

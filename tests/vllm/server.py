@@ -23,7 +23,7 @@ import httpx
 
 from workforce.local.nats_server import free_port
 
-from .tiny_models import LORA_RANK
+from .role_adapters import LORA_RANK
 
 BASE_NAME = "tiny-base"
 STRUCTURED_OUTPUTS = {"backend": "xgrammar", "disable_any_whitespace": True}

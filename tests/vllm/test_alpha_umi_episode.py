@@ -11,10 +11,10 @@ import re
 
 import pytest
 
-from workforce.roles.client import GrpcRole
-from workforce.workers.tool.agent import make_roles
-from workforce.workers.tool.alpha_umi import AlphaUmiConfig, AlphaUmiLoop
-from workforce.workers.tool.settings import ToolSettings
+from workforce.core.toollearning.role_clients import GrpcRole
+from workforce.core.toollearning.role_clients import make_roles
+from workforce.core.toollearning.alpha_umi_loop import AlphaUmiConfig, AlphaUmiLoop
+from workforce.core.toollearning.settings import ToolSettings
 from workforce.workers.tools import Tool, ToolContext
 
 from . import role_adapters as episode

@@ -10,7 +10,7 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from workforce.roles import alpha_umi
+from workforce.core.toollearning import alpha_umi_format as alpha_umi
 from workforce.v1 import role_model_pb2 as pb
 from workforce.v1 import role_model_pb2_grpc
 

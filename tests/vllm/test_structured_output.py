@@ -1,4 +1,4 @@
-"""Structured outputs (response_format json_schema, xgrammar on CPU) through our OpenAIChat client.
+"""Structured outputs (response_format json_schema, xgrammar on CPU) through our ChatClient client.
 
 The base weights are random and the adapters were trained on α-UMi text only (never on JSON chat
 answers), so any schema-valid answer can only come from grammar-constrained decoding. The schemas are
@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from workforce.core.config import Settings
-from workforce.core.llm.client import LLMError, OpenAIChat
+from workforce.core.llm.client import LLMError, ChatClient
 
 from .server import BASE_NAME
 
@@ -55,7 +55,7 @@ async def chat(vllm):
     settings = Settings(llm_base_url=vllm.base_url, llm_model=BASE_NAME,
                         llm_models="planner=planner,caller=caller",
                         llm_max_retries=0, llm_timeout_s=300, llm_max_tokens=160, metrics_port=0)
-    client = OpenAIChat(settings)
+    client = ChatClient(settings)
     yield client
     await client.close()
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.workers import document_fixtures as fx
 from tests.workers.worker_helpers import attach, make_context
-from workforce.core.llm.client import OpenAIChat
+from workforce.core.llm.client import ChatClient
 from workforce.v1 import channel_pb2
 from workforce.workers.agent import make_agent
 from workforce.workers.code import spec
@@ -134,7 +134,7 @@ async def test_agent_fixes_its_code_after_an_error(nats_channel, scripted_llm):
     )
     settings = CodeSettings(**SETTINGS | {"llm_base_url": scripted_llm.base_url, "max_tool_calls": 5})
     worker = spec(settings)
-    agent = make_agent(OpenAIChat(settings), worker, settings)
+    agent = make_agent(ChatClient(settings), worker, settings)
     item = channel_pb2.WorkItem(
         task_id="t-agent",
         subtask_id="1",

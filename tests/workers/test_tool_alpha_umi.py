@@ -4,8 +4,8 @@ import asyncio
 import json
 
 import pytest
-from workforce.workers.tool.agent import make_roles
-from workforce.workers.tool.alpha_umi import AlphaUmiConfig, AlphaUmiLoop
+from workforce.core.toollearning.role_clients import make_roles
+from workforce.core.toollearning.alpha_umi_loop import AlphaUmiConfig, AlphaUmiLoop
 from workforce.workers.tools import Tool, ToolContext
 
 from tests.roles import support

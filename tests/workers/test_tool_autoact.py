@@ -3,9 +3,9 @@
 import asyncio
 
 import pytest
-from workforce.workers.tool.agent import make_roles
-from workforce.workers.tool.autoact import AutoActLoop
-from workforce.workers.tool.hotpotqa_tools import HotpotQASession, ToolUnavailable
+from workforce.core.toollearning.role_clients import make_roles
+from workforce.core.toollearning.autoact_loop import AutoActLoop
+from workforce.core.toollearning.hotpotqa_tools import HotpotQASession, ToolUnavailable
 
 from tests.roles import support
 from tests.roles.standins import StandIn
@@ -151,7 +151,7 @@ async def test_invalid_plan_output_fails_with_reason(llm, wiki):
 
 def test_search_required_without_a_provider_is_a_startup_error(monkeypatch):
     from workforce.workers.tool import agent
-    from workforce.workers.tool.settings import ToolSettings
+    from workforce.core.toollearning.settings import ToolSettings
 
     monkeypatch.setattr(agent, "web_search_function", lambda timeout_s: None)  # worker-web has no provider
     with pytest.raises(ValueError, match="no web search provider is configured"):

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 from workforce.core.config import Settings
-from workforce.core.llm import OpenAIChat
+from workforce.core.llm import ChatClient
 from workforce.v1 import channel_pb2
 from workforce.workers.agent import make_agent
 from workforce.workers.web import spec
@@ -40,7 +40,7 @@ def _fresh_script(llm):
 async def worker(site, llm):
     settings = Settings(llm_base_url=llm.base_url, llm_max_retries=0)
     worker_spec = spec(settings, web_settings(site))
-    client = OpenAIChat(settings)
+    client = ChatClient(settings)
     yield make_agent(client, worker_spec, settings), worker_spec
     await client.close()
     await worker_spec.stop()

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 from workforce.workers.web.config import WebSettings
-from workforce.workers.web.search import SearchError, WebSearch, configured_providers
+from workforce.core.websearch.providers import SearchError, WebSearch, configured_providers
 
 from .web_fixtures import standins
 from .web_fixtures.server import StandIn

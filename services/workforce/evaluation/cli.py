@@ -18,8 +18,8 @@ from .steps import load_step_samples
 
 
 def _roles(spec: str, names: tuple[str, ...], attempts: int = 0) -> dict:
-    from ..workers.tool.agent import make_roles
-    from ..workers.tool.settings import ToolSettings
+    from ..core.toollearning.role_clients import make_roles
+    from ..core.toollearning.settings import ToolSettings
 
     overrides = {"tool_role_addrs": spec} if spec else {}
     if attempts:
@@ -64,9 +64,9 @@ def cmd_predict(args) -> dict:
 
 
 def cmd_hotpotqa(args) -> dict:
-    from ..workers.tool.autoact import AutoActLoop
-    from ..workers.tool.hotpotqa_tools import HotpotQASession, web_search_function
-    from ..workers.tool.settings import ToolSettings
+    from ..core.toollearning.autoact_loop import AutoActLoop
+    from ..core.toollearning.hotpotqa_tools import HotpotQASession, web_search_function
+    from ..core.toollearning.settings import ToolSettings
 
     settings = ToolSettings()
     search = web_search_function(settings.tool_http_timeout_s) if args.search else None

@@ -11,15 +11,14 @@ history), the caller and summarizer see the training format.
 import asyncio
 import logging
 
-from ..roles.generator import RoleRequest
-from ..roles.messages import RoleOutputError
+from ..core.toollearning.generator import RoleRequest
+from ..core.toollearning.messages import RoleOutputError
+from ..core.toollearning.tooldocs import schema_from_toolbench
 
 log = logging.getLogger(__name__)
 
 
 def _tools(doc_list: list[dict]) -> list[dict]:
-    from ..roles.tooldocs import schema_from_toolbench
-
     return [
         {
             "name": d["Name"],

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, stop)
     source = None
     if not os.environ.get("WF_LLM_BASE_URL"):
-        from ..modelserver.model import ModelNotFound, resolve
+        from ..core.local_model import ModelNotFound, resolve
 
         try:  # before anything starts: one clear line when there is no model to run with
             source = resolve(os.environ.get("WF_LOCAL_MODEL", ""), os.environ.get("WF_MODEL_SERVER_ALIAS", ""))

@@ -8,8 +8,8 @@ import signal
 import sys
 import time
 
+from ..core.local_model import ModelNotFound, resolve
 from ..core.logging import setup_logging
-from .model import ModelNotFound, resolve
 from .settings import ModelServerSettings
 
 log = logging.getLogger(__name__)

@@ -2,12 +2,11 @@
 
 `workforce-service role-<role>` serves `RoleModel.Generate` for one role: render the role's prompt in the
 requested family, call the OpenAI-compatible backend, parse and validate the output into a typed message,
-retry on invalid output. Modules: alpha_umi (the exact α-UMi training format), chat (our chat-template
-family with JSON-schema structured outputs), autoact (plan / tool / reflect prompts), parsers, tooldocs
-(ToolBench `{Name, function, input}` ⇄ JSON schema), backend (chat or raw completions), generator (render →
-call → parse → retry), service (gRPC), client (GrpcRole / LocalRole), convert (protobuf ⇄ dataclasses).
+retry on invalid output. This folder is the service only (`main.py`, the gRPC servicer `service.py`,
+`metrics.py`); the prompt families, parsers, generator and role clients are the shared tool-learning library
+in core/toollearning/ (worker-tool and `workforce-eval` run the same generator in-process).
 
-Configuration (WF_*, see settings.py and core/config.py):
+Configuration (WF_*, see core/toollearning/settings.py and core/config.py):
   WF_LLM_BASE_URL, WF_LLM_MODELS="planner=planner-lora,caller=caller-lora,…"   a model or LoRA per role
   WF_ROLE_PROMPT_FAMILY=chat|alpha-umi      the family when a request names none
   WF_ROLE_COMPLETION_API=completions|chat   how the alpha-umi family reaches the model (raw prompt, or one

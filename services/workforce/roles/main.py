@@ -6,10 +6,10 @@ from ..core.grpc_server import GrpcServer
 from ..core.llm import make_llm
 from ..core.runtime import run_service
 from ..v1 import role_model_pb2, role_model_pb2_grpc
-from .backend import RoleBackend
-from .generator import ROLES, RoleGenerator
+from ..core.toollearning.backend import RoleBackend
+from ..core.toollearning.generator import ROLES, RoleGenerator
+from ..core.toollearning.settings import RoleSettings
 from .service import RoleModelServicer
-from .settings import RoleSettings
 
 
 def main(role: str) -> None:

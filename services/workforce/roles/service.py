@@ -7,9 +7,9 @@ import grpc
 from ..core.llm.client import LLMError
 from ..v1 import role_model_pb2 as pb
 from ..v1 import role_model_pb2_grpc
-from .convert import request_from_proto, result_to_proto
-from .generator import FAMILIES, RoleGenerator
-from .messages import RoleOutputError
+from ..core.toollearning.convert import request_from_proto, result_to_proto
+from ..core.toollearning.generator import FAMILIES, RoleGenerator
+from ..core.toollearning.messages import RoleOutputError
 from .metrics import ROLE_ATTEMPTS, ROLE_REQUESTS
 
 log = logging.getLogger(__name__)

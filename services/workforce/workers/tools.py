@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 
 from ..core.config import Settings
+from ..core.tool_budget import ToolBudgetExceeded
 from ..v1 import common_pb2
 
 
@@ -21,10 +22,6 @@ class ToolOutcome:
     text: str
     duration_s: float = 0.0
     files: list = field(default_factory=list)  # FileRefs the tool produced
-
-
-class ToolBudgetExceeded(Exception):
-    """The subtask has made all the tool calls it may; every agent loop ends the subtask on it."""
 
 
 @dataclass

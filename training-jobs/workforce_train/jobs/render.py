@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ..launch import deepspeed_module, python_module, torchrun_module
 from .config import JobSettings
 from .steps import LAUNCHERS, step_defaults
 
@@ -45,14 +46,14 @@ def launch_command(spec: JobSpec, gpus: int, launcher: str, master: str, port: i
         return (
             ["workforce-train", *tail]
             if step.module == "workforce_train.cli"
-            else ["python", "-m", step.module, *tail]
+            else python_module(step.module, tail)
         )
     if gpus < 1:
         raise ValueError(f"the {launcher} launcher needs at least one GPU")
     if launcher == "deepspeed":
         if spec.nodes > 1:
             raise ValueError("multi-node deepspeed needs a hostfile and ssh; use the torchrun launcher")
-        return ["deepspeed", f"--num_gpus={gpus}", "--module", step.module, *tail]
+        return deepspeed_module(step.module, gpus, tail)
     rendezvous = (
         ["--standalone", "--nnodes=1"]
         if spec.nodes == 1
@@ -63,7 +64,7 @@ def launch_command(spec: JobSpec, gpus: int, launcher: str, master: str, port: i
             f"--master_port={port}",
         ]
     )
-    return ["torchrun", f"--nproc_per_node={gpus}", *rendezvous, "-m", step.module, *tail]
+    return torchrun_module(step.module, gpus, tail, rendezvous)
 
 
 def render_job(spec: JobSpec, settings: JobSettings | None = None) -> list[dict]:

@@ -86,7 +86,7 @@ class Loop:
     def base_gguf(self) -> Path:
         if self.cfg.base_model.gguf:
             return Path(self.cfg.base_model.gguf)
-        from workforce.modelserver.model import INSTALL_HINT, default_model_path
+        from workforce.core.local_model import INSTALL_HINT, default_model_path
 
         path = default_model_path()
         if path is None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .connect import make_gateway
 from .dataset import load_dataset
-from .gateway import make_gateway
 from .run import RunConfig, run_dataset
 
 

@@ -1,4 +1,5 @@
-"""What the runner needs from the Workforce gateway, over either transport, in one shape.
+"""What the runner needs from the Workforce gateway, over either transport, in one shape (the transports are
+gateway_http.py and gateway_grpc.py; connect.py picks one).
 
 Events and task records are normalized from the protobuf JSON mapping (camelCase or snake_case keys,
 enum names such as TASK_STATUS_SUCCEEDED) to plain dicts: event `{seq, type, subtask_id, message, data,
@@ -94,16 +95,3 @@ def normalize_task(raw: dict) -> dict:
         "subtasks_done": int(_get(raw, "subtasks_done", 0) or 0),
         "metadata": _get(raw, "metadata", None) or {},
     }
-
-
-def make_gateway(url: str, *, api_key: str = "", protocol: str = "http", timeout_s: float = 60.0) -> Gateway:
-    """url: http(s)://host:port for HTTP, host:port for gRPC."""
-    if protocol == "http":
-        from .gateway_http import HttpGateway
-
-        return HttpGateway(url, api_key=api_key, timeout_s=timeout_s)
-    if protocol == "grpc":
-        from .gateway_grpc import GrpcGateway
-
-        return GrpcGateway(url, api_key=api_key, timeout_s=timeout_s)
-    raise ValueError(f"unknown protocol {protocol!r}: expected http or grpc")

@@ -1,5 +1,5 @@
 """LLM-as-judge: an OpenAI-compatible model decides whether the answer is equivalent to the gold answer
-(the OWL paper's filter for math). Uses the project's LLM client (`workforce.core.llm.client.OpenAIChat`)
+(the OWL paper's filter for math). Uses the project's LLM client (`workforce.core.llm.client.ChatClient`)
 with JSON-schema structured output; a reply that is not the expected JSON counts as "not correct" with
 the reason recorded, never as a crash.
 """
@@ -44,7 +44,7 @@ class JudgeScorer(Scorer):
     def __init__(self, llm=None, *, concurrency: int = 8, role: str = "judge"):
         if llm is None:
             from workforce.core.config import Settings
-            from workforce.core.llm.client import OpenAIChat
+            from workforce.core.llm.client import ChatClient
 
             settings = Settings()
             if not settings.llm_base_url:
@@ -52,7 +52,7 @@ class JudgeScorer(Scorer):
                     "the judge scorer needs an OpenAI-compatible endpoint: set WF_LLM_BASE_URL "
                     "(and WF_LLM_MODEL / WF_LLM_MODELS=judge=<model>)"
                 )
-            llm = OpenAIChat(settings)
+            llm = ChatClient(settings)
         self.llm = llm
         self.role = role
         self._limit = asyncio.Semaphore(concurrency)

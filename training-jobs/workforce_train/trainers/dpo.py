@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workforce_train.io import DataError, iter_jsonl
+from workforce_train.launch import deepspeed_module, python_module
 from workforce_train.trainers import checkpoints
 
 log = logging.getLogger(__name__)
@@ -144,15 +145,8 @@ def train_args(cfg: DPOConfig, resume: bool = True) -> list[str]:
 
 
 def command(cfg: DPOConfig, resume: bool = True) -> list[str]:
-    """`deepspeed --num_gpus N --module openrlhf.cli.train_dpo …` (run it with .venv-openrlhf on PATH)."""
-    return [
-        "deepspeed",
-        "--num_gpus",
-        str(cfg.num_gpus),
-        "--module",
-        OPENRLHF_MODULE,
-        *train_args(cfg, resume),
-    ]
+    """`deepspeed --num_gpus=N --module openrlhf.cli.train_dpo …` (run it with .venv-openrlhf on PATH)."""
+    return deepspeed_module(OPENRLHF_MODULE, cfg.num_gpus, train_args(cfg, resume))
 
 
 def check_installed(python: str = sys.executable) -> None:
@@ -176,7 +170,7 @@ def check_installed(python: str = sys.executable) -> None:
 
 def cpu_command(cfg: DPOConfig, python: str, resume: bool = True) -> list[str]:
     """The same arguments through `openrlhf_cpu` (OpenRLHF's train_dpo on CPU; ZeRO ≤ 2)."""
-    return [python, "-m", "workforce_train.trainers.openrlhf_cpu", *train_args(cfg, resume)]
+    return python_module("workforce_train.trainers.openrlhf_cpu", train_args(cfg, resume), python)
 
 
 def run_dpo(cfg: DPOConfig, python: str | None = None, dry_run: bool = False, cpu: bool = False) -> dict:

@@ -19,7 +19,6 @@ command's own dtype.
 import importlib.util
 import os
 import runpy
-import socket
 import sys
 import types
 from datetime import timedelta
@@ -38,17 +37,6 @@ def _flash_attn_without_kernels() -> None:
     sys.modules["flash_attn"] = package
 
 
-def _local_process_env() -> None:
-    if "RANK" in os.environ:
-        return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.update(
-        RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
-    )
-
-
 def _cpu_strategy_class():
     import deepspeed
     import torch
@@ -57,15 +45,14 @@ def _cpu_strategy_class():
     from torch import distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
 
-    from workforce_train.trainers.deepspeed_cpu import skip_shm_comm_build
+    from workforce_train.trainers.deepspeed_cpu import single_process
 
     class CpuDeepspeedStrategy(DeepspeedStrategy):
         def setup_distributed(self, timeout=timedelta(minutes=60)) -> None:
             transformers.set_seed(self.seed)
             if self.stage == 3:
                 raise RuntimeError("ZeRO-3 needs CUDA; use --ds.zero_stage 0, 1 or 2 on CPU")
-            _local_process_env()
-            skip_shm_comm_build()
+            single_process()
             deepspeed.init_distributed(dist_backend="gloo", timeout=timeout)
             self.world_size = dist.get_world_size()
             dp_size = self.world_size // self.ring_attn_size // self.ds_tensor_parallel_size

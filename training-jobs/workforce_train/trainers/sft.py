@@ -11,8 +11,6 @@ rank from the environment.
 
 import json
 import logging
-import os
-import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -105,18 +103,6 @@ def build_dataset(paths: list[str], tokenizer, max_length: int, fmt: str = "auto
     return Dataset.from_list(rows)
 
 
-def _single_process_env() -> None:
-    """DeepSpeed wants a process group even for one process; give it a local one when not launched."""
-    if "RANK" in os.environ:
-        return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.update(
-        RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
-    )
-
-
 def run_sft(cfg: SFTConfig, overwrite: bool = False) -> dict:
     """Trains and saves; returns what `training_complete.json` holds."""
     if checkpoints.is_complete(cfg.output_dir) and not overwrite:
@@ -135,10 +121,9 @@ def run_sft(cfg: SFTConfig, overwrite: bool = False) -> dict:
     precision = resolve_precision(cfg.precision)
     deepspeed_config = resolve_deepspeed(cfg.deepspeed)
     if deepspeed_config:
-        _single_process_env()
-        from workforce_train.trainers.deepspeed_cpu import skip_shm_comm_build
+        from workforce_train.trainers.deepspeed_cpu import single_process
 
-        skip_shm_comm_build()
+        single_process()  # a local process group when not launched by deepspeed / torchrun
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
 
     # TrainingArguments first: with ZeRO-3 it makes from_pretrained partition the weights while loading.

@@ -360,7 +360,6 @@ def record_call(role: str, model: str, result: ChatResult) -> None:
     LLM_TOKENS.labels(role, model, "completion").inc(result.completion_tokens)
 
 
-OpenAIChat = ChatClient  # the name the services and tests have used
 
 
 def make_llm(settings: Settings) -> ChatClient:

@@ -26,9 +26,9 @@ SYSTEM_PROMPT = (
 def _chat_model(settings):
     if not settings.llm_base_url:
         return None
-    from ...core.llm.client import OpenAIChat
+    from ...core.llm.client import ChatClient
 
-    return OpenAIChat(settings)
+    return ChatClient(settings)
 
 
 def spec(settings: Settings) -> WorkerSpec:

@@ -11,14 +11,14 @@ import logging
 
 import openai
 
-from ...core.llm.client import LLMError, OpenAIChat
+from ...core.llm.client import LLMError, ChatClient
+from ...core.llm.vision import VISION_ROLE, VisionNotConfigured, vision_client
 from . import media
 from .config import DocumentSettings
 from .model import DocumentError
 
 log = logging.getLogger(__name__)
 
-VISION_ROLE = "vision"
 TRANSCRIPT_ROLE = "worker:document:transcript"
 
 VISION_SYSTEM = (
@@ -33,27 +33,18 @@ class MediaModels:
     def __init__(self, settings: DocumentSettings, llm=None):
         self.settings = settings
         self.llm = llm  # the worker's chat model, used to answer over a transcript
-        self._vision: OpenAIChat | None = None
+        self._vision: ChatClient | None = None
         self._speech: openai.AsyncOpenAI | None = None
         self._asr = None
 
     # ---- vision ----
 
-    def vision(self) -> OpenAIChat:
+    def vision(self) -> ChatClient:
         if self._vision is None:
-            base = self.settings.vision_base_url or self.settings.llm_base_url
-            if not base:
-                raise DocumentError(
-                    "vision",
-                    "no vision model configured: set WF_VISION_BASE_URL (an OpenAI-"
-                    "compatible endpoint serving a vision-language model) or WF_LLM_BASE_URL",
-                )
-            overrides = {"llm_base_url": base}
-            if self.settings.vision_api_key:
-                overrides["llm_api_key"] = self.settings.vision_api_key
-            if self.settings.vision_model:
-                overrides["llm_models"] = f"{VISION_ROLE}={self.settings.vision_model}"
-            self._vision = OpenAIChat(self.settings.model_copy(update=overrides))
+            try:
+                self._vision = vision_client(self.settings)
+            except VisionNotConfigured as exc:
+                raise DocumentError("vision", str(exc)) from None
         return self._vision
 
     async def ask_images(self, question: str, images: list[tuple[str, str]], task_id: str = "") -> str:

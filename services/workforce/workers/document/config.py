@@ -1,9 +1,10 @@
 """worker-document settings (environment variables WF_DOC_*, WF_VISION_*, WF_TRANSCRIPTION_*, WF_ASR_*)."""
 
 from ...core.config import Settings
+from ...core.llm.vision import VisionSettings
 
 
-class DocumentSettings(Settings):
+class DocumentSettings(VisionSettings):
     # --- limits on what is read ---
     doc_max_bytes: int = 100 * 1024 * 1024  # one file (attached, fetched or an archive member)
     doc_max_chars: int = 20_000  # text returned by one tool call (the agent pages with `start`)
@@ -20,10 +21,7 @@ class DocumentSettings(Settings):
     # when private, e.g. "intranet.local, 10.1.0.0/16"
     doc_fetch_allow_hosts: str = ""
 
-    # --- vision (images, video frames): an OpenAI-compatible chat endpoint taking image_url parts ---
-    vision_base_url: str = ""  # empty: WF_LLM_BASE_URL
-    vision_api_key: str = ""
-    vision_model: str = ""  # empty: the model for role "vision" (WF_LLM_MODELS) or WF_LLM_MODEL
+    # --- vision (images, video frames): the model is WF_VISION_* (core/llm/vision.py) ---
     vision_max_side: int = 1536  # images are scaled down to this many pixels on the long side
     video_frames: int = 8  # frames sampled evenly from a video
 

@@ -1,7 +1,7 @@
 """worker-tool: tool learning agents (α-UMi planner / caller / summarizer, AutoAct plan / tool / reflect)
 over a registry of callable tools. `spec(settings)` is what the worker runtime loads.
 
-Configuration (WF_TOOL_*, see settings.py): WF_TOOL_STRATEGY=alpha-umi|autoact; WF_TOOL_REGISTRY (a registry
+Configuration (WF_TOOL_*, see core/toollearning/settings.py): WF_TOOL_STRATEGY=alpha-umi|autoact; WF_TOOL_REGISTRY (a registry
 file, see registry.py); WF_TOOL_ROLE_ADDRS="planner=host:port,caller=…,summarizer=…" (role services; roles
 without an address run in-process on WF_LLM_*); WF_TOOL_PROMPT_FAMILY=alpha-umi|chat; WF_TOOL_MAX_TURNS=10;
 WF_TOOL_OBSERVATION_CHARS=1024; WF_TOOL_DFS_WIDTH=1 (2: DFSDT-style backtracking, sampled at
@@ -12,7 +12,7 @@ WF_TOOL_AUTOACT_CONTEXT_TOKENS=4096, WF_TOOL_WIKIPEDIA_URL, WF_TOOL_AUTOACT_SEAR
 from ...core.config import Settings
 from ..tools import WorkerSpec
 from .registry import load_registry
-from .settings import ToolSettings
+from ...core.toollearning.settings import ToolSettings
 
 
 def spec(settings: Settings) -> WorkerSpec:

@@ -1,36 +1,19 @@
-"""worker-tool's agent: the α-UMi loop (default) or AutoAct group planning, over role services."""
+"""worker-tool's agent: the α-UMi loop (default) or AutoAct group planning (core/toollearning), over role
+services or in-process roles."""
 
 import logging
 
-from ...roles.backend import RoleBackend
-from ...roles.client import GrpcRole, LocalRole
-from ...roles.generator import RoleGenerator
+from ...core.toollearning.alpha_umi_loop import AlphaUmiConfig, AlphaUmiLoop
+from ...core.toollearning.autoact_loop import AutoActLoop
+from ...core.toollearning.hotpotqa_tools import HotpotQASession, web_search_function
+from ...core.toollearning.role_clients import make_roles
+from ...core.toollearning.settings import ToolSettings
 from ..agent import AgentOutcome
 from ..prompts import subtask_prompt
 from ..tools import ToolBudgetExceeded
-from .alpha_umi import AlphaUmiConfig, AlphaUmiLoop
-from .autoact import AutoActLoop
-from .hotpotqa_tools import HotpotQASession, web_search_function
-from .settings import ToolSettings
 
 log = logging.getLogger(__name__)
 STRATEGY_ROLES = {"alpha-umi": ("planner", "caller", "summarizer"), "autoact": ("plan", "tool", "reflect")}
-
-
-def make_roles(settings: ToolSettings, llm, names) -> dict:
-    """A gRPC client per role with an address in WF_TOOL_ROLE_ADDRS, an in-process generator otherwise."""
-    addrs = settings.role_addrs()
-    local = None
-    roles = {}
-    for name in names:
-        if name in addrs:
-            roles[name] = GrpcRole(
-                addrs[name], timeout_s=settings.llm_timeout_s * settings.role_max_attempts + 30
-            )
-        else:
-            local = local or LocalRole(RoleGenerator(settings, RoleBackend(settings, llm)))
-            roles[name] = local
-    return roles
 
 
 class ToolAgent:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 import yaml
 
-from ...roles.tooldocs import schema_from_toolbench
+from ...core.toollearning.tooldocs import schema_from_toolbench
 from ..tools import Tool
 
 METHODS = ("get", "post", "put", "patch", "delete")

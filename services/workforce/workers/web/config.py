@@ -4,31 +4,11 @@ API keys come from the variable itself or from a file named by `<NAME>_FILE` (a 
 Every third-party endpoint is a setting, so a deployment (or a test) can point it at a mirror or a stand-in.
 """
 
-from pathlib import Path
-
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from ...core.websearch.settings import SearchSettings
 
 
-class WebSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WF_WEB_", extra="ignore")
-
-    # --- search providers; empty list = every provider that has a key, in this order ---
-    search_providers: str = ""            # e.g. "brave,tavily" (also the fallback order)
-    search_max_results: int = 10
-    brave_api_key: str = ""
-    brave_api_key_file: str = ""
-    brave_url: str = "https://api.search.brave.com/res/v1/web/search"
-    serpapi_api_key: str = ""
-    serpapi_api_key_file: str = ""
-    serpapi_url: str = "https://serpapi.com/search.json"
-    serpapi_engine: str = "google"
-    tavily_api_key: str = ""
-    tavily_api_key_file: str = ""
-    tavily_url: str = "https://api.tavily.com/search"
-    google_api_key: str = ""
-    google_api_key_file: str = ""
-    google_cse_id: str = ""               # the Programmable Search Engine id (cx)
-    google_url: str = "https://www.googleapis.com/customsearch/v1"
+class WebSettings(SearchSettings):
+    """Everything of worker-web; the search providers' settings (same WF_WEB_ prefix) come from SearchSettings."""
 
     # --- Wikipedia (MediaWiki Action API) and the Internet Archive's Wayback Machine ---
     wikipedia_api_url: str = "https://en.wikipedia.org/w/api.php"
@@ -63,17 +43,8 @@ class WebSettings(BaseSettings):
     proxy_advertise_host: str = ""       # empty = proxy_bind_host
     proxy_ports: str = ""                # "20000-20063"; empty = any free port
 
-    # --- vision questions about screenshots; the model is chosen by WF_LLM_MODELS "vision=<model>" ---
-    vision_role: str = "vision"
+    # --- vision questions about screenshots; the model is WF_VISION_* (core/llm/vision.py) ---
     vision_max_tokens: int = 1024
-
-    def secret(self, name: str) -> str:
-        """`<name>_api_key`, or the content of the file `<name>_api_key_file` names."""
-        value = getattr(self, f"{name}_api_key")
-        path = getattr(self, f"{name}_api_key_file")
-        if not value and path:
-            value = Path(path).read_text().strip()
-        return value
 
     def proxy_port_range(self) -> range | None:
         if not self.proxy_ports.strip():

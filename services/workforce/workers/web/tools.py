@@ -8,6 +8,9 @@ from collections import OrderedDict
 import httpx
 
 from ...core.config import Settings
+from ...core.llm.client import ChatClient
+from ...core.llm.vision import VISION_ROLE, VisionNotConfigured, vision_settings
+from ...core.websearch.providers import WebSearch
 from ..tools import Tool, ToolContext
 from .archive import WebArchive, raw_snapshot_url
 from .browser import BrowserPool
@@ -16,7 +19,6 @@ from .documents import kind_of, read_document
 from .extract import extract_html, window
 from .fetch import Fetcher
 from ..netguard import NetGuard
-from .search import WebSearch
 from .wikipedia import Wikipedia
 
 PAGE_CACHE = 64   # extracted pages kept for reading on with `start`
@@ -181,20 +183,19 @@ class WebTools:
         return f"Screenshot of {session.page.url} saved as {ref.name}.\nAnswer from the vision model: {answer}"
 
     async def ask_vision(self, ctx: ToolContext, question: str, png: bytes, url: str) -> str:
-        if not self.settings.llm_base_url:
-            raise RuntimeError("questions about screenshots need a vision model behind an OpenAI-compatible "
-                               "endpoint: set WF_LLM_BASE_URL (and WF_LLM_MODELS=vision=<model>)")
+        try:
+            settings = vision_settings(self.settings)
+        except VisionNotConfigured as exc:
+            raise RuntimeError(str(exc)) from None
         if self._vision is None:
-            from ...core.llm.client import OpenAIChat
-
-            self._vision = OpenAIChat(self.settings)
+            self._vision = ChatClient(settings)
         prompt = (f"This is a screenshot of the web page {url}. Interactive elements carry red numbers. "
                   f"Answer the question about it precisely and briefly.\nQuestion: {question}")
         image = "data:image/png;base64," + base64.b64encode(png).decode()
         result = await self._vision.chat(
             [{"role": "user", "content": [{"type": "text", "text": prompt},
                                           {"type": "image_url", "image_url": {"url": image}}]}],
-            role=self.web.vision_role, task_id=ctx.task_id, max_tokens=self.web.vision_max_tokens)
+            role=VISION_ROLE, task_id=ctx.task_id, max_tokens=self.web.vision_max_tokens)
         return result.content.strip() or "(the vision model gave no answer)"
 
     # ---- the tool list ----

@@ -5,16 +5,16 @@ if a tool description itself contains a placeholder, and is kept for byte-identi
 """
 
 # One source for the strings: the serving side's compatibility family renders the same prompts.
-from workforce.roles.alpha_umi import BACKBONE, CALLER, PLANNER, SUMMARIZER  # noqa: E402
+from workforce.core.toollearning.alpha_umi_format import (  # noqa: E402
+    BACKBONE,
+    CALLER,
+    PLANNER,
+    SUFFIX,
+    SUMMARIZER,
+)
 
 TEMPLATES = {"backbone": BACKBONE, "planner": PLANNER, "caller": CALLER, "summarizer": SUMMARIZER}
-# What the model is asked to continue with, appended to the filled template.
-SPEAKER = {
-    "backbone": " assistant: ",
-    "planner": " assistant: ",
-    "caller": " caller: ",
-    "summarizer": " conclusion: ",
-}
+SPEAKER = SUFFIX  # what the model is asked to continue with, appended to the filled template
 
 NEXT_CALLER = "Next: caller."
 NEXT_CONCLUSION = "Next: conclusion."

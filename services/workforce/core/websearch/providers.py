@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .config import WebSettings
+from .settings import SearchSettings
 
 PROVIDERS = ("brave", "serpapi", "tavily", "google")
 
@@ -34,7 +34,7 @@ class SearchResult:
 class Provider:
     name = ""
 
-    def __init__(self, settings: WebSettings, api_key: str):
+    def __init__(self, settings: SearchSettings, api_key: str):
         self.settings = settings
         self.api_key = api_key
 
@@ -102,7 +102,7 @@ class Google(Provider):
 CLASSES = {cls.name: cls for cls in (Brave, SerpApi, Tavily, Google)}
 
 
-def configured_providers(settings: WebSettings) -> list[Provider]:
+def configured_providers(settings: SearchSettings) -> list[Provider]:
     names = [n.strip().lower() for n in settings.search_providers.split(",") if n.strip()]
     unknown = [n for n in names if n not in CLASSES]
     if unknown:
@@ -120,7 +120,7 @@ def configured_providers(settings: WebSettings) -> list[Provider]:
 
 
 class WebSearch:
-    def __init__(self, settings: WebSettings, client: httpx.AsyncClient):
+    def __init__(self, settings: SearchSettings, client: httpx.AsyncClient):
         self.settings = settings
         self.client = client
         self.providers = configured_providers(settings)

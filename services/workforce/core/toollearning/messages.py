@@ -6,8 +6,8 @@ NEXT_VALUES = ("caller", "conclusion", "give up")
 
 
 @dataclass
-class PlannerStep:
-    """α-UMi planner: a rationale and who acts next."""
+class AlphaUmiPlannerStep:
+    """The α-UMi role-planner's step (not the OWL planner service): a rationale and who acts next."""
 
     thought: str
     next: str  # caller | conclusion | give up
@@ -34,8 +34,8 @@ class Conclusion:
 
 
 @dataclass
-class PlanAction:
-    """AutoAct plan agent: a thought and the type of the next action."""
+class AutoActPlanStep:
+    """AutoAct's plan agent: a thought and the type of the next action."""
 
     thought: str
     action_type: str

@@ -3,8 +3,8 @@ JSON schema for the structured roles so that a backend with structured outputs a
 
 import json
 
-from ..core.llm import extract_json
-from .messages import CallerAction, Conclusion, InvalidOutput, PlannerStep
+from ..llm import extract_json
+from .messages import CallerAction, Conclusion, InvalidOutput, AlphaUmiPlannerStep
 from .parsers import validate_arguments
 
 SYSTEMS = {
@@ -108,7 +108,7 @@ def parse(role: str, text: str, tools: list[dict]):
         nxt = str(value.get("next", "")).strip().lower().rstrip(".")
         if nxt not in ("caller", "conclusion", "give up"):
             raise InvalidOutput(f"'next' must be caller, conclusion or give up, got {value.get('next')!r}")
-        return PlannerStep(str(value.get("thought", "")).strip(), nxt)
+        return AlphaUmiPlannerStep(str(value.get("thought", "")).strip(), nxt)
     schemas = {t["name"]: t.get("parameters") or {} for t in tools}
     name, arguments = value.get("name"), value.get("arguments", {})
     if name not in schemas:

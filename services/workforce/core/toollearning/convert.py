@@ -2,9 +2,9 @@
 
 from google.protobuf import json_format
 
-from ..v1 import role_model_pb2 as pb
+from ...v1 import role_model_pb2 as pb
 from .generator import RoleRequest, RoleResult
-from .messages import CallerAction, Conclusion, PlanAction, PlannerStep, Reflection, ToolArgument
+from .messages import CallerAction, Conclusion, AutoActPlanStep, AlphaUmiPlannerStep, Reflection, ToolArgument
 
 
 def request_from_proto(msg: pb.GenerateRequest) -> RoleRequest:
@@ -55,14 +55,14 @@ def result_to_proto(result: RoleResult) -> pb.GenerateResponse:
         completion_tokens=result.completion_tokens,
     )
     m = result.message
-    if isinstance(m, PlannerStep):
+    if isinstance(m, AlphaUmiPlannerStep):
         out.thought, out.next = m.thought, m.next
     elif isinstance(m, CallerAction):
         out.action = m.name
         out.action_input.update(m.arguments)
     elif isinstance(m, Conclusion):
         out.answer = m.answer
-    elif isinstance(m, PlanAction):
+    elif isinstance(m, AutoActPlanStep):
         out.thought, out.action = m.thought, m.action_type
     elif isinstance(m, ToolArgument):
         out.answer = m.argument
@@ -74,13 +74,13 @@ def result_to_proto(result: RoleResult) -> pb.GenerateResponse:
 def result_from_proto(msg: pb.GenerateResponse) -> RoleResult:
     role = msg.role
     if role == "planner":
-        message = PlannerStep(msg.thought, msg.next)
+        message = AlphaUmiPlannerStep(msg.thought, msg.next)
     elif role == "caller":
         message = CallerAction(msg.action, _whole_numbers(json_format.MessageToDict(msg.action_input)))
     elif role == "summarizer":
         message = Conclusion(msg.answer)
     elif role == "plan":
-        message = PlanAction(msg.thought, msg.action)
+        message = AutoActPlanStep(msg.thought, msg.action)
     elif role == "tool":
         message = ToolArgument(msg.answer)
     else:

@@ -6,7 +6,7 @@ agent (after a Finish) a thought and `Reflect[right|wrong]`. Tools are `{name, d
 description is the tool's usage line (e.g. from AutoAct's HotpotQA_Tools.json).
 """
 
-from .chat import bounded
+from .chat_format import bounded
 
 INSTRUCTION = """I want you to be a good multi-hop question answerer, solving a question answering task with interleaving Thought, Action, Observation steps. Thought can reason about the current situation, and Action can be these types:
 {tools}({n_finish}) Finish[answer], which returns a definite answer. For example, Finish[Richard Nixon] (If it is a judgement question, please Finish[yes] or Finish[no])

@@ -1,7 +1,7 @@
 """Calls to the model backend for a role: chat completions (any family) or a raw completion with the exact
 training-format prompt (the α-UMi family; the model name may be a LoRA adapter on a shared vLLM base)."""
 
-from ..core.llm.client import ChatClient, ChatResult
+from ..llm.client import ChatClient, ChatResult
 from .settings import RoleSettings
 
 

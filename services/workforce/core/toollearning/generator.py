@@ -5,7 +5,7 @@ would break the training format), and raise RoleOutputError with every reason wh
 import logging
 from dataclasses import dataclass, field
 
-from . import alpha_umi, autoact, chat, parsers
+from . import alpha_umi_format, autoact_format, chat_format, parsers
 from .messages import InvalidOutput, RoleOutputError
 from .settings import RoleSettings
 from .tooldocs import toolbench_doc
@@ -33,7 +33,7 @@ class RoleRequest:
 @dataclass
 class RoleResult:
     role: str
-    message: object  # PlannerStep | CallerAction | Conclusion | PlanAction | ToolArgument | Reflection
+    message: object  # AlphaUmiPlannerStep | CallerAction | Conclusion | AutoActPlanStep | ToolArgument | Reflection
     raw_output: str
     prompt: str
     attempts: int
@@ -84,14 +84,14 @@ class RoleGenerator:
         thought = request.thought
         if request.role == "caller" and not thought:
             thought = next((t["value"] for t in reversed(history) if t["from"] == "assistant"), "")
-        prompt = alpha_umi.render(request.role, docs, history, thought)
+        prompt = alpha_umi_format.render(request.role, docs, history, thought)
         schemas = {t["name"][-64:]: t.get("parameters") or {} for t in request.tools}
         full_names = {t["name"][-64:]: t["name"] for t in request.tools}  # the prompt shows names cut to 64
         default_next = self.settings.role_planner_default_next or None
 
         def parse(text):
             if request.role == "planner":
-                return parsers.parse_planner(text, default_next)
+                return parsers.parse_alpha_umi_planner(text, default_next)
             if request.role == "caller":
                 action = parsers.parse_caller(text, schemas)
                 action.name = full_names[action.name]
@@ -103,32 +103,32 @@ class RoleGenerator:
             if attempt > 1:
                 temperature = max(temperature or 0.0, self.settings.role_retry_temperature)
             return await self.backend.complete(
-                alpha_umi.model_prompt(prompt),
+                alpha_umi_format.model_prompt(prompt),
                 role=request.role,
                 task_id=request.task_id,
                 temperature=temperature,
-                stop=alpha_umi.STOP,
+                stop=alpha_umi_format.STOP,
             )
 
         return await self._attempts(request, prompt, call, parse, feedback=None)
 
     async def _chat(self, request: RoleRequest, history: list[dict]) -> RoleResult:
-        messages = chat.render(request.role, request.tools, history, request.thought)
-        schema = chat.schema_for(request.role, request.tools, self.settings.role_thought_max_chars)
+        messages = chat_format.render(request.role, request.tools, history, request.thought)
+        schema = chat_format.schema_for(request.role, request.tools, self.settings.role_thought_max_chars)
         return await self._chat_attempts(
-            request, messages, schema, lambda text: chat.parse(request.role, text, request.tools)
+            request, messages, schema, lambda text: chat_format.parse(request.role, text, request.tools)
         )
 
     async def _autoact(self, request: RoleRequest, family: str) -> RoleResult:
         history, action_type = list(request.history), ""
         if request.role == "tool":
             action_type = history.pop()["value"].split("[")[0].strip()
-        prompt = autoact.render(request.role, request.instruction, request.tools, history, action_type)
-        types = autoact.action_types(request.tools)
+        prompt = autoact_format.render(request.role, request.instruction, request.tools, history, action_type)
+        types = autoact_format.action_types(request.tools)
 
         def parse_text(text):
             if request.role == "plan":
-                return parsers.parse_plan_action("Thought: " + text if "Thought" not in text else text, types)
+                return parsers.parse_autoact_plan("Thought: " + text if "Thought" not in text else text, types)
             if request.role == "tool":
                 return parsers.parse_tool_argument(text)
             return parsers.parse_reflection("Thought: " + text if "Thought" not in text else text)
@@ -150,7 +150,7 @@ class RoleGenerator:
                 )
 
             return await self._attempts(request, prompt, call, parse_text, feedback=None)
-        schema = autoact.schema_for(request.role, request.tools, self.settings.role_thought_max_chars)
+        schema = autoact_format.schema_for(request.role, request.tools, self.settings.role_thought_max_chars)
         messages = [{"role": "user", "content": prompt + "\n(Reply with a JSON object.)"}]
         return await self._chat_attempts(
             request, messages, schema, lambda text: _autoact_json(request.role, text, types, parse_text)
@@ -202,8 +202,8 @@ class RoleGenerator:
 
 def _autoact_json(role: str, text: str, types: list[str], fallback):
     """AutoAct roles in the chat family answer JSON; plain text falls back to the bracket parsers."""
-    from ..core.llm import extract_json
-    from .messages import PlanAction, Reflection, ToolArgument
+    from ..llm import extract_json
+    from .messages import AutoActPlanStep, Reflection, ToolArgument
 
     try:
         value = extract_json(text)
@@ -216,7 +216,7 @@ def _autoact_json(role: str, text: str, types: list[str], fallback):
         kind = str(value.get("action_type", "")).strip()
         if kind.lower() not in wanted:
             raise InvalidOutput(f"unknown action type {kind!r}; valid: {', '.join(types)}")
-        return PlanAction(str(value.get("thought", "")), wanted[kind.lower()])
+        return AutoActPlanStep(str(value.get("thought", "")), wanted[kind.lower()])
     if role == "tool":
         argument = str(value.get("argument", "")).strip()
         if not argument:

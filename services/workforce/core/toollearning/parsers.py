@@ -10,8 +10,8 @@ from .messages import (
     CallerAction,
     Conclusion,
     InvalidOutput,
-    PlanAction,
-    PlannerStep,
+    AutoActPlanStep,
+    AlphaUmiPlannerStep,
     Reflection,
     ToolArgument,
 )
@@ -24,15 +24,15 @@ def _strip_eos(text: str) -> str:
     return text.split("</s>")[0].strip()
 
 
-def parse_planner(text: str, default_next: str | None = None) -> PlannerStep:
+def parse_alpha_umi_planner(text: str, default_next: str | None = None) -> AlphaUmiPlannerStep:
     """`<thought> Next: caller|conclusion|give up.`; the first tag wins (what follows is ignored)."""
     text = _strip_eos(text)
     match = NEXT_RE.search(text)
     if match is None:
         if default_next is None:
             raise InvalidOutput("the planner output has no 'Next: caller | conclusion | give up' tag")
-        return PlannerStep(text, default_next)
-    return PlannerStep(text[: match.start()].strip(), match.group(1).lower())
+        return AlphaUmiPlannerStep(text, default_next)
+    return AlphaUmiPlannerStep(text[: match.start()].strip(), match.group(1).lower())
 
 
 def parse_caller(text: str, tools: dict[str, dict]) -> CallerAction:
@@ -108,7 +108,7 @@ def _field(text: str, label: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def parse_plan_action(text: str, action_types: list[str]) -> PlanAction:
+def parse_autoact_plan(text: str, action_types: list[str]) -> AutoActPlanStep:
     """AutoAct plan agent: `Thought: …` then `Action: TYPE` (a bracket argument, if any, is ignored)."""
     text = _strip_eos(text)
     thought = _field(text, "Thought") or ""
@@ -121,7 +121,7 @@ def parse_plan_action(text: str, action_types: list[str]) -> PlanAction:
     wanted = {t.lower(): t for t in action_types}
     if kind.group(1).lower() not in wanted:
         raise InvalidOutput(f"unknown action type {kind.group(1)!r}; valid: {', '.join(action_types)}")
-    return PlanAction(thought, wanted[kind.group(1).lower()])
+    return AutoActPlanStep(thought, wanted[kind.group(1).lower()])
 
 
 def parse_tool_argument(text: str) -> ToolArgument:

@@ -1,12 +1,15 @@
-"""How an agent reaches a role: over gRPC (a role service) or in-process (a RoleGenerator)."""
+"""How an agent reaches a role: over gRPC (a role service) or in-process (a RoleGenerator); `make_roles`
+chooses per role from WF_TOOL_ROLE_ADDRS."""
 
 import grpc
 
-from ..core.llm.client import LLMError
-from ..v1 import role_model_pb2_grpc
+from ..llm.client import LLMError
+from ...v1 import role_model_pb2_grpc
+from .backend import RoleBackend
 from .convert import request_from_proto, request_to_proto, result_from_proto
 from .generator import RoleGenerator, RoleRequest, RoleResult
 from .messages import RoleOutputError
+from .settings import ToolSettings
 
 
 class LocalRole:
@@ -47,3 +50,19 @@ class GrpcRole:
 
     async def close(self) -> None:
         await self.channel.close()
+
+
+def make_roles(settings: ToolSettings, llm, names) -> dict:
+    """A gRPC client per role with an address in WF_TOOL_ROLE_ADDRS, an in-process generator otherwise."""
+    addrs = settings.role_addrs()
+    local = None
+    roles = {}
+    for name in names:
+        if name in addrs:
+            roles[name] = GrpcRole(
+                addrs[name], timeout_s=settings.llm_timeout_s * settings.role_max_attempts + 30
+            )
+        else:
+            local = local or LocalRole(RoleGenerator(settings, RoleBackend(settings, llm)))
+            roles[name] = local
+    return roles

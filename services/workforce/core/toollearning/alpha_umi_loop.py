@@ -4,7 +4,7 @@ The planner writes a rationale and `Next: caller | conclusion | give up`; the ca
 call; the observation (cut to `observation_chars`) joins the history; the summarizer writes the answer.
 A give-up, `max_turns` planner steps on one branch, or `max_tool_errors` tool failures in a row end a
 branch. With `dfs_width` > 1 the loop backtracks like ToolBench's DFSDT: the parent state is planned again,
-shown the actions already tried there (`alpha_umi.DIVERSITY_*`), up to `dfs_width` children per state.
+shown the actions already tried there (`alpha_umi_format.DIVERSITY_*`), up to `dfs_width` children per state.
 The episode fails, with the reason, when no branch reaches a conclusion.
 """
 
@@ -12,12 +12,11 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from ...core.llm.client import LLMError
-from ...core.metrics import TOOL_CALLS
-from ...roles.alpha_umi import DIVERSITY_HEAD, DIVERSITY_TAIL
-from ...roles.generator import RoleRequest
-from ...roles.messages import RoleOutputError
-from ..tools import Tool
+from ..llm.client import LLMError
+from ..metrics import TOOL_CALLS
+from .alpha_umi_format import DIVERSITY_HEAD, DIVERSITY_TAIL
+from .generator import RoleRequest
+from .messages import RoleOutputError
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ class AlphaUmiConfig:
 
 
 class AlphaUmiLoop:
-    def __init__(self, roles: dict, tools: list[Tool], config: AlphaUmiConfig, emit=None):
+    def __init__(self, roles: dict, tools: list, config: AlphaUmiConfig, emit=None):
         missing = {"planner", "caller", "summarizer"} - set(roles)
         if missing:
             raise ValueError(f"the α-UMi loop needs the roles {sorted(missing)}")

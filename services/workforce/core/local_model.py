@@ -3,6 +3,8 @@ hub repo id `org/name[:file.gguf]`), by default SmolLM2-135M-Instruct from the P
 
 The default is found by path, without importing the package (it is installed with --no-deps; importing it
 would need its `llm` plugin dependencies).
+The one model-availability check: `make run` (local/) calls `resolve` before it starts anything, the model
+server (modelserver/) serves what it returns, the training loop starts from `default_model_path`.
 """
 
 import importlib.util

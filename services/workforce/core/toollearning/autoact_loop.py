@@ -10,10 +10,10 @@ and the reflect agent (after a Finish), with the paper's episode rules:
 import logging
 from dataclasses import dataclass, field
 
-from ...core.llm.client import LLMError
-from ...roles.generator import RoleRequest
-from ...roles.messages import RoleOutputError
-from ..tools import ToolBudgetExceeded
+from ..llm.client import LLMError
+from ..tool_budget import ToolBudgetExceeded
+from .generator import RoleRequest
+from .messages import RoleOutputError
 from .hotpotqa_tools import HotpotQASession, ToolUnavailable
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """AutoAct's HotpotQA tool set: Retrieve[entity] and Lookup[keyword] on Wikipedia (MediaWiki Action API,
-base URL configurable), and Search[query] through worker-web's search providers.
+base URL configurable), and Search[query] through the web search providers (core/websearch, as worker-web).
 
 Retrieve returns the first paragraph of the page, or similar titles when there is none; Lookup returns the
 next paragraph of the last retrieved page (or search results) that contains the keyword, as
@@ -104,13 +104,12 @@ class HotpotQASession:
 
 
 def web_search_function(timeout_s: float = 20.0):
-    """worker-web's providers as `async (query) -> [text]`, or None when none is configured."""
-    try:
-        from ..web.config import WebSettings
-        from ..web.search import SearchError, WebSearch
-    except ImportError:
-        return None
-    settings = WebSettings()
+    """The configured web search providers (core/websearch, WF_WEB_*) as `async (query) -> [text]`, or None
+    when none is configured."""
+    from ..websearch.providers import SearchError, WebSearch
+    from ..websearch.settings import SearchSettings
+
+    settings = SearchSettings()
     try:
         probe = WebSearch(settings, None)
     except SearchError:
