@@ -34,6 +34,7 @@ SERVICES = (
     "roles",
     "sandbox",
     "modelserver",
+    "browser",
     "evaluation",
 )
 
