@@ -4,7 +4,7 @@ competing consumers with heartbeats, redelivery and dead letters."""
 import asyncio
 
 
-from workforce.core.channel import PullWorker, layout
+from workforce.core.channel import ConsumerLoop, layout
 from workforce.v1 import channel_pb2, common_pb2
 
 
@@ -69,7 +69,7 @@ async def test_competing_consumers_heartbeats_redelivery_and_dead_letters(channe
 
     stop = asyncio.Event()
     replicas = [
-        PullWorker(channel, subject=layout.work_subject(worker_type), durable=layout.pool_consumer(worker_type),
+        ConsumerLoop(channel, subject=layout.work_subject(worker_type), durable=layout.pool_consumer(worker_type),
                    stream=layout.WORK_STREAM, config=channel.layout.pool_consumer(worker_type),
                    handler=lambda m, n=name: handler(n, m), concurrency=2, retry_delay_s=0.1)
         for name in ("a", "b")
@@ -103,7 +103,7 @@ async def test_a_control_message_that_keeps_failing_gives_up_after_the_limit(cha
         given_up.append(reason)
 
     stop = asyncio.Event()
-    worker = PullWorker(channel, subject=subject, durable=durable, stream="ITEST_CONTROL",
+    worker = ConsumerLoop(channel, subject=subject, durable=durable, stream="ITEST_CONTROL",
                         config=channel.layout.control_consumer(durable, subject), handler=handler,
                         retry_delay_s=0.05, max_attempts=3, give_up=give_up)
     loop = asyncio.create_task(worker.run(stop))

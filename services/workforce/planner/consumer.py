@@ -11,7 +11,7 @@ import logging
 
 from google.protobuf.message import DecodeError
 
-from ..core.channel import Channel, PullWorker, layout
+from ..core.channel import Channel, ConsumerLoop, layout
 from ..core.channel.client import TERMINAL_STATUSES
 from ..core.channel.consumer import Poison
 from ..core.channel.inflight import InFlight, TaskCancelled
@@ -30,7 +30,7 @@ class PlannerConsumer:
         self.channel = channel
         self.registry = RegistryCache(channel)
         self.inflight = InFlight()
-        self.pull = PullWorker(
+        self.pull = ConsumerLoop(
             channel, subject=layout.PLANNER_SUBJECT, durable=layout.PLANNER_CONSUMER, stream=layout.CONTROL_STREAM,
             config=channel.layout.control_consumer(layout.PLANNER_CONSUMER, layout.PLANNER_SUBJECT),
             handler=self.handle, concurrency=concurrency,

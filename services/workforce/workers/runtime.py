@@ -18,7 +18,7 @@ from pathlib import Path
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 
-from ..core.channel import Channel, PullWorker, connect, layout
+from ..core.channel import Channel, ConsumerLoop, connect, layout
 from ..core.channel.consumer import Poison
 from ..core.config import Settings
 from ..core.llm import make_llm
@@ -51,7 +51,7 @@ class WorkerRuntime:
         self.agent = make_agent(llm, spec, settings)
         self.running: dict[str, asyncio.Task] = {}      # attempt id → the agent's task
         self.cancelled_tasks = EndedTasks()   # heard on wf.cancel.*: their queued subtasks are skipped
-        self.pull = PullWorker(
+        self.pull = ConsumerLoop(
             channel,
             subject=layout.work_subject(spec.worker_type),
             durable=layout.pool_consumer(spec.worker_type),

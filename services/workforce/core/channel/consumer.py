@@ -19,7 +19,7 @@ class Poison(Exception):
     """The message can never be handled (undecodable, invalid); it is terminated, not redelivered."""
 
 
-class PullWorker:
+class ConsumerLoop:
     def __init__(
         self,
         channel,

@@ -133,7 +133,7 @@ class Layout:
             filter_subject=subject,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.settings.control_ack_wait_s,
-            # handlers give up after control_max_deliver failed deliveries (PullWorker.give_up); this is the
+            # handlers give up after control_max_deliver failed deliveries (ConsumerLoop.give_up); this is the
             # backstop for a message whose handler dies with its process every time
             max_deliver=self.settings.control_max_deliver + 3,
             max_ack_pending=10_000,

@@ -9,7 +9,7 @@ import time
 from google.protobuf.message import DecodeError
 from nats.js.errors import NotFoundError
 
-from ..core.channel import PullWorker, layout
+from ..core.channel import ConsumerLoop, layout
 from ..core.channel.consumer import Poison
 from ..core.channel.inflight import InFlight, TaskCancelled
 from ..core.channel.lease import Lease
@@ -25,19 +25,19 @@ class Interrupted(Exception):
     """The message's work was stopped by a cancel; it is redelivered (and then only recorded)."""
 
 
-class Inbox:
+class CoordinatorConsumers:
     def __init__(self, coordinator: Coordinator, concurrency: int = 32):
         self.coordinator = coordinator
         channel = coordinator.channel
         self.channel = channel
-        self.pull = PullWorker(
+        self.inbox = ConsumerLoop(
             channel, subject=layout.COORDINATOR_SUBJECT, durable=layout.COORDINATOR_CONSUMER,
             stream=layout.CONTROL_STREAM,
             config=channel.layout.control_consumer(layout.COORDINATOR_CONSUMER, layout.COORDINATOR_SUBJECT),
             handler=self.handle, concurrency=concurrency,
             max_attempts=coordinator.settings.control_max_deliver, give_up=self.give_up)
         self.inflight = InFlight()   # a cancel stops a running assignment call (wf.cancel.<task>)
-        self.dead_letters = PullWorker(
+        self.dead_letters = ConsumerLoop(
             channel, subject=f"{layout.MAX_DELIVERIES_ADVISORY}.{layout.WORK_STREAM}.*", durable=layout.DLQ_CONSUMER,
             stream=layout.DLQ_STREAM, config=channel.layout.dlq_consumer(), handler=self.handle_dead_letter,
             concurrency=4)
