@@ -15,6 +15,7 @@ class Settings(BaseSettings):
 
     # --- process ---
     service_name: str = "workforce"
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"   # uvloop when installed
     instance_id: str = ""                 # default: <hostname>-<pid>
     log_level: str = "INFO"
     log_format: str = "text"              # text | json (one JSON object per line, task_id on every task's line)

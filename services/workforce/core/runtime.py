@@ -34,6 +34,18 @@ def run_service(name: str, main: Callable[[Settings, asyncio.Event], Awaitable[N
         log.info("%s stopped", name)
 
     try:
-        asyncio.run(_runner())
+        _event_loop_runner(settings.event_loop)(_runner())
     finally:
         tracing.shutdown()  # export the spans still buffered
+
+
+def _event_loop_runner(kind: str):
+    """uvloop where installed (a faster event loop: less CPU per message), else asyncio's own."""
+    if kind == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.info("uvloop is not installed; using asyncio's event loop")
+        else:
+            return uvloop.run
+    return asyncio.run

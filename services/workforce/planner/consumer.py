@@ -58,8 +58,9 @@ class PlannerConsumer:
             except ValueError:
                 answer_type = "text"
             try:
-                await self.inflight.run(task_id,
-                                        self._dispatch(task_id, kind, request, temperature, answer_type))
+                redelivered = bool(msg.metadata and msg.metadata.num_delivered > 1)
+                await self.inflight.run(task_id, self._dispatch(task_id, kind, request, temperature, answer_type,
+                                                                redelivered))
             except TaskCancelled:
                 log.info("planner stopped: the task was cancelled")
             except PlannerFailed as exc:
@@ -81,8 +82,11 @@ class PlannerConsumer:
             channel_pb2.CoordinatorMessage(task_id=task_id, planner_failure=failure),
             msg_id=f"planfail:{task_id}:{kind}:{version}")
 
-    async def _dispatch(self, task_id: str, kind: str, request, temperature, answer_type: str = "text") -> None:
-        if kind in ("decompose", "replan", "synthesize") and \
+    async def _dispatch(self, task_id: str, kind: str, request, temperature, answer_type: str = "text",
+                        redelivered: bool = True) -> None:
+        # Only a redelivery can find an output decided before (a first delivery that races one is settled by
+        # _publish_once, where the first output stored wins).
+        if redelivered and kind in ("decompose", "replan", "synthesize") and \
                 await self._published_before(f"{task_id}.{kind}.{_version(request)}"):
             return
         if kind == "decompose":
@@ -149,10 +153,11 @@ class PlannerConsumer:
 
     async def _publish_stored(self, stored: dict) -> None:
         event = stored["event"]
-        await self.channel.emit(stored["task_id"], event["type"], event["message"], subtask_id=event["subtask_id"],
-                                data=event["data"], msg_id=event["msg_id"])
-        await self.channel.to_coordinator(
-            channel_pb2.CoordinatorMessage.FromString(base64.b64decode(stored["message"])), msg_id=stored["msg_id"])
+        task_id = stored["task_id"]
+        await self.channel.publish_pipelined([   # in this order: the event is stored before the coordinator acts
+            self.channel.event_entry(task_id, event["type"], event["message"], subtask_id=event["subtask_id"],
+                                     data=event["data"], msg_id=event["msg_id"]),
+            (layout.COORDINATOR_SUBJECT, base64.b64decode(stored["message"]), stored["msg_id"])], task_id)
 
 
 def _plan_data(plan: channel_pb2.PlanReady, outcome: Outcome) -> dict:

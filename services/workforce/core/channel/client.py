@@ -130,45 +130,38 @@ class Channel:
 
     # ---- publishing ----
 
+    def _headers(self, msg_id: str, task_id: str, type_name: str = "") -> dict:
+        headers = {"Content-Type": "application/protobuf"}
+        if type_name:
+            headers["Wf-Type"] = type_name
+        if msg_id:
+            headers["Nats-Msg-Id"] = msg_id
+        if task_id:
+            headers["Wf-Task-Id"] = task_id
+        tracing.inject(headers)   # inside a handler, its span is the parent of whatever handles this message
+        return headers
+
     async def publish(self, subject: str, message: Message, msg_id: str = "", task_id: str = "") -> int:
         """Publish a protobuf message; a repeated msg_id within the duplicate window is dropped by the server."""
-        headers = {"Content-Type": "application/protobuf", "Wf-Type": message.DESCRIPTOR.full_name}
-        if msg_id:
-            headers["Nats-Msg-Id"] = msg_id
-        if task_id:
-            headers["Wf-Task-Id"] = task_id
-        tracing.inject(headers)
-        ack = await self.js.publish(subject, message.SerializeToString(), headers=headers)
-        return ack.seq
+        return await self.publish_bytes(subject, message.SerializeToString(), msg_id, task_id,
+                                        message.DESCRIPTOR.full_name)
 
-    async def publish_raw(self, subject: str, payload: bytes, msg_id: str = "", task_id: str = "") -> None:
-        """Publish already-serialized bytes (the coordinator's outbox); cancel subjects go over core NATS."""
-        if subject.startswith(layout.CANCEL_PREFIX + "."):
-            await self.nc.publish(subject, payload)
-            return
-        headers = {"Content-Type": "application/protobuf"}
-        if msg_id:
-            headers["Nats-Msg-Id"] = msg_id
-        if task_id:
-            headers["Wf-Task-Id"] = task_id
-        tracing.inject(headers)  # the outbox is published inside the span of the message that filled it
-        await self.js.publish(subject, payload, headers=headers)
+    async def publish_bytes(self, subject: str, payload: bytes, msg_id: str = "", task_id: str = "",
+                            type_name: str = "") -> int:
+        ack = await self.js.publish(subject, payload, headers=self._headers(msg_id, task_id, type_name))
+        return ack.seq
 
     async def publish_pipelined(self, entries, task_id: str = "", timeout: float = 10.0) -> None:
         """Publish (subject, payload, msg_id) entries in order without waiting for each acknowledgement, then wait
         for all of them. The server stores one connection's messages in the order sent, so causal order holds
-        (an event queued before a work item is stored before any event the work item's worker sends)."""
+        (an event queued before a work item is stored before any event the work item's worker sends).
+        Cancel subjects go over core NATS (not stored)."""
         acks = []
         for subject, payload, msg_id in entries:
             if subject.startswith(layout.CANCEL_PREFIX + "."):
                 await self.nc.publish(subject, payload)
                 continue
-            headers = {"Content-Type": "application/protobuf"}
-            if msg_id:
-                headers["Nats-Msg-Id"] = msg_id
-            if task_id:
-                headers["Wf-Task-Id"] = task_id
-            acks.append(await self.js.publish_async(subject, payload, headers=headers))
+            acks.append(await self.js.publish_async(subject, payload, headers=self._headers(msg_id, task_id)))
         if acks:
             await asyncio.wait_for(asyncio.gather(*acks), timeout)
 
@@ -208,6 +201,13 @@ class Channel:
         status: int = 0,
         msg_id: str = "",
     ) -> int:
+        subject, payload, msg_id = self.event_entry(task_id, type_, message, subtask_id=subtask_id, data=data,
+                                                    status=status, msg_id=msg_id)
+        return await self.publish_bytes(subject, payload, msg_id=msg_id, task_id=task_id)
+
+    def event_entry(self, task_id: str, type_: str, message: str = "", *, subtask_id: str = "",
+                    data: dict | None = None, status: int = 0, msg_id: str = "") -> tuple[str, bytes, str]:
+        """An event as (subject, payload, msg id), for publish_pipelined."""
         event = channel_pb2.TaskEvent(
             task_id=task_id,
             type=type_,
@@ -221,7 +221,7 @@ class Channel:
             struct = Struct()
             struct.update(_jsonable(data))
             event.data.CopyFrom(struct)
-        return await self.publish(layout.events_subject(task_id), event, msg_id=msg_id, task_id=task_id)
+        return layout.events_subject(task_id), event.SerializeToString(), msg_id
 
     async def watch(self, task_id: str, from_seq: int = 0, idle_timeout: float | None = None) -> AsyncIterator[channel_pb2.TaskEvent]:
         """Yield the task's events from stream sequence from_seq (0 = all) until a terminal event."""
