@@ -178,6 +178,7 @@ class Coordinator:
         self.owned.published(task_id)
         if plan.status in TERMINAL:
             await self.channel.active.delete(task_id)
+            await self.channel.release_quota(task_id)
 
     async def _ended_elsewhere(self, plan) -> bool:
         held = self.owned.record(plan.task_id)

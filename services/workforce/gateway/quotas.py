@@ -4,7 +4,8 @@
   wf-quota-inflight, then counts the identity's reservations; over the quota it withdraws its own and answers
   429 / RESOURCE_EXHAUSTED. Reserving before counting means two racing submissions can both be refused but
   never both admitted past the quota. While the reservations are within the quota that is the whole check
-  (one stream-info request). Past it, each is verified: it counts while its task is in wf-active (not finished), its
+  (one stream-info request); the coordinator purges a task's reservation when the task ends, so the count is
+  normally the tasks in flight. Past the quota, each is verified (a reservation a crash left behind): it counts while its task is in wf-active (not finished), its
   record is not terminal, or it has no record yet and is younger than a minute (still being submitted);
   the others are removed. So a count reads at most the quota plus one reservations, and a cancel removes
   its reservation at once.

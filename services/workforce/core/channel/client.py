@@ -188,6 +188,15 @@ class Channel:
     async def cancel_running(self, task_id: str) -> None:
         await self.nc.publish(layout.cancel_subject(task_id), b"")
 
+    async def release_quota(self, task_id: str) -> None:
+        """A finished task no longer counts against its owner's in-flight quota (gateway/quotas.py): its
+        reservation `<owner scope>.<task id>` is purged (no delete marker for a count to read)."""
+        try:
+            await self.js.purge_stream(f"KV_{layout.QUOTA_INFLIGHT_BUCKET}",
+                                       subject=f"$KV.{layout.QUOTA_INFLIGHT_BUCKET}.*.{task_id}")
+        except NotFoundError:
+            pass   # no gateway made the bucket: no quotas
+
     # ---- events ----
 
     async def emit(

@@ -87,9 +87,10 @@ def control(name: str) -> Identity:
                f"{layout.INDEX_PREFIX}.*", *(f"$KV.{b}.>" for b in KV_BUCKETS), f"$O.{layout.FILES_BUCKET}.>"]
     subscribe = [f"{inbox_prefix(name)}.>", f"{layout.CANCEL_PREFIX}.*"]
     deny = list(NEVER)
-    if name == "gateway":
-        # The gateway clears its own quota reservations by purging one key of the quota bucket (no delete markers);
-        # every other stream stays unpurgeable.
+    if name in ("gateway", "coordinator"):
+        # A task's quota reservation is cleared by purging its key of the quota bucket (no delete markers): by the
+        # gateway when a submission is refused or cancelled, by the coordinator when the task ends. Every other
+        # stream stays unpurgeable.
         deny.remove("$JS.API.STREAM.PURGE.>")
         deny += [f"$JS.API.STREAM.PURGE.{stream}" for stream in
                  (*APP_STREAMS, *(kv_stream(b) for b in KV_BUCKETS if b != layout.QUOTA_INFLIGHT_BUCKET),
