@@ -364,3 +364,36 @@ def test_submit_with_a_file_and_review_from_the_page(page, system, tmp_path):
     expect(page.locator("#review-0")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Approve", exact=True).click()
     expect(page.locator("#answer")).to_contain_text("done: Read the notes", timeout=60_000)
+
+
+# Answers of GET /v1/tasks/{id} that are not final arrive 1.5 s late, so an answer read before the task ended lands
+# after the one read at its end (as a slow gateway or network does under load).
+STALE_ANSWERS_LATE = r"""(() => {
+  const real = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const response = await real(input, init);
+    const path = new URL(typeof input === "string" ? input : input.url, location.href).pathname;
+    if (/^\/v1\/tasks\/t[0-9a-z]{26}$/.test(path)) {
+      const body = await response.clone().json().catch(() => null);
+      if (body && !/SUCCEEDED|FAILED|CANCELLED/.test(body.status || "")) {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+      }
+    }
+    return response;
+  };
+})();"""
+
+
+def test_a_late_stale_answer_never_hides_the_final_one(page, system):
+    """The page keeps the newest task record: a reply read before the task ended, arriving after the final one,
+    neither hides the answer nor brings back a status, and the page still shows the answer at the end."""
+    page.add_init_script(STALE_ANSWERS_LATE)
+    page.reload()
+    expect(page.locator("#identity")).to_have_text(re.compile("key: "))
+    system.llm.script([], default_delay_ms=600)
+    task_id = system.submit(THREE)["task_id"]
+    open_task(page, system, task_id)
+    expect(page.locator("#answer")).to_contain_text("done: find alpha", timeout=60_000)
+    page.wait_for_timeout(2500)  # every late reply has landed by now
+    expect(page.locator("#answer")).to_contain_text("done: find alpha", timeout=1)
+    expect(page.locator("#task-status")).to_have_attribute("data-status", "SUCCEEDED", timeout=1)

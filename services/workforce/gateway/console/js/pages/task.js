@@ -148,7 +148,7 @@ export function mount(main, {taskId}) {
         toast(what === "approve" ? "Plan approved." : "Plan rejected.");
         form.remove();
         forms.delete(p.plan_version);
-        model.proposals = model.proposals.filter((x) => x.plan_version !== p.plan_version);
+        model.decide(p.plan_version);
         refreshSoon();
       }});
       forms.set(p.plan_version, form);
@@ -200,25 +200,58 @@ export function mount(main, {taskId}) {
 
   // ---- data ----
 
+  // One refresh at a time, the newest state kept: a reply read earlier but arriving later (a slow gateway or
+  // network) must not overwrite a newer record, and after the task's last event the page asks again until it has
+  // the final record — nothing else would ask once the event stream has ended.
   let refreshTimer = 0;
+  let refreshing = null;
+  let again = false;
+  let ended = false;
   function refreshSoon(ms = 400) {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(refresh, ms);
   }
 
-  async function refresh(withPlan = false) {
-    try {
-      record = await api(`/v1/tasks/${encodeURIComponent(taskId)}`, {signal: controller.signal});
-      const s = statusName(record.status);
-      if (withPlan || TERMINAL.has(s) || s === "AWAITING_APPROVAL") {
-        model.reconcile(await api(`/v1/tasks/${encodeURIComponent(taskId)}/plan`, {signal: controller.signal}));
-        drawGraph();
-      }
-      drawRecord();
-      error.textContent = "";
-    } catch (err) {
-      if (err.name !== "AbortError") error.textContent = errorText(err);
+  function newer(next) {
+    if (!record) return true;
+    if (TERMINAL.has(statusName(record.status))) return TERMINAL.has(statusName(next.status)) &&
+      Date.parse(next.updated_at || 0) >= Date.parse(record.updated_at || 0);
+    return !(Date.parse(next.updated_at || 0) < Date.parse(record.updated_at || 0));
+  }
+
+  function refresh(withPlan = false) {
+    if (refreshing) {
+      again = true;
+      return refreshing;
     }
+    refreshing = (async () => {
+      try {
+        const next = await api(`/v1/tasks/${encodeURIComponent(taskId)}`, {signal: controller.signal});
+        const s = statusName(next.status);
+        const plan = withPlan || TERMINAL.has(s) || s === "AWAITING_APPROVAL" ?
+          await api(`/v1/tasks/${encodeURIComponent(taskId)}/plan`, {signal: controller.signal}) : null;
+        if (newer(next)) {
+          record = next;
+          if (plan) {
+            model.reconcile(plan);
+            drawGraph();
+          }
+        }
+        drawRecord();
+        error.textContent = "";
+      } catch (err) {
+        if (err.name !== "AbortError") error.textContent = errorText(err);
+      }
+    })();
+    return refreshing.finally(() => {
+      refreshing = null;
+      if (again) {
+        again = false;
+        refresh();
+      } else if (ended && !(record && TERMINAL.has(statusName(record.status))) && !controller.signal.aborted) {
+        refreshSoon(1000);  // the task ended but this record does not say so yet: ask again
+      }
+    });
   }
 
   const count = () => document.getElementById("event-count");
@@ -236,6 +269,10 @@ export function mount(main, {taskId}) {
       streamState.dataset.state = state;
       if (state === "reconnecting" && detailText) streamState.title = detailText;
       if (state === "live" && stream.reconnects) refreshSoon(0);
+      if (state === "ended") {
+        ended = true;
+        refreshSoon(0);
+      }
     },
   });
 
