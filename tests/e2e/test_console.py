@@ -25,7 +25,7 @@ FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex=
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
     s = System(tmp_path_factory.mktemp("console"), workers={"echo": 2},
-               env={"WF_API_KEYS": f"test:{API_KEY},other:{OTHER_KEY}"})
+               env={"WF_API_KEYS": f"test:{API_KEY},other:{OTHER_KEY}", "WF_APPROVE_TOOLS": "echo.add"})
     s.start()
     yield s
     s.stop()
@@ -397,3 +397,27 @@ def test_a_late_stale_answer_never_hides_the_final_one(page, system):
     page.wait_for_timeout(2500)  # every late reply has landed by now
     expect(page.locator("#answer")).to_contain_text("done: find alpha", timeout=1)
     expect(page.locator("#task-status")).to_have_attribute("data-status", "SUCCEEDED", timeout=1)
+
+
+def test_approve_a_waiting_tool_call_from_the_page(page, system, shots):
+    """WF_APPROVE_TOOLS=echo.add: the call waits on the task page with its arguments until approved there."""
+    system.llm.script([{"role": "worker:echo", "contains": "add two and three", "times": 1,
+                        "reply": {"tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]}}])
+    task_id = system.submit("Please add two and three @echo")["task_id"]
+    open_task(page, system, task_id)
+    card = page.locator('#tool-approvals [data-tool="add"]')
+    expect(card).to_be_visible(timeout=30_000)
+    expect(card).to_contain_text("Tool call waiting for your approval: add (subtask 1)")
+    expect(card.locator(".tool-arguments")).to_contain_text('"a": 2')
+    page.screenshot(path=str(shots / "tool-approval.png"), full_page=True)
+    assert system.get(task_id)["status"] == "TASK_STATUS_RUNNING"
+    page.get_by_label("Comment, or why it is denied (optional)").fill("fine")
+    page.get_by_role("button", name="Approve the add call in subtask 1").click()
+    expect(card).to_have_count(0)
+    expect(page.locator("#answer")).to_be_visible(timeout=30_000)
+    expect(page.locator('#timeline li[data-type="tool.approved"]')).to_have_count(1)
+    events = system.events(task_id)
+    approved = next(e for e in events if e["type"] == "tool.approved")
+    assert approved["data"]["decided_by"] == "test" and approved["data"]["reason"] == "fine"
+    call = next(e for e in events if e["type"] == "tool.call")
+    assert call["data"]["ok"] is True and call["data"]["result"] == "5"

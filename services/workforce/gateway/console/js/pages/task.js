@@ -1,4 +1,4 @@
-// One task, live: the plan as a graph, plan review, the event timeline (resumes after a reconnect from the
+// One task, live: the plan as a graph, plan review, tool calls waiting for approval, the event timeline (resumes after a reconnect from the
 // last sequence it showed), a subtask's result and trajectory, token usage by role, the answer, cancel.
 
 import {api, authHeaders} from "../api.js";
@@ -7,7 +7,10 @@ import {renderGraph} from "../graph.js";
 import {PlanModel} from "../plan_model.js";
 import {reviewForm} from "../review.js";
 import {Timeline} from "../timeline.js";
+import {ToolApprovals} from "../tool_review.js";
 import {h, age, badge, num, short, statusName, errorText, toast, TERMINAL} from "../util.js";
+
+const TERMINAL_EVENTS = new Set(["task.succeeded", "task.failed", "task.cancelled"]);
 
 export function mount(main, {taskId}) {
   const model = new PlanModel();
@@ -24,6 +27,7 @@ export function mount(main, {taskId}) {
   const streamState = h("span", {class: "stream-state", id: "stream-state", role: "status", text: "connecting"});
   const question = h("p", {class: "question", id: "task-question"});
   const reviews = h("div", {id: "reviews"});
+  const toolApprovals = new ToolApprovals(taskId);
   const graph = h("div", {class: "graph", id: "plan-graph", role: "group", "aria-label": "Plan: subtasks by dependency"});
   const legend = h("p", {class: "legend small muted", "aria-hidden": "true"},
     ["planned", "proposed", "pending", "dispatched", "done", "failed", "replaced", "cancelled", "rejected"].map(
@@ -61,7 +65,7 @@ export function mount(main, {taskId}) {
 
   main.append(
     h("div", {class: "page-head"}, title, status, meta, streamState, h("div", {class: "grow"}), cancelButton),
-    cancelBox, error, question, reviews,
+    cancelBox, error, question, reviews, toolApprovals.section,
     h("div", {class: "task-grid"},
       h("section", {class: "card plan", "aria-labelledby": "plan-title"},
         h("h2", {id: "plan-title", text: "Plan"}), legend, graph),
@@ -262,6 +266,8 @@ export function mount(main, {taskId}) {
       const c = count();
       if (c) c.textContent = `(${timeline.count})`;
       if (model.apply(e)) drawGraph();
+      toolApprovals.apply(e);
+      if (TERMINAL_EVENTS.has(e.type)) toolApprovals.clear();
       refreshSoon(e.type.startsWith("task.") ? 0 : 400);
     },
     onState: (state, detailText) => {
