@@ -71,7 +71,7 @@ class ToolApprovalService:
         reason = (reason or "").strip()
         if len(reason) > MAX_REASON_CHARS:
             raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters")
-        record = await self.approvals._record(caller, task_id)  # NotFound / Forbidden as for plans
+        record = await self.approvals.decidable(caller, task_id)  # NotFound / Forbidden as for plans
         if not CALL_ID.match(call_id or ""):
             raise NotFound(f"no tool call {call_id!r} of task {task_id}")
         entry = await self.channel.approvals.get(layout.tool_request_key(task_id, call_id))
