@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from . import cli_review, story
+from . import cli_review, cli_tool_review, story
 
 
 def _client(args) -> httpx.Client:
@@ -65,6 +65,9 @@ def submit(args) -> int:
                     print("             " + line, flush=True)
             if event["type"] == "approval.requested":
                 cli_review.waiting(task_id, event)
+                sys.stdout.flush()
+            elif event["type"] == "tool.approval_requested":
+                cli_tool_review.waiting(task_id, event)
                 sys.stdout.flush()
 
         _events(http, task_id, live)
@@ -144,6 +147,7 @@ def main(argv=None) -> None:
     p.add_argument("--reason", default="")
     p.set_defaults(fn=cancel)
     cli_review.register(sub, _client)
+    cli_tool_review.register(sub, _client)
     args = parser.parse_args(argv)
     sys.exit(args.fn(args))
 

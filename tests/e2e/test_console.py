@@ -25,7 +25,7 @@ FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex=
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
     s = System(tmp_path_factory.mktemp("console"), workers={"echo": 2},
-               env={"WF_API_KEYS": f"test:{API_KEY},other:{OTHER_KEY}"})
+               env={"WF_API_KEYS": f"test:{API_KEY},other:{OTHER_KEY}", "WF_APPROVE_TOOLS": "echo.add"})
     s.start()
     yield s
     s.stop()
@@ -364,3 +364,60 @@ def test_submit_with_a_file_and_review_from_the_page(page, system, tmp_path):
     expect(page.locator("#review-0")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Approve", exact=True).click()
     expect(page.locator("#answer")).to_contain_text("done: Read the notes", timeout=60_000)
+
+
+# Answers of GET /v1/tasks/{id} that are not final arrive 1.5 s late, so an answer read before the task ended lands
+# after the one read at its end (as a slow gateway or network does under load).
+STALE_ANSWERS_LATE = r"""(() => {
+  const real = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const response = await real(input, init);
+    const path = new URL(typeof input === "string" ? input : input.url, location.href).pathname;
+    if (/^\/v1\/tasks\/t[0-9a-z]{26}$/.test(path)) {
+      const body = await response.clone().json().catch(() => null);
+      if (body && !/SUCCEEDED|FAILED|CANCELLED/.test(body.status || "")) {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+      }
+    }
+    return response;
+  };
+})();"""
+
+
+def test_a_late_stale_answer_never_hides_the_final_one(page, system):
+    """The page keeps the newest task record: a reply read before the task ended, arriving after the final one,
+    neither hides the answer nor brings back a status, and the page still shows the answer at the end."""
+    page.add_init_script(STALE_ANSWERS_LATE)
+    page.reload()
+    expect(page.locator("#identity")).to_have_text(re.compile("key: "))
+    system.llm.script([], default_delay_ms=600)
+    task_id = system.submit(THREE)["task_id"]
+    open_task(page, system, task_id)
+    expect(page.locator("#answer")).to_contain_text("done: find alpha", timeout=60_000)
+    page.wait_for_timeout(2500)  # every late reply has landed by now
+    expect(page.locator("#answer")).to_contain_text("done: find alpha", timeout=1)
+    expect(page.locator("#task-status")).to_have_attribute("data-status", "SUCCEEDED", timeout=1)
+
+
+def test_approve_a_waiting_tool_call_from_the_page(page, system, shots):
+    """WF_APPROVE_TOOLS=echo.add: the call waits on the task page with its arguments until approved there."""
+    system.llm.script([{"role": "worker:echo", "contains": "add two and three", "times": 1,
+                        "reply": {"tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]}}])
+    task_id = system.submit("Please add two and three @echo")["task_id"]
+    open_task(page, system, task_id)
+    card = page.locator('#tool-approvals [data-tool="add"]')
+    expect(card).to_be_visible(timeout=30_000)
+    expect(card).to_contain_text("Tool call waiting for your approval: add (subtask 1)")
+    expect(card.locator(".tool-arguments")).to_contain_text('"a": 2')
+    page.screenshot(path=str(shots / "tool-approval.png"), full_page=True)
+    assert system.get(task_id)["status"] == "TASK_STATUS_RUNNING"
+    page.get_by_label("Comment, or why it is denied (optional)").fill("fine")
+    page.get_by_role("button", name="Approve the add call in subtask 1").click()
+    expect(card).to_have_count(0)
+    expect(page.locator("#answer")).to_be_visible(timeout=30_000)
+    expect(page.locator('#timeline li[data-type="tool.approved"]')).to_have_count(1)
+    events = system.events(task_id)
+    approved = next(e for e in events if e["type"] == "tool.approved")
+    assert approved["data"]["decided_by"] == "test" and approved["data"]["reason"] == "fine"
+    call = next(e for e in events if e["type"] == "tool.call")
+    assert call["data"]["ok"] is True and call["data"]["result"] == "5"

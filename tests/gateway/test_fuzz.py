@@ -79,6 +79,10 @@ def _valid_requests() -> dict[str, bytes]:
                                             dependencies=["2"])]).SerializeToString(),
         "RejectPlan": gateway_pb2.RejectPlanRequest(task_id="t0000000000000000000000000z", plan_version=1,
                                                     reason="too broad").SerializeToString(),
+        "ListToolCalls": gateway_pb2.GetTaskRequest(task_id="t0000000000000000000000000z").SerializeToString(),
+        "DecideToolCall": gateway_pb2.DecideToolCallRequest(
+            task_id="t0000000000000000000000000z", call_id="1.1.1.0123456789ab", approve=False,
+            reason="no").SerializeToString(),
     }
 
 

@@ -10,6 +10,7 @@ import pytest
 from nats.js.api import ConsumerConfig
 
 from workforce.core.channel import connect, identities, layout
+from workforce.core.channel.state import KVStore
 from workforce.core.config import Settings
 from workforce.local import nats_auth
 from workforce.local.nats_server import NatsServer
@@ -107,6 +108,16 @@ async def test_a_worker_does_its_job_and_nothing_else(server, passwords):
                                                           content="done")), msg_id="result:t-ids/1/1")
     await msg.ack()
     assert [e.type for e in await gateway.events("t-ids")] == ["subtask.started"]
+    # a tool call held for approval: the worker writes its request, watches the decision a person's gateway
+    # writes, and may write the timeout decision of a tool call (never a plan's)
+    approvals = KVStore(await worker.js.key_value(layout.APPROVALS_BUCKET))
+    assert await approvals.create(layout.tool_request_key("t-ids", "1.1.1.abc"), b"asked") is not None
+    watcher = await approvals.kv.watch(layout.tool_decision_key("t-ids", "1.1.1.abc"))
+    assert await watcher.updates(timeout=5) is None
+    await gateway.approvals.create(layout.tool_decision_key("t-ids", "1.1.1.abc"), b"approved")
+    assert (await watcher.updates(timeout=5)).value == b"approved"
+    await watcher.stop()
+    assert await approvals.create(layout.tool_decision_key("t-ids", "1.1.2.abc"), b"timeout") is not None
 
     # … and is refused wherever it does not belong
     raw = await Refusals().connect(server, "worker-code", passwords["worker-code"])
@@ -133,6 +144,7 @@ async def test_a_worker_does_its_job_and_nothing_else(server, passwords):
         layout.PLANNER_SUBJECT,
         f"$KV.{layout.TASKS_BUCKET}.t-ids",                            # rewrite a task record
         f"$KV.{layout.PLANS_BUCKET}.t-ids",
+        f"$KV.{layout.APPROVALS_BUCKET}.{layout.approval_key('t-ids', 0)}",  # decide on a plan
         f"$KV.{layout.WORKERS_BUCKET}.web.impostor",                   # register as another pool
         layout.cancel_subject("t-ids"),                                # cancel tasks
         "$SYS.REQ.SERVER.PING",

@@ -241,6 +241,12 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
   value: {{ .Values.orchestration.approvalTimeoutPolicy | quote }}
 - name: WF_APPROVERS
   value: {{ .Values.orchestration.approvers | quote }}
+- name: WF_APPROVE_TOOLS
+  value: {{ .Values.orchestration.approveTools | quote }}
+- name: WF_TOOL_APPROVAL_TIMEOUT_S
+  value: {{ .Values.orchestration.toolApprovalTimeoutSeconds | quote }}
+- name: WF_TOOL_APPROVAL_TIMEOUT_POLICY
+  value: {{ .Values.orchestration.toolApprovalTimeoutPolicy | quote }}
 - name: WF_TASK_TTL_S
   value: {{ .Values.retention.taskTtlSeconds | int64 | quote }}
 - name: WF_PLAN_TTL_S

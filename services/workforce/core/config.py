@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     approval_timeout_policy: Literal["approve", "reject"] = "reject"   # what happens when nobody answers
     approvers: str = ""                   # API key names that may decide on anyone's task ("*" = every key);
                                           # a task's owner may always decide on it
+    # --- human approval of risky tool calls (workers; decided by the same people as plans) ---
+    approve_tools: str = ""               # <worker_type>.<tool> patterns, comma-separated (fnmatch: "code.*",
+                                          # "*.browser_fill"); a matching call waits for a person's approval
+    tool_approval_timeout_s: int = Field(300, ge=1)   # how long a gated call waits (counts against the subtask's time)
+    tool_approval_timeout_policy: Literal["approve", "deny"] = "deny"   # what happens when nobody answers
 
     # --- workers ---
     worker_type: str = ""

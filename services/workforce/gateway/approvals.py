@@ -44,7 +44,7 @@ class ApprovalService:
     def is_approver(self, caller: Caller) -> bool:
         return "*" in self.approvers or caller.identity in self.approvers
 
-    async def _record(self, caller: Caller, task_id: str) -> common_pb2.TaskRecord:
+    async def decidable(self, caller: Caller, task_id: str) -> common_pb2.TaskRecord:
         """The task, if the caller may decide on it (see the module docstring)."""
         record = await self.channel.get_task(task_id) if valid_task_id(task_id) else None
         approver = self.is_approver(caller)
@@ -60,7 +60,7 @@ class ApprovalService:
         for item in d.subtasks or ():
             for name in ("id", "content", "worker_type"):
                 check_text(f"subtask {name}", str(item.get(name) or ""), multiline=name == "content")
-        record = await self._record(caller, task_id)
+        record = await self.decidable(caller, task_id)
         who = caller.identity
         reason = (d.reason or "").strip()
         if len(reason) > MAX_REASON_CHARS:

@@ -8,6 +8,7 @@ from ..core import tracing
 from ..core.metrics import API_REQUESTS
 from ..v1 import gateway_pb2, gateway_pb2_grpc
 from .approvals import ApprovalService, Decision
+from .tool_approvals import ToolApprovalService
 from .errors import CHANNEL_ERRORS, ApiError, channel_unavailable
 from .tasks import Submission, TaskService
 from .tenancy import Caller, Tenancy
@@ -71,6 +72,7 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
         self.tasks = tasks
         self.tenancy = tenancy
         self.approvals = ApprovalService(tasks)
+        self.tool_approvals = ToolApprovalService(self.approvals)
 
     async def _call(self, name: str, context, request, fn):
         if isinstance(request, _Malformed):
@@ -137,6 +139,15 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
             return await self.approvals.decide(caller, request.task_id, Decision(
                 approve=False, plan_version=version, reason=request.reason, via="grpc"))
         return await self._call("RejectPlan", context, request, run)
+
+    async def ListToolCalls(self, request, context):
+        async def run(caller):
+            return gateway_pb2.ListToolCallsResponse(calls=await self.tool_approvals.calls(caller, request.task_id))
+        return await self._call("ListToolCalls", context, request, run)
+
+    async def DecideToolCall(self, request, context):
+        return await self._call("DecideToolCall", context, request, lambda caller: self.tool_approvals.decide(
+            caller, request.task_id, request.call_id, request.approve, request.reason, via="grpc"))
 
     async def ListWorkers(self, request, context):
         async def run(caller):

@@ -17,6 +17,8 @@ from .http_api import build_asgi
 from .observe_http import router as observe_router
 from .openai_api import router as openai_router
 from .tasks import TaskService
+from .tool_approval_http import router as tool_approval_router
+from .tool_approvals import ToolApprovalService
 from .tenancy import Tenancy
 
 
@@ -37,6 +39,7 @@ async def serve(settings, stop: asyncio.Event) -> None:
     app = build_asgi(tasks, tenancy, settings, extra_routers=[
         openai_router,
         lambda _tasks, caller: approval_router(approvals, caller),
+        lambda _tasks, caller: tool_approval_router(ToolApprovalService(approvals), caller),
         lambda _tasks, caller: observe_router(tasks, failures, caller, auth_enabled=not tenancy.keys.disabled)])
     app = tracing.asgi(app)  # a request's traceparent becomes the parent of its spans (tracing on only)
     http = _Server(uvicorn.Config(app, host=settings.bind_host, port=settings.http_port, log_level="warning",

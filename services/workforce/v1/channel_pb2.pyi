@@ -142,7 +142,7 @@ class PlanProposal(_message.Message):
     def __init__(self, plan_version: _Optional[int] = ..., replaced_subtask_id: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., proposed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ApprovalDecision(_message.Message):
-    __slots__ = ("plan_version", "verdict", "subtasks", "reason", "decided_by", "decided_at", "via")
+    __slots__ = ("plan_version", "verdict", "subtasks", "reason", "decided_by", "decided_at", "via", "call_id")
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     SUBTASKS_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +150,7 @@ class ApprovalDecision(_message.Message):
     DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
     DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
     VIA_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
     plan_version: int
     verdict: ApprovalVerdict
     subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
@@ -157,7 +158,36 @@ class ApprovalDecision(_message.Message):
     decided_by: str
     decided_at: _timestamp_pb2.Timestamp
     via: str
-    def __init__(self, plan_version: _Optional[int] = ..., verdict: _Optional[_Union[ApprovalVerdict, str]] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., reason: _Optional[str] = ..., decided_by: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., via: _Optional[str] = ...) -> None: ...
+    call_id: str
+    def __init__(self, plan_version: _Optional[int] = ..., verdict: _Optional[_Union[ApprovalVerdict, str]] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., reason: _Optional[str] = ..., decided_by: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., via: _Optional[str] = ..., call_id: _Optional[str] = ...) -> None: ...
+
+class ToolCallRequest(_message.Message):
+    __slots__ = ("task_id", "call_id", "subtask_id", "attempt_id", "worker_type", "tool", "arguments", "call_index", "asked_at", "deadline", "timeout_policy", "worker_instance")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBTASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    CALL_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ASKED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    WORKER_INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    call_id: str
+    subtask_id: str
+    attempt_id: str
+    worker_type: str
+    tool: str
+    arguments: str
+    call_index: int
+    asked_at: _timestamp_pb2.Timestamp
+    deadline: _timestamp_pb2.Timestamp
+    timeout_policy: str
+    worker_instance: str
+    def __init__(self, task_id: _Optional[str] = ..., call_id: _Optional[str] = ..., subtask_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., worker_type: _Optional[str] = ..., tool: _Optional[str] = ..., arguments: _Optional[str] = ..., call_index: _Optional[int] = ..., asked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeout_policy: _Optional[str] = ..., worker_instance: _Optional[str] = ...) -> None: ...
 
 class PlannerRequest(_message.Message):
     __slots__ = ("task_id", "decompose", "replan", "synthesize")

@@ -142,3 +142,29 @@ class RejectPlanRequest(_message.Message):
     plan_version: int
     reason: str
     def __init__(self, task_id: _Optional[str] = ..., plan_version: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ToolCallApproval(_message.Message):
+    __slots__ = ("request", "decision")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    request: _channel_pb2.ToolCallRequest
+    decision: _channel_pb2.ApprovalDecision
+    def __init__(self, request: _Optional[_Union[_channel_pb2.ToolCallRequest, _Mapping]] = ..., decision: _Optional[_Union[_channel_pb2.ApprovalDecision, _Mapping]] = ...) -> None: ...
+
+class ListToolCallsResponse(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[ToolCallApproval]
+    def __init__(self, calls: _Optional[_Iterable[_Union[ToolCallApproval, _Mapping]]] = ...) -> None: ...
+
+class DecideToolCallRequest(_message.Message):
+    __slots__ = ("task_id", "call_id", "approve", "reason")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    call_id: str
+    approve: bool
+    reason: str
+    def __init__(self, task_id: _Optional[str] = ..., call_id: _Optional[str] = ..., approve: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -84,6 +84,16 @@ class WorkforceStub:
                 request_serializer=workforce_dot_v1_dot_gateway__pb2.RejectPlanRequest.SerializeToString,
                 response_deserializer=workforce_dot_v1_dot_channel__pb2.ApprovalDecision.FromString,
                 _registered_method=True)
+        self.ListToolCalls = channel.unary_unary(
+                '/workforce.v1.Workforce/ListToolCalls',
+                request_serializer=workforce_dot_v1_dot_gateway__pb2.GetTaskRequest.SerializeToString,
+                response_deserializer=workforce_dot_v1_dot_gateway__pb2.ListToolCallsResponse.FromString,
+                _registered_method=True)
+        self.DecideToolCall = channel.unary_unary(
+                '/workforce.v1.Workforce/DecideToolCall',
+                request_serializer=workforce_dot_v1_dot_gateway__pb2.DecideToolCallRequest.SerializeToString,
+                response_deserializer=workforce_dot_v1_dot_channel__pb2.ApprovalDecision.FromString,
+                _registered_method=True)
 
 
 class WorkforceServicer:
@@ -150,6 +160,20 @@ class WorkforceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListToolCalls(self, request, context):
+        """Tool calls held for approval (WF_APPROVE_TOOLS): the task's gated calls, waiting or decided, and a decision on
+        one. NOT_FOUND for a task or call the caller cannot see; FAILED_PRECONDITION when someone decided first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideToolCall(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkforceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -196,6 +220,16 @@ def add_WorkforceServicer_to_server(servicer, server):
             'RejectPlan': grpc.unary_unary_rpc_method_handler(
                     servicer.RejectPlan,
                     request_deserializer=workforce_dot_v1_dot_gateway__pb2.RejectPlanRequest.FromString,
+                    response_serializer=workforce_dot_v1_dot_channel__pb2.ApprovalDecision.SerializeToString,
+            ),
+            'ListToolCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListToolCalls,
+                    request_deserializer=workforce_dot_v1_dot_gateway__pb2.GetTaskRequest.FromString,
+                    response_serializer=workforce_dot_v1_dot_gateway__pb2.ListToolCallsResponse.SerializeToString,
+            ),
+            'DecideToolCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideToolCall,
+                    request_deserializer=workforce_dot_v1_dot_gateway__pb2.DecideToolCallRequest.FromString,
                     response_serializer=workforce_dot_v1_dot_channel__pb2.ApprovalDecision.SerializeToString,
             ),
     }
@@ -444,6 +478,60 @@ class Workforce:
             target,
             '/workforce.v1.Workforce/RejectPlan',
             workforce_dot_v1_dot_gateway__pb2.RejectPlanRequest.SerializeToString,
+            workforce_dot_v1_dot_channel__pb2.ApprovalDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListToolCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/workforce.v1.Workforce/ListToolCalls',
+            workforce_dot_v1_dot_gateway__pb2.GetTaskRequest.SerializeToString,
+            workforce_dot_v1_dot_gateway__pb2.ListToolCallsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideToolCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/workforce.v1.Workforce/DecideToolCall',
+            workforce_dot_v1_dot_gateway__pb2.DecideToolCallRequest.SerializeToString,
             workforce_dot_v1_dot_channel__pb2.ApprovalDecision.FromString,
             options,
             channel_credentials,

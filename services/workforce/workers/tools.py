@@ -14,6 +14,7 @@ import jsonschema
 from ..core.config import Settings
 from ..core.tool_budget import ToolBudgetExceeded
 from ..v1 import common_pb2
+from . import tool_approval
 
 
 @dataclass
@@ -112,6 +113,11 @@ class Tool:
             jsonschema.validate(arguments, self.parameters)
         except jsonschema.ValidationError as exc:
             return ToolOutcome(False, f"invalid arguments for {self.name}: {exc.message}", 0.0)
+        if tool_approval.gated(ctx.settings, ctx.worker_type, self.name):  # WF_APPROVE_TOOLS: a person decides
+            denied = await tool_approval.ask(ctx, self.name, arguments)
+            if denied is not None:
+                return ToolOutcome(False, denied, time.perf_counter() - started)
+            started = time.perf_counter()
         try:
             value = await asyncio.wait_for(self.func(ctx, **arguments), timeout=self.timeout_s)
         except asyncio.TimeoutError:

@@ -8,16 +8,20 @@ the chart carries the same lists for its bundled NATS (tests/chart/test_nats_ide
   message, never the account, server or $SYS APIs.
 - worker-<type>: consume its own pool (the durable pool-<type> on wf.work.<type>, nothing else of WF_WORK),
   publish results (wf.coordinator.inbox) and events (wf.events.*), hear cancellations (wf.cancel.*), read and
-  add files (wf-files), keep its own registry entries (wf-workers, <type>.*). A work item carries what the
-  worker needs of its task (question, files, deadline, metadata) and a worker skips items of tasks it heard end
-  on wf.cancel.* (workers/ended.py), so it reads no task record: it cannot read the tasks, plans, idempotency or
-  active-task buckets, dispatch work, send planner requests, create, delete or purge streams, or read another
-  pool.
+  add files (wf-files), keep its own registry entries (wf-workers, <type>.*), and for tool calls held for
+  approval (WF_APPROVE_TOOLS) read and watch the approvals bucket and write only its tool-gate keys
+  (<task>.ask.<call>, the request; <task>.tool.<call>, the timeout decision) — never a plan's. A work item
+  carries what the worker needs of its task (question, files, deadline, metadata) and a worker skips items of
+  tasks it heard end on wf.cancel.* (workers/ended.py), so it reads no task record: it cannot read the tasks,
+  plans, idempotency or active-task buckets, dispatch work, send planner requests, create, delete or purge
+  streams, or read another pool.
 Replies come to a per-user inbox prefix (_INBOX_<user>), so no service can listen to another's replies.
 
-What the identities do not do: a worker may read any task's files (NATS permissions cannot follow task
-ownership); the code worker's untrusted code runs in the sandbox executor and the web worker's Chromium in the
-browser server, neither of which has NATS access.
+What the identities do not do: a worker may read any task's files and any approval decision (NATS permissions
+cannot follow task ownership, nor restrict which keys an ordered consumer watches); it could write a tool-call
+decision, which gates what its own model does, not what the worker itself may do; the code worker's untrusted
+code runs in the sandbox executor and the web worker's Chromium in the browser server, neither of which has
+NATS access.
 """
 
 from dataclasses import dataclass
@@ -117,6 +121,11 @@ def worker(worker_type: str) -> Identity:
         f"$KV.{layout.WORKERS_BUCKET}.{worker_type}.>",
         *_read_stream(obj_stream(layout.FILES_BUCKET)),
         f"$O.{layout.FILES_BUCKET}.>",
+        # tool calls held for approval: watch decisions; write the request and the timeout decision
+        *_read_stream(kv_stream(layout.APPROVALS_BUCKET)),
+        f"$JS.API.CONSUMER.INFO.{kv_stream(layout.APPROVALS_BUCKET)}.>",  # a KV watch asks its consumer's state
+        f"$KV.{layout.APPROVALS_BUCKET}.{layout.tool_request_key('*', '>')}",
+        f"$KV.{layout.APPROVALS_BUCKET}.{layout.tool_decision_key('*', '>')}",
     ]
     subscribe = [f"{inbox_prefix(name)}.>", f"{layout.CANCEL_PREFIX}.*"]
     return Identity(name, tuple(publish), tuple(subscribe), tuple(NEVER), False, WORKER_BUCKETS)

@@ -46,7 +46,9 @@ IDEMPOTENCY_BUCKET = "wf-idempotency"  # idempotency key hash → task id
 ACTIVE_BUCKET = "wf-active"          # task ids not finished yet (what the deadline sweeper scans)
 PLANNER_OUTPUTS_BUCKET = "wf-planner-outputs"  # <task>.<stage>.<version> → what the planner published for it
 FILES_BUCKET = "wf-files"            # object store
-APPROVALS_BUCKET = "wf-approvals"    # ApprovalDecision by <task_id>.<plan_version>: the first decision wins
+APPROVALS_BUCKET = "wf-approvals"    # ApprovalDecision by <task_id>.<plan_version>: the first decision wins;
+                                     # gated tool calls: ToolCallRequest by <task_id>.ask.<call_id>, their
+                                     # ApprovalDecision by <task_id>.tool.<call_id> (tool_request_key / tool_decision_key)
 LEASES_BUCKET = "wf-leases"          # <role> → the instance holding it (e.g. the coordinators' sweeper leader)
 QUOTA_INFLIGHT_BUCKET = "wf-quota-inflight"  # <owner scope>.<task id> while a task counts as in flight
 QUOTA_RATE_BUCKET = "wf-quota-rate"  # <owner scope>.<minute> → submissions in that minute
@@ -58,6 +60,14 @@ QUOTA_RATE_TTL_S = 180                 # two one-minute windows and some slack
 
 def approval_key(task_id: str, plan_version: int) -> str:
     return f"{task_id}.{plan_version}"
+
+
+def tool_request_key(task_id: str, call_id: str) -> str:
+    return f"{task_id}.ask.{call_id}"
+
+
+def tool_decision_key(task_id: str, call_id: str) -> str:
+    return f"{task_id}.tool.{call_id}"
 
 
 def work_subject(worker_type: str) -> str:

@@ -8,6 +8,12 @@ export class PlanModel {
   constructor() {
     this.nodes = new Map();   // id → {id, content, worker, status, attempts, deps, replaces, result, failure, instance}
     this.proposals = [];      // [{plan_version, replaced_subtask_id, subtasks, deadline}] waiting for a decision
+    this.decided = new Set(); // plan versions decided (here or by an event): a plan read earlier never revives them
+  }
+
+  decide(version) {
+    this.decided.add(Number(version || 0));
+    this.proposals = this.proposals.filter((p) => !this.decided.has(p.plan_version));
   }
 
   list() {
@@ -60,12 +66,12 @@ export class PlanModel {
           Object.assign(n, {content: s.content, worker: s.worker_type, deps: s.dependencies || [], status: "pending"});
           if (d.replaced_subtask_id) n.replaces = d.replaced_subtask_id;
         }
-        this.proposals = this.proposals.filter((p) => p.plan_version !== d.plan_version);
+        this.decide(d.plan_version);
         return true;
       }
       case "approval.rejected":
         for (const n of this.list()) if (n.status === "proposed") n.status = "rejected";
-        this.proposals = this.proposals.filter((p) => p.plan_version !== d.plan_version);
+        this.decide(d.plan_version);
         return true;
       case "plan.assigned":
         for (const a of d.assignments || []) {
@@ -121,9 +127,22 @@ export class PlanModel {
     }
   }
 
-  // The coordinator's plan (GET …/plan) is the truth: take statuses, workers, attempts and results from it.
+  // The coordinator's plan (GET …/plan) is the truth: take statuses, workers, attempts and results from it. A plan
+  // read before a decision the page already knows of (an event, or its own approval) does not bring the decided
+  // proposal back; a proposed node the plan knows nothing of (dropped by an edit) goes.
   reconcile(plan) {
     if (!plan) return;
+    const proposals = (plan.proposals || []).map((p) => ({
+      plan_version: Number(p.plan_version || 0), replaced_subtask_id: p.replaced_subtask_id || "",
+      deadline: p.deadline,
+      subtasks: (p.subtasks || []).map((s) => ({id: s.subtask_id, content: s.content, worker_type: s.assignee,
+                                                 dependencies: s.dependencies || []}))}))
+      .filter((p) => !this.decided.has(p.plan_version));
+    const known = new Set([...(plan.subtasks || []).map((s) => s.subtask_id),
+                           ...proposals.flatMap((p) => p.subtasks.map((s) => s.id))]);
+    if ((plan.subtasks || []).length) {  // a plan that runs: what it does not have was dropped (a rejected one has none)
+      for (const n of this.list()) if (n.status === "proposed" && !known.has(n.id)) this.nodes.delete(n.id);
+    }
     for (const s of plan.subtasks || []) {
       const n = this.node(s.subtask_id);
       Object.assign(n, {content: s.content, worker: s.assignee || n.worker, deps: s.dependencies || [],
@@ -131,11 +150,7 @@ export class PlanModel {
                         replaces: s.replaces || n.replaces, result: s.result || n.result,
                         failure: s.failure_reason || n.failure, instance: s.worker_instance || n.instance});
     }
-    this.proposals = (plan.proposals || []).map((p) => ({
-      plan_version: Number(p.plan_version || 0), replaced_subtask_id: p.replaced_subtask_id || "",
-      deadline: p.deadline,
-      subtasks: (p.subtasks || []).map((s) => ({id: s.subtask_id, content: s.content, worker_type: s.assignee,
-                                                 dependencies: s.dependencies || []}))}));
+    this.proposals = proposals;
     for (const p of this.proposals) {
       for (const s of p.subtasks) {
         const n = this.node(s.id);

@@ -1,4 +1,4 @@
-// One task, live: the plan as a graph, plan review, the event timeline (resumes after a reconnect from the
+// One task, live: the plan as a graph, plan review, tool calls waiting for approval, the event timeline (resumes after a reconnect from the
 // last sequence it showed), a subtask's result and trajectory, token usage by role, the answer, cancel.
 
 import {api, authHeaders} from "../api.js";
@@ -7,7 +7,10 @@ import {renderGraph} from "../graph.js";
 import {PlanModel} from "../plan_model.js";
 import {reviewForm} from "../review.js";
 import {Timeline} from "../timeline.js";
+import {ToolApprovals} from "../tool_review.js";
 import {h, age, badge, num, short, statusName, errorText, toast, TERMINAL} from "../util.js";
+
+const TERMINAL_EVENTS = new Set(["task.succeeded", "task.failed", "task.cancelled"]);
 
 export function mount(main, {taskId}) {
   const model = new PlanModel();
@@ -24,6 +27,7 @@ export function mount(main, {taskId}) {
   const streamState = h("span", {class: "stream-state", id: "stream-state", role: "status", text: "connecting"});
   const question = h("p", {class: "question", id: "task-question"});
   const reviews = h("div", {id: "reviews"});
+  const toolApprovals = new ToolApprovals(taskId);
   const graph = h("div", {class: "graph", id: "plan-graph", role: "group", "aria-label": "Plan: subtasks by dependency"});
   const legend = h("p", {class: "legend small muted", "aria-hidden": "true"},
     ["planned", "proposed", "pending", "dispatched", "done", "failed", "replaced", "cancelled", "rejected"].map(
@@ -61,7 +65,7 @@ export function mount(main, {taskId}) {
 
   main.append(
     h("div", {class: "page-head"}, title, status, meta, streamState, h("div", {class: "grow"}), cancelButton),
-    cancelBox, error, question, reviews,
+    cancelBox, error, question, reviews, toolApprovals.section,
     h("div", {class: "task-grid"},
       h("section", {class: "card plan", "aria-labelledby": "plan-title"},
         h("h2", {id: "plan-title", text: "Plan"}), legend, graph),
@@ -148,7 +152,7 @@ export function mount(main, {taskId}) {
         toast(what === "approve" ? "Plan approved." : "Plan rejected.");
         form.remove();
         forms.delete(p.plan_version);
-        model.proposals = model.proposals.filter((x) => x.plan_version !== p.plan_version);
+        model.decide(p.plan_version);
         refreshSoon();
       }});
       forms.set(p.plan_version, form);
@@ -200,25 +204,58 @@ export function mount(main, {taskId}) {
 
   // ---- data ----
 
+  // One refresh at a time, the newest state kept: a reply read earlier but arriving later (a slow gateway or
+  // network) must not overwrite a newer record, and after the task's last event the page asks again until it has
+  // the final record — nothing else would ask once the event stream has ended.
   let refreshTimer = 0;
+  let refreshing = null;
+  let again = false;
+  let ended = false;
   function refreshSoon(ms = 400) {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(refresh, ms);
   }
 
-  async function refresh(withPlan = false) {
-    try {
-      record = await api(`/v1/tasks/${encodeURIComponent(taskId)}`, {signal: controller.signal});
-      const s = statusName(record.status);
-      if (withPlan || TERMINAL.has(s) || s === "AWAITING_APPROVAL") {
-        model.reconcile(await api(`/v1/tasks/${encodeURIComponent(taskId)}/plan`, {signal: controller.signal}));
-        drawGraph();
-      }
-      drawRecord();
-      error.textContent = "";
-    } catch (err) {
-      if (err.name !== "AbortError") error.textContent = errorText(err);
+  function newer(next) {
+    if (!record) return true;
+    if (TERMINAL.has(statusName(record.status))) return TERMINAL.has(statusName(next.status)) &&
+      Date.parse(next.updated_at || 0) >= Date.parse(record.updated_at || 0);
+    return !(Date.parse(next.updated_at || 0) < Date.parse(record.updated_at || 0));
+  }
+
+  function refresh(withPlan = false) {
+    if (refreshing) {
+      again = true;
+      return refreshing;
     }
+    refreshing = (async () => {
+      try {
+        const next = await api(`/v1/tasks/${encodeURIComponent(taskId)}`, {signal: controller.signal});
+        const s = statusName(next.status);
+        const plan = withPlan || TERMINAL.has(s) || s === "AWAITING_APPROVAL" ?
+          await api(`/v1/tasks/${encodeURIComponent(taskId)}/plan`, {signal: controller.signal}) : null;
+        if (newer(next)) {
+          record = next;
+          if (plan) {
+            model.reconcile(plan);
+            drawGraph();
+          }
+        }
+        drawRecord();
+        error.textContent = "";
+      } catch (err) {
+        if (err.name !== "AbortError") error.textContent = errorText(err);
+      }
+    })();
+    return refreshing.finally(() => {
+      refreshing = null;
+      if (again) {
+        again = false;
+        refresh();
+      } else if (ended && !(record && TERMINAL.has(statusName(record.status))) && !controller.signal.aborted) {
+        refreshSoon(1000);  // the task ended but this record does not say so yet: ask again
+      }
+    });
   }
 
   const count = () => document.getElementById("event-count");
@@ -229,6 +266,8 @@ export function mount(main, {taskId}) {
       const c = count();
       if (c) c.textContent = `(${timeline.count})`;
       if (model.apply(e)) drawGraph();
+      toolApprovals.apply(e);
+      if (TERMINAL_EVENTS.has(e.type)) toolApprovals.clear();
       refreshSoon(e.type.startsWith("task.") ? 0 : 400);
     },
     onState: (state, detailText) => {
@@ -236,6 +275,10 @@ export function mount(main, {taskId}) {
       streamState.dataset.state = state;
       if (state === "reconnecting" && detailText) streamState.title = detailText;
       if (state === "live" && stream.reconnects) refreshSoon(0);
+      if (state === "ended") {
+        ended = true;
+        refreshSoon(0);
+      }
     },
   });
 
