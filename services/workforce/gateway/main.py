@@ -35,6 +35,7 @@ async def serve(settings, stop: asyncio.Event) -> None:
 
     failures = FailureLog(channel)
     failure_log = asyncio.create_task(failures.run(stop))
+    hub = asyncio.create_task(tasks.hub.run(stop))
     approvals = ApprovalService(tasks)
     app = build_asgi(tasks, tenancy, settings, extra_routers=[
         openai_router,
@@ -49,6 +50,7 @@ async def serve(settings, stop: asyncio.Event) -> None:
     http.should_exit = True
     await http_task
     await failure_log
+    await hub
     await server.stop()
     await channel.close()
 

@@ -23,6 +23,7 @@ from ..core.ids import created_ms, new_task_id, valid_task_id
 from ..core.metrics import TASKS_SUBMITTED
 from ..core.sampling import answer_type_of, temperature_of
 from ..v1 import channel_pb2, common_pb2
+from .event_hub import EventHub
 from .errors import Conflict, InvalidInput, NotFound, QuotaExceeded, TooLarge, Unavailable
 from .limits import check_from_seq, check_text
 from .quotas import Quotas
@@ -55,6 +56,7 @@ class TaskService:
         self.settings = settings
         self.quotas = Quotas(channel, settings)
         self.index = TaskIndex(channel)
+        self.hub = EventHub(channel)   # serve() runs it: one event subscription for every watcher
 
     async def start(self) -> None:
         await self.quotas.start()
@@ -256,7 +258,9 @@ class TaskService:
             if not last or from_seq > last:
                 return _nothing()
             idle = FINISHED_WATCH_IDLE_S
-        return self.channel.watch(task_id, from_seq, idle_timeout=idle)
+        if self.hub.running:
+            return self.hub.watch(task_id, from_seq, idle_timeout=idle)
+        return self.channel.watch(task_id, from_seq, idle_timeout=idle)   # no hub (a TaskService without serve)
 
     async def _last_event_seq(self, task_id: str) -> int:
         try:
