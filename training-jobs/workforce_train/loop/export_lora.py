@@ -59,17 +59,7 @@ def export_lora_gguf(base_gguf: str | Path, adapter_dir: str | Path, out_path: s
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], blocks)
     shapes = {t.name: tuple(int(d) for d in reversed(t.shape)) for t in reader.tensors}  # (out, in)
 
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
-    writer = gguf.GGUFWriter(str(tmp), arch=arch)
-    writer.add_type(gguf.GGUFType.ADAPTER)
-    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
-    if name:  # also shown by the model server's GET /lora-adapters as the adapter's task_name
-        writer.add_name(name)
-        writer.add_string(gguf.Keys.Adapter.LORA_TASK_NAME, name)
-    written = []
+    tensors: dict[str, np.ndarray] = {}
     for module, pair in sorted(pairs.items()):
         gguf_name = names.get_name(module + ".weight", try_suffixes=(".weight",))
         if gguf_name is None or gguf_name not in shapes:
@@ -83,9 +73,22 @@ def export_lora_gguf(base_gguf: str | Path, adapter_dir: str | Path, out_path: s
             b = _permute(b, n_head)
         elif arch in PERMUTED and gguf_name.endswith("attn_k.weight"):
             b = _permute(b, n_head_kv)
-        writer.add_tensor(gguf_name + ".lora_a", np.ascontiguousarray(a, dtype=np.float32))
-        writer.add_tensor(gguf_name + ".lora_b", np.ascontiguousarray(b, dtype=np.float32))
-        written.append(gguf_name)
+        tensors[gguf_name + ".lora_a"] = np.ascontiguousarray(a, dtype=np.float32)
+        tensors[gguf_name + ".lora_b"] = np.ascontiguousarray(b, dtype=np.float32)
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    writer = gguf.GGUFWriter(str(tmp), arch=arch)
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
+    if name:  # also shown by the model server's GET /lora-adapters as the adapter's task_name
+        writer.add_name(name)
+        writer.add_string(gguf.Keys.Adapter.LORA_TASK_NAME, name)
+    for tensor_name, data in tensors.items():
+        writer.add_tensor(tensor_name, data)
+    written = sorted({n.rsplit(".lora_", 1)[0] for n in tensors})
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
