@@ -152,7 +152,7 @@ async def chat(request: Request):
                               "traceparent": request.headers.get("traceparent", ""),
                               "temperature": body.get("temperature"), "tool_choice": body.get("tool_choice"),
                               "json_schema": (fmt.get("json_schema") or {}).get("schema"),
-                              "max_tokens": body.get("max_tokens"), "time": time.time()})
+                              "max_tokens": body.get("max_tokens"), "lora": body.get("lora"), "time": time.time()})
     rule = _find_rule(role, schema, text)
     delay = (rule or {}).get("delay_ms", STATE["default_delay_ms"])
     if delay:
@@ -190,7 +190,8 @@ async def completions(request: Request):
     prompt = body.get("prompt", "")
     prompt = "\n".join(prompt) if isinstance(prompt, list) else str(prompt)
     STATE["requests"].append({"role": role, "schema": "", "prompt": prompt, "model": body.get("model"),
-                              "task": request.headers.get("x-workforce-task", ""), "time": time.time()})
+                              "lora": body.get("lora"), "task": request.headers.get("x-workforce-task", ""),
+                              "time": time.time()})
     rule = _find_rule(role, "", prompt)
     if rule and rule.get("delay_ms", STATE["default_delay_ms"]):
         await asyncio.sleep(rule.get("delay_ms", STATE["default_delay_ms"]) / 1000)

@@ -38,6 +38,30 @@ async def test_structured_output_request_and_usage(client, scripted):
     assert record.usage["planner"].requests == 2
 
 
+async def test_adapter_model_names_select_their_lora_adapter(scripted):
+    """WF_LLM_LORA_ADAPTERS: a model name that is a llama.cpp LoRA adapter gets llama.cpp's `lora` field with its id
+    (chat and raw completions); other model names are sent as before. The result names the adapter."""
+    scripted.reset()
+    scripted.script([{"role": "caller", "reply": {"content": "Action: x"}, "times": 2},
+                     {"role": "planner", "reply": {"content": "Next: caller"}}])
+    client = OpenAIChat(Settings(llm_base_url=scripted.base_url, llm_model="m", llm_max_retries=0,
+                                 llm_models="caller=aumi-caller,planner=aumi-planner",
+                                 llm_lora_adapters="aumi-planner=0, aumi-caller=1"))
+    chat = await client.chat([{"role": "user", "content": "go"}], role="caller")
+    raw = await client.complete("prompt", role="caller")
+    other = await client.chat([{"role": "user", "content": "go"}], role="planner")
+    sent = scripted.requests()
+    assert [r["lora"] for r in sent] == [[{"id": 1, "scale": 1.0}]] * 2 + [[{"id": 0, "scale": 1.0}]]
+    assert (chat.adapter, raw.adapter, other.adapter) == ("aumi-caller", "aumi-caller", "aumi-planner")
+    plain = OpenAIChat(Settings(llm_base_url=scripted.base_url, llm_model="m", llm_max_retries=0,
+                                llm_lora_adapters="aumi-caller=x"))  # not an id: no adapter
+    scripted.script([{"role": "caller", "reply": {"content": "ok"}}])
+    result = await plain.chat([{"role": "user", "content": "go"}], role="caller")
+    assert scripted.requests()[-1]["lora"] is None and result.adapter == ""
+    await client.close()
+    await plain.close()
+
+
 async def test_tool_calls_are_returned(client, scripted):
     scripted.script([{"role": "worker:echo", "reply": {"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}]}}])
     result = await client.chat([{"role": "user", "content": "add"}], role="worker:echo",

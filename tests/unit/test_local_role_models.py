@@ -79,3 +79,43 @@ def test_switch_restarts_only_that_service_and_can_be_undone(fleet, tmp_path, mo
     assert "model-server-planner" not in pids(fleet)
     time.sleep(0.2)
     assert fleet.crashed() is None  # nothing the switch stopped is mistaken for a crash
+
+
+def test_adapters_on_one_base_for_the_tool_worker(tmp_path, monkeypatch):
+    """`workforce-train roles` asks for a base + LoRA adapters: one model server loads them all and the service
+    gets each role's adapter name and the adapter ids (the real switch on the real model server is the kind
+    `process` of tests/training/test_roles_loop.py)."""
+    fleet = Fleet(tmp_path)
+    fleet.start("worker-tool", SLEEPER, {"WF_LLM_BASE_URL": "http://base/v1", "WF_LLM_MODELS": "coordinator=big"})
+    fleet.start("planner", SLEEPER, {"WF_LLM_BASE_URL": "http://base/v1"})
+    base, adapters = tmp_path / "backbone.gguf", [tmp_path / f"{r}.gguf" for r in ("planner", "caller")]
+    for path in (base, *adapters):
+        path.write_bytes(b"GGUF")
+    server = [sys.executable, "-c", "import http.server, os; "
+              "h = type('H', (http.server.BaseHTTPRequestHandler,), {'do_GET': lambda s: (s.send_response(200), "
+              "s.end_headers())}); http.server.HTTPServer(('127.0.0.1', int(os.environ['WF_MODEL_SERVER_PORT'])), "
+              "h).serve_forever()"]
+    real_start = fleet.start
+    monkeypatch.setattr(fleet, "start", lambda name, argv, env, metrics_port=0: real_start(
+        name, server if name.startswith("model-server") else argv, env, metrics_port))
+    try:
+        roles = RoleModels(tmp_path / "roles", fleet, ready_timeout_s=20)
+        before = pids(fleet)
+        named = [{"name": "aumi-planner", "path": str(adapters[0])}, {"name": "aumi-caller", "path": "/missing"}]
+        request(tmp_path / "roles", "worker-tool", model=str(base), alias="aumi-backbone", revision="r0",
+                adapters=named)
+        assert "every adapter needs a name and an existing file" in roles.poll()[0]
+        named[1]["path"] = str(adapters[1])
+        request(tmp_path / "roles", "worker-tool", model=str(base), alias="aumi-backbone", revision="r1",
+                adapters=named, models={"planner": "aumi-planner", "caller": "aumi-caller"})
+        assert roles.poll() == ["worker-tool: serving aumi-backbone"]
+        after = pids(fleet)
+        assert after["planner"] == before["planner"] and after["worker-tool"] != before["worker-tool"]
+        assert fleet.specs["model-server-worker-tool"][1]["WF_MODEL_SERVER_LORA"] == (
+            f"aumi-planner={adapters[0]},aumi-caller={adapters[1]}")
+        env = fleet.specs["worker-tool"][1]
+        assert env["WF_LLM_MODELS"] == ("worker:tool=aumi-backbone,planner=aumi-planner,caller=aumi-caller,"
+                                        "coordinator=big")
+        assert env["WF_LLM_LORA_ADAPTERS"] == "aumi-planner=0,aumi-caller=1"
+    finally:
+        fleet.stop()

@@ -8,6 +8,7 @@
     workforce-train autoact-…                    AutoAct self-instruct, tool selection, synthesis, filter
     workforce-train submit / status / logs       run any step as a Kubernetes Job
     workforce-train loop       the whole OWL loop: run, score, SFT + DPO, export, serve, run again, report
+    workforce-train roles      α-UMi / AutoAct roles: train, serve as adapters on one base, run the tool worker
 Trainer subcommands (sft, dpo, glpft, lora, …) come from workforce_train.trainers.cli when installed.
 """
 
@@ -26,6 +27,7 @@ COMMAND_MODULES = (
     "workforce_train.data.autoact.commands",
     "workforce_train.jobs.commands",
     "workforce_train.loop.commands",
+    "workforce_train.loop.roles_commands",
 )
 TRAINERS = "workforce_train.trainers.cli"
 

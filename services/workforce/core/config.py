@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     llm_api_key: str = "EMPTY"
     llm_model: str = "default"
     llm_models: str = ""                  # per-role overrides: "planner=qwen-32b,coordinator=qwen-7b"
+    llm_lora_adapters: str = ""           # model names that are LoRA adapters of a llama.cpp server, with their
+                                          # adapter ids: "caller-r1=0,planner-r1=1"; requests for them carry
+                                          # llama.cpp's `lora` field (that adapter at scale 1)
     llm_timeout_s: float = 120.0
     llm_max_retries: int = 3
     llm_temperature: float = 0.0
@@ -128,6 +131,14 @@ class Settings(BaseSettings):
             if name.strip() == role or name.strip() == role.split(":")[0]:
                 return model.strip()
         return self.llm_model
+
+    def lora_adapter(self, model: str) -> int | None:
+        """The llama.cpp adapter id of a model name listed in WF_LLM_LORA_ADAPTERS, else None."""
+        for pair in filter(None, (p.strip() for p in self.llm_lora_adapters.split(","))):
+            name, _, adapter = pair.partition("=")
+            if name.strip() == model and adapter.strip().isdigit():
+                return int(adapter)
+        return None
 
     def backoff(self) -> list[float]:
         return [float(x) for x in self.backoff_s.split(",") if x.strip()]

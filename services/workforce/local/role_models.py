@@ -6,7 +6,11 @@ A request is a file `<data-dir>/roles/<service>.json`: `{"model": "/abs/planner.
 (`model-server-<service>`, the same `workforce-service model-server` as the system's own), waits until it
 answers, then restarts only that service with its endpoint (WF_LLM_BASE_URL) and model name
 (WF_LLM_MODELS <role>=<alias>); every other process keeps running. `"model": ""` puts the service back on the
-system's model and stops its own server. The outcome is written to `<service>.status.json`:
+system's model and stops its own server. With `"adapters": [{"name", "path"}]` and `"models": {role: name}`
+(`workforce-train roles`: LoRA adapters of the roles, e.g. the tool worker's α-UMi planner / caller / summarizer),
+the model server loads the adapters on that base (WF_MODEL_SERVER_LORA) and the service gets
+WF_LLM_MODELS <role>=<adapter name> for each role and WF_LLM_LORA_ADAPTERS, so that each role's requests select
+its adapter. The outcome is written to `<service>.status.json`:
 `{"revision", "state": "serving" | "failed", "service", "alias", "url", "pid", "error"}`.
 """
 
@@ -74,19 +78,28 @@ class RoleModels:
                     "url": original.get("WF_LLM_BASE_URL", "")}
         if not Path(model).is_file() or not alias:
             return {**status, "state": "failed", "error": f"needs an existing model file and an alias: {request}"}
+        adapters = request.get("adapters") or []
+        if not all(isinstance(a, dict) and a.get("name") and Path(str(a.get("path"))).is_file() for a in adapters):
+            return {**status, "state": "failed", "error": f"every adapter needs a name and an existing file: {adapters}"}
         self.fleet.remove(server)
         port = port_or_free(0)
         url = f"http://127.0.0.1:{port}"
         self.fleet.start(server, [sys.executable, "-m", "workforce.services", "model-server"],
                          {**original, "WF_LOCAL_MODEL": str(Path(model).resolve()), "WF_MODEL_SERVER_ALIAS": alias,
-                          "WF_MODEL_SERVER_PORT": str(port)})
+                          "WF_MODEL_SERVER_PORT": str(port),
+                          "WF_MODEL_SERVER_LORA": ",".join(f"{a['name']}={a['path']}" for a in adapters)})
         problem = wait_for_model(url, self.fleet, server, self.ready_timeout_s)
         if problem:
             self.fleet.remove(server)
             return {**status, "state": "failed", "error": f"the model server did not start: {problem}"}
-        models = ",".join([f"{role_of(service)}={alias}", *[p for p in original.get("WF_LLM_MODELS", "").split(",")
-                                                            if p.strip() and p.partition("=")[0] != role_of(service)]])
-        proc = self.fleet.replace(service, {**original, "WF_LLM_BASE_URL": f"{url}/v1", "WF_LLM_MODELS": models})
+        own = {role_of(service): alias, **{str(r): str(n) for r, n in (request.get("models") or {}).items()}}
+        models = ",".join([*(f"{r}={n}" for r, n in own.items()),
+                           *[p for p in original.get("WF_LLM_MODELS", "").split(",")
+                             if p.strip() and p.partition("=")[0] not in own]])
+        env = {**original, "WF_LLM_BASE_URL": f"{url}/v1", "WF_LLM_MODELS": models}
+        if adapters:
+            env["WF_LLM_LORA_ADAPTERS"] = ",".join(f"{a['name']}={i}" for i, a in enumerate(adapters))
+        proc = self.fleet.replace(service, env)
         grpc_port = int(original.get("WF_GRPC_PORT", "0") or 0)
         if grpc_port and not _listening(grpc_port, proc, 60.0):
             return {**status, "state": "failed", "error": f"{service} did not come back; see {self.fleet.log_path(service)}"}

@@ -46,7 +46,7 @@ class GenerateRequest(_message.Message):
     def __init__(self, role: _Optional[str] = ..., instruction: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[ToolDoc, _Mapping]]] = ..., history: _Optional[_Iterable[_Union[HistoryTurn, _Mapping]]] = ..., thought: _Optional[str] = ..., prompt_family: _Optional[str] = ..., temperature: _Optional[float] = ..., task_id: _Optional[str] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
-    __slots__ = ("role", "raw_output", "prompt", "thought", "next", "action", "action_input", "answer", "verdict", "attempts", "prompt_tokens", "completion_tokens")
+    __slots__ = ("role", "raw_output", "prompt", "thought", "next", "action", "action_input", "answer", "verdict", "attempts", "prompt_tokens", "completion_tokens", "model")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     RAW_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,7 @@ class GenerateResponse(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     role: str
     raw_output: str
     prompt: str
@@ -71,4 +72,5 @@ class GenerateResponse(_message.Message):
     attempts: int
     prompt_tokens: int
     completion_tokens: int
-    def __init__(self, role: _Optional[str] = ..., raw_output: _Optional[str] = ..., prompt: _Optional[str] = ..., thought: _Optional[str] = ..., next: _Optional[str] = ..., action: _Optional[str] = ..., action_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., answer: _Optional[str] = ..., verdict: _Optional[str] = ..., attempts: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ...) -> None: ...
+    model: str
+    def __init__(self, role: _Optional[str] = ..., raw_output: _Optional[str] = ..., prompt: _Optional[str] = ..., thought: _Optional[str] = ..., next: _Optional[str] = ..., action: _Optional[str] = ..., action_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., answer: _Optional[str] = ..., verdict: _Optional[str] = ..., attempts: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...

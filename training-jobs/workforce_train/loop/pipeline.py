@@ -35,6 +35,8 @@ STAGES = ("base", "run_before", "score_before", "data", "sft", "dpo", "export", 
 
 
 class Loop:
+    stages = STAGES  # a loop over other stages (roles.py) reuses this machinery with its own list
+
     def __init__(self, cfg: LoopConfig):
         self.cfg = cfg
         self.work = Path(cfg.work_dir)
@@ -47,13 +49,13 @@ class Loop:
     def run(self, only: str | None = None, start: str | None = None) -> dict:
         """All stages (skipping finished ones), from `start` on (redoing it and the later ones), or just `only`."""
         for name in (only, start):
-            if name and name not in STAGES:
-                raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+            if name and name not in self.stages:
+                raise ValueError(f"unknown stage {name!r}; stages: {', '.join(self.stages)}")
         if start:
-            for name in STAGES[STAGES.index(start):]:
+            for name in self.stages[self.stages.index(start):]:
                 self.state["stages"].pop(name, None)
                 (self.work / "done" / name).unlink(missing_ok=True)
-        for name in [only] if only else STAGES:
+        for name in [only] if only else self.stages:
             if name in self.state["stages"] and not only:
                 continue
             self._run_stage(name)

@@ -59,6 +59,7 @@ class ChatResult:
     model: str = ""
     latency_s: float = 0.0
     finish_reason: str = ""
+    adapter: str = ""  # the LoRA adapter the request selected (WF_LLM_LORA_ADAPTERS), by its model name
 
     @property
     def truncated(self) -> bool:
@@ -140,7 +141,16 @@ class ChatClient:
         if json_schema is not None and not max_tokens:
             cap = max_tokens_for(json_schema, cap)  # a schema-shaped answer never needs more than this
         request["max_tokens"] = cap
+        self._select_adapter(request)
         return request
+
+    def _select_adapter(self, request: dict) -> str:
+        """llama.cpp serves LoRA adapters on one base and applies one only when a request names it by id."""
+        adapter = self.settings.lora_adapter(request["model"])
+        if adapter is None:
+            return ""
+        request["lora"] = [{"id": adapter, "scale": 1.0}]
+        return request["model"]
 
     def _headers(self, role: str, task_id: str) -> dict:
         headers = {"X-Workforce-Role": role, "X-Workforce-Task": task_id or ""}
@@ -208,6 +218,7 @@ class ChatClient:
             try:
                 body = await self._post(request, role, task_id)
                 result = _parse_completion(body, role, model)
+                result.adapter = model if "lora" in request else ""
             except LLMError:
                 LLM_REQUESTS.labels(role, model, "error").inc()
                 raise
@@ -224,6 +235,7 @@ class ChatClient:
                    "temperature": self.settings.llm_temperature if temperature is None else temperature}
         if stop:
             request["stop"] = stop
+        self._select_adapter(request)
         started = time.perf_counter()
         with tracing.span(f"text_completion {model}", kind="client", attributes=_span_attributes(
                 "text_completion", role, model, task_id) if tracing.enabled() else None) as span:
@@ -247,7 +259,8 @@ class ChatClient:
         result = ChatResult(content=text or "", prompt_tokens=_int(usage.get("prompt_tokens")),
                             completion_tokens=_int(usage.get("completion_tokens")), model=str(body.get("model") or model),
                             latency_s=time.perf_counter() - started,
-                            finish_reason=str(choices[0].get("finish_reason") or ""))
+                            finish_reason=str(choices[0].get("finish_reason") or ""),
+                            adapter=model if "lora" in request else "")
         record_call(role, model, result)
         return result
 

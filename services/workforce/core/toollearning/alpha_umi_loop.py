@@ -31,6 +31,7 @@ class Episode:
     tool_calls: int = 0
     branches: int = 1
     usage: dict = field(default_factory=dict)  # role → [prompt_tokens, completion_tokens, requests]
+    models: dict = field(default_factory=dict)  # role → {model that answered: calls}
 
 
 class _DeadEnd(Exception):
@@ -101,6 +102,9 @@ class AlphaUmiLoop:
         usage[0] += result.prompt_tokens
         usage[1] += result.completion_tokens
         usage[2] += 1
+        models = episode.models.setdefault(role, {})
+        models[result.model] = models.get(result.model, 0) + 1
+        self._last_model = result.model
         return result.message
 
     async def _explore(
@@ -137,7 +141,8 @@ class AlphaUmiLoop:
         plan = await self._role("planner", instruction, history, episode)
         history.append({"from": "assistant", "value": plan.text()})
         episode.history = history
-        await self._event("role.planner", {"thought": plan.thought, "next": plan.next, "depth": depth})
+        await self._event("role.planner", {"thought": plan.thought, "next": plan.next, "depth": depth,
+                                           "model": self._last_model})
         if plan.next == "give up":
             raise _DeadEnd(f"the planner gave up: {plan.thought[:500]}")
         if plan.next == "conclusion":

@@ -27,6 +27,7 @@ class AutoActEpisode:
     reason: str = ""
     history: list[dict] = field(default_factory=list)  # thought / action / observation turns
     steps: int = 0
+    models: dict = field(default_factory=dict)  # role → {model that answered: calls}
 
 
 class AutoActLoop:
@@ -62,12 +63,15 @@ class AutoActLoop:
             )
         )
         self._prompt_tokens = result.prompt_tokens
+        models = self._models.setdefault(role, {})
+        models[result.model] = models.get(result.model, 0) + 1
         return result.message
 
     async def run(self, question: str, task_id: str = "") -> AutoActEpisode:
         episode, last = AutoActEpisode(), ""
         h = episode.history
         self._prompt_tokens = 0
+        self._models = episode.models
         try:
             while episode.steps < self.max_steps and not episode.finished:
                 if self._prompt_tokens > self.context_tokens:

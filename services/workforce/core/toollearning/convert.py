@@ -53,6 +53,7 @@ def result_to_proto(result: RoleResult) -> pb.GenerateResponse:
         attempts=result.attempts,
         prompt_tokens=result.prompt_tokens,
         completion_tokens=result.completion_tokens,
+        model=result.model,
     )
     m = result.message
     if isinstance(m, AlphaUmiPlannerStep):
@@ -86,7 +87,8 @@ def result_from_proto(msg: pb.GenerateResponse) -> RoleResult:
     else:
         message = Reflection(msg.thought, msg.verdict)
     return RoleResult(
-        role, message, msg.raw_output, msg.prompt, msg.attempts, msg.prompt_tokens, msg.completion_tokens
+        role, message, msg.raw_output, msg.prompt, msg.attempts, msg.prompt_tokens, msg.completion_tokens,
+        msg.model,
     )
 
 

@@ -39,6 +39,7 @@ class RoleResult:
     attempts: int
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    model: str = ""  # the model that answered (the adapter's name when a LoRA adapter was selected)
 
 
 def check_request(request: RoleRequest, family: str) -> None:
@@ -196,7 +197,8 @@ class RoleGenerator:
                 if feedback:
                     feedback(raw, str(exc))
                 continue
-            return RoleResult(request.role, message, raw, prompt, attempt, prompt_tokens, completion_tokens)
+            return RoleResult(request.role, message, raw, prompt, attempt, prompt_tokens, completion_tokens,
+                              result.adapter or result.model)
         raise RoleOutputError(request.role, attempts, reasons, raw)
 
 

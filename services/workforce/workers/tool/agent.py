@@ -54,6 +54,7 @@ class ToolAgent:
             episode = await loop.run(subtask_prompt(item), ctx, task_id=item.task_id)
         except ToolBudgetExceeded as exc:
             return AgentOutcome(f"failed: {exc}", True, tool_calls=len(ctx.tool_history))
+        await _record_models(ctx, episode.models)
         content = episode.answer if not episode.failed else f"failed: {episode.reason}"
         outcome = AgentOutcome(
             content,
@@ -76,6 +77,7 @@ class ToolAgent:
             spend=lambda action: _spend(ctx, action),
         )
         episode = await loop.run(subtask_prompt(item), task_id=item.task_id)
+        await _record_models(ctx, episode.models)
         content = episode.answer if not episode.failed else f"failed: {episode.reason}"
         calls = sum(1 for t in episode.history if t["from"] == "action")
         return AgentOutcome(
@@ -84,6 +86,15 @@ class ToolAgent:
             tool_calls=calls,
             messages=[{"role": t["from"], "content": t["value"]} for t in episode.history],
         )
+
+
+async def _record_models(ctx, models: dict) -> None:
+    """Which model (LoRA adapter) answered each role, into the task's events: what the trajectory ran on."""
+    try:
+        await ctx.emit("tool.models", ", ".join(f"{r}={'/'.join(m)}" for r, m in models.items()),
+                       {"models": models})
+    except Exception:  # events are best effort
+        log.debug("tool.models not recorded", exc_info=True)
 
 
 def _spend(ctx, action: str) -> None:
