@@ -62,7 +62,7 @@ def test_adapter_settings_follow_the_server_order():
 
 @pytest.fixture(scope="module")
 def base_gguf():
-    from workforce.modelserver.model import default_model_path
+    from workforce.core.local_model import default_model_path
 
     path = default_model_path()
     if path is None:

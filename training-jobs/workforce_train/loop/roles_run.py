@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def _settings(cfg: RolesConfig, served: dict):
-    from workforce.workers.tool.settings import ToolSettings
+    from workforce.core.toollearning.settings import ToolSettings
 
     env = served["env"]
     values = {
@@ -71,7 +71,7 @@ class _Context:
 
 
 def _probes(framework: str, question: str, tools: list[dict]):
-    from workforce.roles.generator import RoleRequest
+    from workforce.core.toollearning.generator import RoleRequest
 
     if framework == "alpha-umi":
         said = [{"from": "user", "value": question}, {"from": "assistant", "value": "Call a tool first."}]
@@ -85,7 +85,7 @@ def _probes(framework: str, question: str, tools: list[dict]):
 
 
 async def run_tool_worker(cfg: RolesConfig, served: dict, out: Path) -> dict:
-    from workforce.roles.messages import RoleOutputError
+    from workforce.core.toollearning.messages import RoleOutputError
     from workforce.v1 import channel_pb2
     from workforce.workers.tool import spec as tool_spec
     from workforce.workers.tool.agent import ToolAgent
@@ -113,7 +113,7 @@ async def run_tool_worker(cfg: RolesConfig, served: dict, out: Path) -> dict:
                 tools = [{"name": t.name, "description": t.description, "parameters": t.parameters}
                          for t in agent.spec.tools]
             else:
-                from workforce.workers.tool.hotpotqa_tools import HotpotQASession
+                from workforce.core.toollearning.hotpotqa_tools import HotpotQASession
 
                 tools = HotpotQASession(settings.tool_wikipedia_url, settings.tool_http_timeout_s).tools()
             for request in _probes(cfg.framework, questions[0].question, tools):
