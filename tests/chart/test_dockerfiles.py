@@ -161,11 +161,7 @@ def test_every_chart_deployment_runs_in_an_image_that_has_what_it_needs(profile,
 
 
 def test_the_web_image_has_the_chromium_the_web_worker_launches():
-    # Load workers/web/config.py alone: importing the package would pull in the whole web tool stack.
-    spec = importlib.util.spec_from_file_location("web_config", ROOT / "services/workforce/workers/web/config.py")
-    config = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(config)
-    WebSettings = config.WebSettings  # noqa: N806
+    WebSettings = importlib.import_module("workforce.workers.web.config").WebSettings  # noqa: N806
 
     ins = instructions(DOCKERFILES["web"])
     runs = " ".join(rest for op, rest in final_stage(ins) if op == "RUN")
