@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     ack_wait_s: float = 30.0              # work items: redelivered when not acked/heartbeated in time
     max_deliver: int = 3                  # deliveries of a work item before it is dead-lettered
     backoff_s: str = ""                   # comma-separated redelivery backoff, e.g. "5,15,30"
-    control_ack_wait_s: float = 10.0      # planner / coordinator inbox: handlers heartbeat every third of it, so a
+    control_ack_wait_s: float = 6.0       # planner / coordinator inbox: handlers heartbeat every third of it, so a
                                           # dead replica's messages move to a live one within this time
     event_max_age_s: int = 7 * 24 * 3600   # events of a task (stream max age); 0 = keep forever
     duplicate_window_s: int = 300

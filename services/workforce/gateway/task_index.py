@@ -3,13 +3,15 @@
 Each submission appends one message (the task id) to stream WF_TASK_INDEX on subject wf.index.<owner scope>.
 Its header Wf-Prev-Seq holds the sequence of the owner's previous index message, and the publish carries
 Nats-Expected-Last-Subject-Sequence, so concurrent submissions of one owner cannot fork the chain (the loser
-re-reads and retries). A page for an owner starts at the subject's last message (or the page token) and
+re-reads and retries; one replica appends an owner's entries one at a time from the end it remembers). A page for an owner starts at the subject's last message (or the page token) and
 follows the chain; for an admin it walks the stream's sequences down. A page reads at most `scan_max` index
 messages and only their task records. The stream's max age is WF_TASK_TTL_S: old entries fall off the end.
 """
 
+import asyncio
 import base64
 import binascii
+import random
 from dataclasses import dataclass
 
 from nats.js.errors import APIError, NotFoundError
@@ -49,19 +51,38 @@ def decode_token(token: str) -> int:
 class TaskIndex:
     def __init__(self, channel):
         self.js = channel.js
+        # Per owner: the sequence of its last entry as this replica wrote or read it, and a lock, so this
+        # replica's submissions of one owner append one after the other (no conflicts among themselves, no read
+        # before each append). A conflict (another replica appended) re-reads the end of the chain.
+        self._last: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def add(self, caller: Caller, task_id: str) -> None:
         subject = layout.index_subject(caller.scope)
-        for _ in range(50):
-            prev = await self._last_seq(subject)
-            try:
-                await self.js.publish(subject, task_id.encode(), headers={
-                    _PREV: str(prev), "Nats-Expected-Last-Subject-Sequence": str(prev),
-                    "Nats-Msg-Id": f"index:{task_id}"})
+        lock = self._locks.get(subject)
+        if lock is None:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+                self._last.clear()
+            lock = self._locks[subject] = asyncio.Lock()
+        async with lock:
+            for attempt in range(50):
+                prev = self._last.get(subject)
+                if prev is None:
+                    prev = await self._last_seq(subject)
+                try:
+                    ack = await self.js.publish(subject, task_id.encode(), headers={
+                        _PREV: str(prev), "Nats-Expected-Last-Subject-Sequence": str(prev),
+                        "Nats-Msg-Id": f"index:{task_id}"})
+                except APIError as exc:
+                    if exc.err_code != _WRONG_LAST_SEQUENCE:
+                        raise
+                    self._last.pop(subject, None)
+                    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                    continue
+                if not ack.duplicate:
+                    self._last[subject] = ack.seq
                 return
-            except APIError as exc:
-                if exc.err_code != _WRONG_LAST_SEQUENCE:
-                    raise
         raise Unavailable("the task index is contended; retry shortly")
 
     async def _last_seq(self, subject: str) -> int:
