@@ -58,16 +58,19 @@ async def run_case(system, api_key: str, service: str, concurrency: int = 20, la
     results, wall = await load
 
     waits, stuck, last_end = [], 0, killed_at
+    by_stage: dict[str, list[float]] = defaultdict(list)  # the task's last event before the kill → its waits
     for seen in events.values():
-        times = sorted(t for _, t in seen)
+        seen = sorted(seen, key=lambda e: e[1])
         ended = [t for kind, t in seen if kind in TERMINAL_EVENTS]
-        if not times or times[0] > killed_at or (ended and min(ended) <= killed_at):
+        if not seen or seen[0][1] > killed_at or (ended and min(ended) <= killed_at):
             continue  # not in flight at the kill
-        after = [t for t in times if t > killed_at]
+        after = [t for _, t in seen if t > killed_at]
+        stage = [kind for kind, t in seen if t <= killed_at][-1]
         if not after:
             stuck += 1
             continue
         waits.append(after[0] - killed_at)
+        by_stage[stage].append(after[0] - killed_at)
         last_end = max(last_end, *(ended or [after[-1]]))
     return {
         "service": service, "replicas": len(replicas), "killed": f"{service} pid {busy.pid} (the busier by CPU)",
@@ -75,6 +78,8 @@ async def run_case(system, api_key: str, service: str, concurrency: int = 20, la
         "succeeded": len(succeeded(results)), "in_flight_at_kill": len(waits) + stuck, "never_progressed": stuck,
         "progress_after_kill_s": {"max": round(max(waits), 2) if waits else None,
                                   "p50": round(statistics.median(waits), 2) if waits else None},
+        "max_wait_s_by_last_event_before_kill": {stage: {"tasks": len(w), "max_s": round(max(w), 2)}
+                                                 for stage, w in sorted(by_stage.items())},
         "in_flight_finished_after_kill_s": round(last_end - killed_at, 2),
         "wall_s": round(wall, 2),
         "control_ack_wait_s": float(system.env_for(service).get(
