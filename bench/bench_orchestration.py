@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +82,21 @@ async def run_case(system: System, latency_ms: int, concurrency: int, tasks: int
     }
 
 
+def idle_rates(system: System, seconds: float = 3.0) -> dict:
+    """What the system does with no task at all (pull requests, heartbeats, registry refreshes), per second: the
+    part of each case's messages and CPU that does not scale with tasks."""
+    time.sleep(1.0)  # the warm-up's last acks
+    counted, _ = cpu_groups(system)
+    cpu = CpuSampler(counted)
+    nats_before, cpu_before = message_counts(system.nats.monitor_port), cpu.sample()
+    time.sleep(seconds)
+    nats_after, used = message_counts(system.nats.monitor_port), CpuSampler.delta(cpu_before, cpu.sample())
+    return {"nats_msgs_in_per_s": round((nats_after["in"] - nats_before["in"]) / seconds, 1),
+            "nats_msgs_in_out_per_s": round((nats_after["in"] + nats_after["out"] - nats_before["in"]
+                                             - nats_before["out"]) / seconds, 1),
+            "cpu_ms_per_s": round(sum(used.values()) * 1000 / seconds, 1)}
+
+
 def parse_selection(only: str) -> tuple[list[tuple[int, int, int]], list[str]]:
     """'0x1,200x100x50,recovery-coordinator' → ([(0, 1, 30), (200, 100, 50)], ['coordinator'])."""
     default_tasks = {(lat, conc): tasks for lat, conc, tasks in FULL_CASES}
@@ -130,9 +146,11 @@ def main() -> None:
         print(f"peer case skipped: {peer_skipped}", flush=True)
     load_before = os.getloadavg()[0]
     system = System(Path(tempfile.mkdtemp(prefix="wf-bench-")), workers={"echo": 2}, env=dict(ENV)).start()
-    rows, peer_rows, recovery_rows = [], [], []
+    rows, peer_rows, recovery_rows, idle = [], [], [], {}
     try:
         asyncio.run(run_case(system, 0, 4, 8))  # warm-up
+        idle = idle_rates(system)
+        print("idle", json.dumps(idle), flush=True)
         for latency, concurrency, tasks in cases:
             rows.append(asyncio.run(run_case(system, latency, concurrency, tasks)))
             print(json.dumps(rows[-1]), flush=True)
@@ -151,7 +169,8 @@ def main() -> None:
                      (row["llm_latency_ms"], row["concurrency"]) and "error" not in p), None)
         if peer:
             row["vs_camel"] = peer_case.ratios(row, peer)
-    result = {"machine": machine(), "load_average_before": round(load_before, 2), "env": ENV, "cases": rows,
+    result = {"machine": machine(), "load_average_before": round(load_before, 2), "env": ENV, "idle": idle,
+              "cases": rows,
               "peer": {"name": f"CAMEL Workforce (camel-ai {peer_case.CAMEL_VERSION}), one Workforce per thread",
                        "llm_calls_on_critical_path": peer_case.LLM_CALLS_ON_CRITICAL_PATH,
                        "skipped": peer_skipped, "cases": peer_rows},
