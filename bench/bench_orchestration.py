@@ -15,6 +15,7 @@ A partial run writes bench/results/orchestration-partial.json unless --out says 
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import statistics
@@ -63,14 +64,19 @@ async def run_case(system: System, latency_ms: int, concurrency: int, tasks: int
     harness_used = CpuSampler.delta(harness_before, cpu_harness.sample())
     nats_after = message_counts(system.nats.monitor_port)
     ok = succeeded(results)
+    not_ok = collections.Counter(r[1].get("status", "?") for r in results if r not in ok)
+    reasons = collections.Counter(str(r[1].get("error") or r[1].get("failure_reason") or "")[:160]
+                                  for r in results if r not in ok)
     latencies = [r[0] for r in ok] or [0.0]
     prompt_tokens = [sum(int(u.get("prompt_tokens", 0)) for u in r[1].get("usage", {}).values()) for r in ok]
     critical = LLM_CALLS_ON_CRITICAL_PATH * latency_ms / 1000
     p50 = statistics.median(latencies)
     ideal = concurrency / critical if critical else None
-    throughput = tasks / wall
+    throughput = len(ok) / wall  # tasks that succeeded
     return {
         "llm_latency_ms": latency_ms, "concurrency": concurrency, "tasks": tasks, "succeeded": len(ok),
+        "submit_retries": sum(int(r[1].get("submit_retries", 0)) for r in results),
+        **({"not_succeeded": dict(not_ok), "not_succeeded_reasons": dict(reasons.most_common(5))} if not_ok else {}),
         "tasks_per_s": round(throughput, 2), "p50_task_s": round(p50, 4), "p99_task_s": round(percentile(latencies, 0.99), 4),
         "p50_overhead_ms_per_subtask": round((p50 - critical) * 1000 / SUBTASKS, 2),
         "llm_bound_efficiency": round(throughput / ideal, 3) if ideal else None,

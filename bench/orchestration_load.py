@@ -11,6 +11,7 @@ import httpx
 
 QUESTION = "Benchmark task {i}. SUBTASKS:\n- look up part A of {i}\n- look up part B of {i}\n- look up part C of {i}"
 SUBTASKS = 3
+SUBMIT_ATTEMPTS = 10  # a submission answered 429 / 503 is retried after Retry-After
 TERMINAL_EVENTS = ("task.succeeded", "task.failed", "task.cancelled")
 
 # on_event(task_id, event type, the event's own time as a Unix timestamp) for every event a client reads
@@ -33,12 +34,23 @@ async def run_task(client: httpx.AsyncClient, i: int, on_event: EventHook | None
     try:
         return await _run_task(client, i, on_event)
     except (httpx.HTTPError, KeyError, ValueError) as exc:  # counted as not succeeded, reported in the row
-        return 0.0, {"status": f"client error: {type(exc).__name__}"}
+        return 0.0, {"status": f"client error: {type(exc).__name__}", "error": str(exc)[:300]}
 
 
 async def _run_task(client: httpx.AsyncClient, i: int, on_event: EventHook | None) -> tuple[float, dict]:
     started = time.perf_counter()
-    response = await client.post("/v1/tasks", json={"question": QUESTION.format(i=i)})
+    # No idempotency key (it would add a KV write per task to what is measured): a submission answered 503 by a
+    # contended listing index wrote no task record (gateway/tasks.py writes the index entry first), so a retry
+    # cannot duplicate it.
+    body = {"question": QUESTION.format(i=i)}
+    for retries in range(SUBMIT_ATTEMPTS):
+        response = await client.post("/v1/tasks", json=body)
+        if response.status_code not in (429, 503) or retries == SUBMIT_ATTEMPTS - 1:
+            break
+        await asyncio.sleep(float(response.headers.get("Retry-After") or 1))  # as the API asks a client to
+    if response.status_code not in (200, 201):
+        return time.perf_counter() - started, {"status": f"submit answered HTTP {response.status_code}",
+                                               "error": response.text[:300], "submit_retries": retries}
     task_id = response.json()["task_id"]
     async with client.stream("GET", f"/v1/tasks/{task_id}/events") as events:
         async for line in events.aiter_lines():
@@ -51,7 +63,7 @@ async def _run_task(client: httpx.AsyncClient, i: int, on_event: EventHook | Non
                 break
     elapsed = time.perf_counter() - started
     record = (await client.get(f"/v1/tasks/{task_id}")).json()
-    return elapsed, record
+    return elapsed, record | {"submit_retries": retries}
 
 
 async def run_load(base_url: str, api_key: str, concurrency: int, tasks: int,

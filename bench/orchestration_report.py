@@ -19,13 +19,13 @@ def fmt(value, digits: int = 2) -> str:
 
 
 def cases_table(result: dict) -> list[str]:
-    lines = ["| LLM ms | concurrency | tasks | tasks/s | p50 task s | p99 task s | p50 overhead ms / subtask "
+    lines = ["| LLM ms | concurrency | tasks | succeeded | submits retried (429/503) | tasks/s | p50 task s | p99 task s | p50 overhead ms / subtask "
              "| LLM-bound efficiency | NATS msgs / task (in; in+out) | CPU ms / task | prompt tokens / task |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["cases"]:
         nats = r.get("nats_msgs_per_task") or {}
-        lines.append(f"| {r['llm_latency_ms']} | {r['concurrency']} | {r['tasks']} | {fmt(r['tasks_per_s'])} "
-                     f"| {fmt(r['p50_task_s'], 3)} | {fmt(r['p99_task_s'], 3)} | {fmt(r['p50_overhead_ms_per_subtask'], 1)} "
+        lines.append(f"| {r['llm_latency_ms']} | {r['concurrency']} | {r['tasks']} | {r['succeeded']} "
+                     f"| {r.get('submit_retries', 0)} | {fmt(r['tasks_per_s'])} | {fmt(r['p50_task_s'], 3)} | {fmt(r['p99_task_s'], 3)} | {fmt(r['p50_overhead_ms_per_subtask'], 1)} "
                      f"| {fmt(r['llm_bound_efficiency'], 3)} | {fmt(nats.get('in'), 1)}; {fmt(nats.get('in_out'), 1)} "
                      f"| {fmt(r.get('cpu_ms_per_task'), 1)} | {fmt(r.get('prompt_tokens_per_task'), 0)} |")
     return lines
@@ -68,12 +68,14 @@ def peer_table(result: dict) -> list[str]:
 
 
 def recovery_table(result: dict) -> list[str]:
-    lines = ["| replica killed (of 2) | in flight at the kill | first progress after the kill: max s | p50 s "
+    lines = ["| replica killed (of 2) | in flight at the kill | first event after the kill: max s | p50 s "
+             "| longest wait without an event after the kill: max s | p50 s "
              "| never progressed | succeeded | all in-flight finished after s | control ack wait s |",
-             "|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result.get("recovery", []):
-        wait = r["progress_after_kill_s"]
+        wait, gap = r["progress_after_kill_s"], r.get("longest_wait_after_kill_s") or {}
         lines.append(f"| {r['service']} | {r['in_flight_at_kill']} | {fmt(wait['max'])} | {fmt(wait['p50'])} "
+                     f"| {fmt(gap.get('max'))} | {fmt(gap.get('p50'))} "
                      f"| {r['never_progressed']} | {r['succeeded']} of {r['tasks']} "
                      f"| {fmt(r['in_flight_finished_after_kill_s'])} | {fmt(r['control_ack_wait_s'], 0)} |")
     return lines

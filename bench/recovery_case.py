@@ -57,29 +57,37 @@ async def run_case(system, api_key: str, service: str, concurrency: int = 20, la
     await asyncio.get_running_loop().run_in_executor(None, busy.proc.wait)
     results, wall = await load
 
-    waits, stuck, last_end = [], 0, killed_at
-    by_stage: dict[str, list[float]] = defaultdict(list)  # the task's last event before the kill → its waits
+    waits, gaps, stuck, last_end = [], [], 0, killed_at
+    # the event each in-flight task had before its longest wait after the kill → those waits
+    by_stage: dict[str, list[float]] = defaultdict(list)
     for seen in events.values():
         seen = sorted(seen, key=lambda e: e[1])
         ended = [t for kind, t in seen if kind in TERMINAL_EVENTS]
         if not seen or seen[0][1] > killed_at or (ended and min(ended) <= killed_at):
             continue  # not in flight at the kill
-        after = [t for _, t in seen if t > killed_at]
-        stage = [kind for kind, t in seen if t <= killed_at][-1]
+        after = [(kind, t) for kind, t in seen if t > killed_at]
         if not after:
             stuck += 1
             continue
-        waits.append(after[0] - killed_at)
-        by_stage[stage].append(after[0] - killed_at)
-        last_end = max(last_end, *(ended or [after[-1]]))
+        waits.append(after[0][1] - killed_at)
+        steps = [([kind for kind, t in seen if t <= killed_at][-1], killed_at)] + after
+        gap, stage = max((b[1] - a[1], a[0]) for a, b in zip(steps, steps[1:]))
+        gaps.append(gap)
+        by_stage[stage].append(gap)
+        last_end = max(last_end, after[-1][1])
+
+    def spread(values: list[float]) -> dict:
+        return {"max": round(max(values), 2) if values else None,
+                "p50": round(statistics.median(values), 2) if values else None}
+
     return {
         "service": service, "replicas": len(replicas), "killed": f"{service} pid {busy.pid} (the busier by CPU)",
         "llm_latency_ms": latency_ms, "concurrency": concurrency, "tasks": tasks,
         "succeeded": len(succeeded(results)), "in_flight_at_kill": len(waits) + stuck, "never_progressed": stuck,
-        "progress_after_kill_s": {"max": round(max(waits), 2) if waits else None,
-                                  "p50": round(statistics.median(waits), 2) if waits else None},
-        "max_wait_s_by_last_event_before_kill": {stage: {"tasks": len(w), "max_s": round(max(w), 2)}
-                                                 for stage, w in sorted(by_stage.items())},
+        "progress_after_kill_s": spread(waits),       # kill → the task's first event after it
+        "longest_wait_after_kill_s": spread(gaps),    # the task's longest time without an event, from the kill on
+        "longest_wait_by_event_before_it": {stage: {"tasks": len(w), "max_s": round(max(w), 2)}
+                                            for stage, w in sorted(by_stage.items())},
         "in_flight_finished_after_kill_s": round(last_end - killed_at, 2),
         "wall_s": round(wall, 2),
         "control_ack_wait_s": float(system.env_for(service).get(
