@@ -361,15 +361,16 @@ def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendere
 def test_production_profile_sends_traces_from_every_service_to_the_collector(rendered):
     docs = rendered["production"]
     for name, dep in deployments(docs).items():
-        if dep["metadata"]["labels"].get("app.kubernetes.io/component") in ("vllm", "model-server", "sandbox"):
-            continue  # no spans: model servers, and the sandbox executor (no network egress at all)
+        if dep["metadata"]["labels"].get("app.kubernetes.io/component") in ("vllm", "model-server", "sandbox",
+                                                                              "browser"):
+            continue  # no spans: model servers, the sandbox executor and the browser (no egress but their own)
         env = container_env(dep["spec"]["template"]["spec"]["containers"][0])
         assert env["WF_OTLP_ENDPOINT"] == "http://otel-collector.monitoring:4318", name
         assert env["WF_TRACE_SAMPLE_RATIO"] == "0.25", name
     egress = [p for p in by_kind(docs, "NetworkPolicy").values() if "Egress" in p["spec"]["policyTypes"]]
     assert egress
     for policy in egress:
-        if policy["metadata"]["name"].endswith(("-vllm", "-sandbox")):
+        if policy["metadata"]["name"].endswith(("-vllm", "-sandbox", "-browser")):
             continue
         ports = [port for rule in policy["spec"]["egress"] for port in rule.get("ports", [])]
         assert {"port": 4318, "protocol": "TCP"} in ports, policy["metadata"]["name"]

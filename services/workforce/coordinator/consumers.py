@@ -11,7 +11,7 @@ from nats.js.errors import NotFoundError
 
 from ..core.channel import ConsumerLoop, layout
 from ..core.channel.consumer import Poison
-from ..core.channel.inflight import InFlight, TaskCancelled
+from ..core.channel.inflight import TaskCancelled
 from ..core.channel.lease import Lease
 from ..core.logging import task_context
 from ..core.metrics import QUEUE_DEPTH
@@ -36,7 +36,7 @@ class CoordinatorConsumers:
             config=channel.layout.control_consumer(layout.COORDINATOR_CONSUMER, layout.COORDINATOR_SUBJECT),
             handler=self.handle, concurrency=concurrency,
             max_attempts=coordinator.settings.control_max_deliver, give_up=self.give_up)
-        self.inflight = InFlight()   # a cancel stops a running assignment call (wf.cancel.<task>)
+        self.inflight = coordinator.inflight   # a cancel stops a running assignment call (wf.cancel.<task>)
         self.dead_letters = ConsumerLoop(
             channel, subject=f"{layout.MAX_DELIVERIES_ADVISORY}.{layout.WORK_STREAM}.*", durable=layout.DLQ_CONSUMER,
             stream=layout.DLQ_STREAM, config=channel.layout.dlq_consumer(), handler=self.handle_dead_letter,
@@ -68,7 +68,7 @@ class CoordinatorConsumers:
         with task_context(message.task_id):
             async with self._lock(message.task_id):
                 try:
-                    await self.inflight.run(message.task_id, self.coordinator.apply(message.task_id, key, message))
+                    await self.coordinator.apply(message.task_id, key, message)
                 except UnknownTask as exc:
                     raise Poison(f"message for unknown task {exc}") from exc
                 except TaskCancelled:

@@ -15,6 +15,7 @@ import logging
 import time
 
 from ..core.channel import Channel
+from ..core.channel.inflight import InFlight, TaskCancelled
 from ..core.channel.registry import RegistryCache
 from ..core.channel.state import CasConflict
 from ..core.config import Settings
@@ -45,6 +46,9 @@ class Coordinator:
         self.assigner = Assigner(llm, settings)
         self.registry = RegistryCache(channel)
         self.owned = Owned()
+        # A cancel (wf.cancel.<task>) stops the task's assignment call. Only that: the coordinator publishes the
+        # cancel itself when a task ends, and must not stop its own transition's publishing.
+        self.inflight = InFlight()
 
     async def apply(self, task_id: str, key: str, message: channel_pb2.CoordinatorMessage) -> None:
         """Apply one inbox message: one compare-and-set of the plan, the task record when what a client sees
@@ -84,12 +88,18 @@ class Coordinator:
         plan, revision = await self.channel.get_plan(task_id)
         if plan is not None:
             return plan, revision, False
+        held = await self._read_record(task_id)
+        if held is None:
+            raise UnknownTask(task_id)
+        return new_plan(held[0]), 0, True
+
+    async def _read_record(self, task_id: str) -> tuple[common_pb2.TaskRecord, int] | None:
         entry = await self.channel.tasks.get(task_id)
         if entry is None:
-            raise UnknownTask(task_id)
-        record = common_pb2.TaskRecord.FromString(entry.value)
-        self.owned.keep_record(record, entry.revision)
-        return new_plan(record), 0, True
+            return None
+        held = (common_pb2.TaskRecord.FromString(entry.value), entry.revision)
+        self.owned.keep_record(*held)
+        return held
 
     async def _write(self, plan: channel_pb2.PlanState, revision: int) -> int | None:
         data = plan.SerializeToString()
@@ -100,14 +110,17 @@ class Coordinator:
     async def _prepare(self, task_id: str, plan: channel_pb2.PlanState, message) -> tuple:
         """The model's assignment for a new plan, computed once, before the compare-and-set loop."""
         usage = UsageBook()
-        held = self.owned.record(task_id)
+        held = self.owned.record(task_id) or await self._read_record(task_id)
         if plan.status in TERMINAL or held is not None and held[0].status in TERMINAL:
             return None, usage, "", {}  # cancelled (or ended) meanwhile: no model call for a dead task
         version = message.plan.plan_version
         try:
-            assignments, messages, raw, detail = await self.assigner.assign(
+            assignments, messages, raw, detail = await self.inflight.run(task_id, self.assigner.assign(
                 task_id, plan.question, list(message.plan.subtasks), await self.registry.workers(), dag.done(plan),
-                usage)
+                usage))
+        except TaskCancelled:
+            self.owned.forget_record(task_id)   # the redelivery reads the cancelled record
+            raise
         except AssignmentFailed as exc:
             await self.channel.emit(task_id, "assignment.failed", str(exc)[:500], data={"attempts": exc.attempts},
                                     msg_id=f"ev:{task_id}:assignfail:{version}")
@@ -246,13 +259,9 @@ class Coordinator:
         """Write the task record only when what a client sees of it changed (compare-and-set on the revision
         held here; the gateway writes the record too, on cancel)."""
         for _ in range(50):
-            held = self.owned.record(plan.task_id)
+            held = self.owned.record(plan.task_id) or await self._read_record(plan.task_id)
             if held is None:
-                entry = await self.channel.tasks.get(plan.task_id)
-                if entry is None:
-                    return
-                held = (common_pb2.TaskRecord.FromString(entry.value), entry.revision)
-                self.owned.keep_record(*held)
+                return
             record, revision = held
             if record.status in TERMINAL:
                 return   # terminal records are never changed again

@@ -14,8 +14,10 @@ from . import tracing
 log = logging.getLogger(__name__)
 
 
-def run_service(name: str, main: Callable[[Settings, asyncio.Event], Awaitable[None]]) -> None:
-    """Run `main(settings, stop_event)` until SIGTERM/SIGINT sets the stop event."""
+def run_service(name: str, main: Callable[[Settings, asyncio.Event], Awaitable[None]],
+                event_loop: str = "") -> None:
+    """Run `main(settings, stop_event)` until SIGTERM/SIGINT sets the stop event (on `event_loop` when given,
+    else WF_EVENT_LOOP)."""
     settings = get_settings()
     settings.service_name = name
     if not settings.instance_id:
@@ -34,7 +36,7 @@ def run_service(name: str, main: Callable[[Settings, asyncio.Event], Awaitable[N
         log.info("%s stopped", name)
 
     try:
-        _event_loop_runner(settings.event_loop)(_runner())
+        _event_loop_runner(event_loop or settings.event_loop)(_runner())
     finally:
         tracing.shutdown()  # export the spans still buffered
 

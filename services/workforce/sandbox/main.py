@@ -39,4 +39,4 @@ async def serve(settings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    run_service("sandbox", serve)
+    run_service("sandbox", serve, event_loop="asyncio")   # spawns every run: asyncio's own subprocess handling

@@ -1,5 +1,6 @@
 """The live worker registry: one KV entry per worker replica, expiring when its heartbeats stop."""
 
+import asyncio
 import time
 
 from ...v1 import common_pb2
@@ -31,17 +32,37 @@ async def pools(channel, with_depth: bool = False) -> list[common_pb2.WorkerPool
 
 
 class RegistryCache:
-    """The worker list as the planner and coordinator show it to the model, cached for a moment."""
+    """The worker list as the planner and coordinator show it to the model, cached for a moment.
 
-    def __init__(self, channel, ttl_s: float = 5.0):
+    An empty registry is often a moment's gap (a replica restarting, heartbeats late on a busy machine): the last
+    list seen within `stale_ok_s` is kept, and with none the registry is read again for up to `wait_s` before
+    the answer is "no pools"."""
+
+    def __init__(self, channel, ttl_s: float = 5.0, stale_ok_s: float = 60.0, wait_s: float = 10.0):
         self.channel = channel
         self.ttl_s = ttl_s
+        self.stale_ok_s = stale_ok_s
+        self.wait_s = wait_s
         self._value: list[dict] = []
         self._at = 0.0
 
     async def workers(self) -> list[dict]:
-        if time.monotonic() - self._at > self.ttl_s or not self._value:
-            self._value = [{"id": p.worker_type, "description": p.description, "tools": list(p.tools)}
-                           for p in await pools(self.channel)]
-            self._at = time.monotonic()
-        return self._value
+        now = time.monotonic()
+        if now - self._at <= self.ttl_s and self._value:
+            return self._value
+        deadline = now + self.wait_s
+        while True:
+            fresh = await self._read()
+            now = time.monotonic()
+            if fresh:
+                self._value, self._at = fresh, now
+                return fresh
+            if self._value and now - self._at <= self.stale_ok_s:
+                return self._value
+            if now >= deadline:
+                return []
+            await asyncio.sleep(1.0)
+
+    async def _read(self) -> list[dict]:
+        return [{"id": p.worker_type, "description": p.description, "tools": list(p.tools)}
+                for p in await pools(self.channel)]
