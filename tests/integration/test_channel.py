@@ -5,6 +5,7 @@ import asyncio
 
 
 from workforce.core.channel import ConsumerLoop, layout
+from workforce.core.task_lifecycle import update_record
 from workforce.v1 import channel_pb2, common_pb2
 
 
@@ -31,7 +32,7 @@ async def test_concurrent_updates_all_apply(channel):
     async def bump(_):
         def change(record):
             record.replans += 1
-        await channel.update_task("tcount", change)
+        await update_record(channel, "tcount", change)
 
     await asyncio.gather(*[bump(i) for i in range(20)])
     assert (await channel.get_task("tcount")).replans == 20
@@ -40,7 +41,7 @@ async def test_concurrent_updates_all_apply(channel):
 async def test_terminal_records_never_change(channel):
     done = common_pb2.TaskRecord(task_id="tdone", status=common_pb2.TASK_STATUS_SUCCEEDED, answer="42")
     await channel.tasks.create("tdone", done.SerializeToString())
-    assert await channel.update_task("tdone", lambda r: setattr(r, "answer", "43")) is None
+    assert await update_record(channel, "tdone", lambda r: setattr(r, "answer", "43")) is None
     assert (await channel.get_task("tdone")).answer == "42"
 
 

@@ -22,6 +22,7 @@ from ..core.config import Settings
 from ..core.ids import created_ms, valid_task_id
 from ..core.llm.client import UsageBook, merge_usage
 from ..core.metrics import DEAD_LETTERS, REPLANS, SUBTASKS, TASK_DURATION, TASKS_FINISHED
+from ..core.task_lifecycle import release_quota, start_task, update_record
 from ..v1 import channel_pb2, common_pb2
 from . import approval, faults
 from .assign import Assigner, AssignmentFailed
@@ -191,7 +192,7 @@ class Coordinator:
         self.owned.published(task_id)
         if plan.status in TERMINAL:
             await self.channel.active.delete(task_id)
-            await self.channel.release_quota(task_id)
+            await release_quota(self.channel, task_id)
 
     async def _ended_elsewhere(self, plan) -> bool:
         held = self.owned.record(plan.task_id)
@@ -219,7 +220,7 @@ class Coordinator:
             record.status = S.TASK_STATUS_FAILED
             record.failure_reason = reason[:1000]
 
-        if await self.channel.update_task(task_id, failed):
+        if await update_record(self.channel, task_id, failed):
             await self.channel.emit(task_id, "task.failed", reason[:500], status=S.TASK_STATUS_FAILED,
                                     msg_id=terminal_event_id(task_id))
         await self.channel.active.delete(task_id)
@@ -236,7 +237,7 @@ class Coordinator:
                 await self.channel.active.delete(task_id)
                 return
             if record.status == S.TASK_STATUS_QUEUED and now - record.created_at.seconds > grace:
-                await self.channel.start_task(record)  # a submit cut short before the planner was asked
+                await start_task(self.channel, record)  # a submit cut short before the planner was asked
             if record.HasField("deadline") and record.deadline.seconds and now > record.deadline.seconds:
                 await self.apply(task_id, f"deadline:{task_id}", channel_pb2.CoordinatorMessage(
                     task_id=task_id, planner_failure=channel_pb2.PlannerFailure(

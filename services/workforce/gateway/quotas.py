@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from ..core.channel import layout
-from ..core.channel.client import TERMINAL_STATUSES
+from ..core.task_lifecycle import TERMINAL_STATUSES
 from ..core.config import Settings
 from .errors import QuotaExceeded
 from .tenancy import Caller

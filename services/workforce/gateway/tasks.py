@@ -17,7 +17,7 @@ from nats.js.errors import NotFoundError
 from ..core import tracing
 from ..core.channel import Channel, layout
 from ..core.channel import registry
-from ..core.channel.client import TERMINAL_STATUSES
+from ..core.task_lifecycle import TERMINAL_STATUSES, start_task, update_record
 from ..core.config import Settings
 from ..core.ids import created_ms, new_task_id, valid_task_id
 from ..core.metrics import TASKS_SUBMITTED
@@ -132,7 +132,7 @@ class TaskService:
                 existing = await self.channel.get_task(earlier)
                 if existing is not None:
                     if existing.status == common_pb2.TASK_STATUS_QUEUED:
-                        await self.channel.start_task(existing)  # finish what an interrupted submit began
+                        await start_task(self.channel, existing)  # finish what an interrupted submit began
                     return existing, False
                 if valid_task_id(earlier) and time.time() * 1000 - created_ms(earlier) < 60_000:
                     task_id = earlier      # the first submission is still being written: converge on it
@@ -153,7 +153,7 @@ class TaskService:
             raise
         if record is None:                 # a concurrent submission with the same key wrote it first
             return await self.channel.get_task(task_id), False
-        await self.channel.start_task(record)
+        await start_task(self.channel, record)
         TASKS_SUBMITTED.inc()
         return record, True
 
@@ -233,7 +233,7 @@ class TaskService:
             r.status = common_pb2.TASK_STATUS_CANCELLED
             r.failure_reason = reason
 
-        updated = await self.channel.update_task(task_id, cancelled)
+        updated = await update_record(self.channel, task_id, cancelled)
         if updated is None:
             return await self.get(caller, task_id)
         await self.quotas.release(Caller(record.owner), task_id)   # no longer in flight

@@ -12,7 +12,7 @@ cannot see the task gets "no such task", an admin identity that sees it but may 
 import re
 
 from ..core.channel import layout
-from ..core.channel.client import TERMINAL_STATUSES
+from ..core.task_lifecycle import TERMINAL_STATUSES
 from ..core.ids import valid_task_id
 from ..v1 import channel_pb2, gateway_pb2
 from .approvals import ApprovalService

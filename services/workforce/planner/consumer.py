@@ -12,7 +12,7 @@ import logging
 from google.protobuf.message import DecodeError
 
 from ..core.channel import Channel, ConsumerLoop, layout
-from ..core.channel.client import TERMINAL_STATUSES
+from ..core.task_lifecycle import TERMINAL_STATUSES, update_record
 from ..core.channel.consumer import Poison
 from ..core.channel.inflight import InFlight, TaskCancelled
 from ..core.channel.registry import RegistryCache
@@ -104,7 +104,7 @@ class PlannerConsumer:
                 return False
             record.status = common_pb2.TASK_STATUS_PLANNING
 
-        await self.channel.update_task(task_id, planning)
+        await update_record(self.channel, task_id, planning)
         await self.channel.emit(task_id, "task.planning", status=common_pb2.TASK_STATUS_PLANNING,
                                 msg_id=f"ev:{task_id}:planning")
         plan, outcome = await self.planner.decompose(task_id, request, await self.registry.workers(), temperature)

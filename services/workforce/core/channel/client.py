@@ -168,17 +168,6 @@ class Channel:
     async def to_planner(self, request: channel_pb2.PlannerRequest, msg_id: str) -> None:
         await self.publish(layout.PLANNER_SUBJECT, request, msg_id=msg_id, task_id=request.task_id)
 
-    async def start_task(self, record: common_pb2.TaskRecord) -> None:
-        """Announce a written task and hand it to the planner. Idempotent (message ids), so an interrupted submit
-        is finished by the client's retry or by the coordinator's sweeper."""
-        task_id = record.task_id
-        await self.active.put(task_id, b"1")
-        await self.emit(task_id, "task.submitted", record.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
-                        msg_id=f"ev:{task_id}:submitted")
-        request = channel_pb2.PlannerRequest(task_id=task_id, decompose=channel_pb2.DecomposeRequest(
-            question=record.question, answer_format=record.answer_format, files=list(record.files)))
-        await self.to_planner(request, msg_id=f"decompose:{task_id}")
-
     async def to_coordinator(self, message: channel_pb2.CoordinatorMessage, msg_id: str) -> None:
         await self.publish(layout.COORDINATOR_SUBJECT, message, msg_id=msg_id, task_id=message.task_id)
 
@@ -187,15 +176,6 @@ class Channel:
 
     async def cancel_running(self, task_id: str) -> None:
         await self.nc.publish(layout.cancel_subject(task_id), b"")
-
-    async def release_quota(self, task_id: str) -> None:
-        """A finished task no longer counts against its owner's in-flight quota (gateway/quotas.py): its
-        reservation `<owner scope>.<task id>` is purged (no delete marker for a count to read)."""
-        try:
-            await self.js.purge_stream(f"KV_{layout.QUOTA_INFLIGHT_BUCKET}",
-                                       subject=f"$KV.{layout.QUOTA_INFLIGHT_BUCKET}.*.{task_id}")
-        except NotFoundError:
-            pass   # no gateway made the bucket: no quotas
 
     # ---- events ----
 
@@ -268,25 +248,6 @@ class Channel:
         entry = await self.tasks.get(task_id)
         return common_pb2.TaskRecord.FromString(entry.value) if entry else None
 
-    async def update_task(
-        self, task_id: str, change: Callable[[common_pb2.TaskRecord], bool | None]
-    ) -> common_pb2.TaskRecord | None:
-        """Compare-and-set loop: change(record) edits in place; return False to write nothing.
-
-        Terminal records are never changed again.
-        """
-        async def apply(raw: bytes):
-            record = common_pb2.TaskRecord.FromString(raw)
-            if record.status in TERMINAL_STATUSES:
-                return None
-            if change(record) is False:
-                return None
-            record.updated_at.GetCurrentTime()
-            return record.SerializeToString()
-
-        raw = await self.tasks.update_with(task_id, apply)
-        return common_pb2.TaskRecord.FromString(raw) if raw else None
-
     async def get_plan(self, task_id: str) -> tuple[channel_pb2.PlanState | None, int]:
         entry = await self.plans.get(task_id)
         if not entry:
@@ -306,11 +267,6 @@ class Channel:
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
 
-TERMINAL_STATUSES = {
-    common_pb2.TASK_STATUS_SUCCEEDED,
-    common_pb2.TASK_STATUS_FAILED,
-    common_pb2.TASK_STATUS_CANCELLED,
-}
 
 
 def _jsonable(value):
@@ -335,4 +291,4 @@ async def retry_forever(what: str, call: Callable[[], Awaitable], delay: float =
             await asyncio.sleep(delay)
 
 
-__all__ = ["Channel", "connect", "TERMINAL_STATUSES", "KeyNotFoundError", "KeyWrongLastSequenceError"]
+__all__ = ["Channel", "connect", "KeyNotFoundError", "KeyWrongLastSequenceError"]
