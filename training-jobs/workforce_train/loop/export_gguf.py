@@ -58,14 +58,7 @@ def export_merged_gguf(base_gguf: str | Path, base_state: dict, trained_state: d
     """Write `out_path`; returns what was replaced. `*_state`: HF state dicts (torch tensors)."""
     import gguf
 
-    reader = gguf.GGUFReader(str(base_gguf))
-    arch = _field(reader, gguf.Keys.General.ARCHITECTURE)
-    if arch not in PERMUTED | UNPERMUTED:
-        raise ExportError(f"{base_gguf}: architecture {arch!r} is not supported (only {sorted(PERMUTED | UNPERMUTED)})")
-    blocks = int(_field(reader, f"{arch}.block_count"))
-    n_head = int(_field(reader, f"{arch}.attention.head_count"))
-    n_head_kv = int(_field(reader, f"{arch}.attention.head_count_kv") or n_head)
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], blocks)
+    reader, arch, n_head, n_head_kv, names = base_layout(base_gguf)
 
     replaced: dict[str, np.ndarray] = {}
     for hf_name, tensor in changed_tensors(base_state, trained_state).items():
@@ -130,3 +123,17 @@ def load_state(model_dir: str | Path) -> dict:
     for f in files:
         state.update(load_file(str(f)))
     return state
+
+
+def base_layout(base_gguf):
+    """The base GGUF's reader, architecture, head counts and HF → GGUF tensor-name map (supported ones only)."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(base_gguf))
+    arch = _field(reader, gguf.Keys.General.ARCHITECTURE)
+    if arch not in PERMUTED | UNPERMUTED:
+        raise ExportError(f"{base_gguf}: architecture {arch!r} is not supported (only {sorted(PERMUTED | UNPERMUTED)})")
+    blocks = int(_field(reader, f"{arch}.block_count"))
+    n_head = int(_field(reader, f"{arch}.attention.head_count"))
+    n_head_kv = int(_field(reader, f"{arch}.attention.head_count_kv") or n_head)
+    return reader, arch, n_head, n_head_kv, gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], blocks)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .export_gguf import PERMUTED, UNPERMUTED, ExportError, _field, _permute
+from .export_gguf import PERMUTED, ExportError, _permute, base_layout
 
 log = logging.getLogger(__name__)
 PEFT_PREFIX = "base_model.model."
@@ -49,14 +49,7 @@ def export_lora_gguf(base_gguf: str | Path, adapter_dir: str | Path, out_path: s
     alpha = float(config.get("lora_alpha") or config.get("r") or 1)
     pairs = _adapter_pairs(load_file(str(adapter_dir / "adapter_model.safetensors")))
 
-    reader = gguf.GGUFReader(str(base_gguf))
-    arch = _field(reader, gguf.Keys.General.ARCHITECTURE)
-    if arch not in PERMUTED | UNPERMUTED:
-        raise ExportError(f"{base_gguf}: architecture {arch!r} is not supported (only {sorted(PERMUTED | UNPERMUTED)})")
-    blocks = int(_field(reader, f"{arch}.block_count"))
-    n_head = int(_field(reader, f"{arch}.attention.head_count"))
-    n_head_kv = int(_field(reader, f"{arch}.attention.head_count_kv") or n_head)
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], blocks)
+    reader, arch, n_head, n_head_kv, names = base_layout(base_gguf)
     shapes = {t.name: tuple(int(d) for d in reversed(t.shape)) for t in reader.tensors}  # (out, in)
 
     tensors: dict[str, np.ndarray] = {}

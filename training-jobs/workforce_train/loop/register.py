@@ -43,17 +43,25 @@ def register(cfg: Serve, gguf_path: Path, alias: str) -> dict:
 
 
 def register_local(cfg: Serve, gguf_path: Path, alias: str) -> dict:
-    folder = Path(cfg.data_dir) / "roles"
-    if not Path(cfg.data_dir).is_dir():
-        raise RegisterError(f"{cfg.data_dir}: not a local-mode data directory (python -m workforce.local --data-dir)")
-    folder.mkdir(exist_ok=True)
     revision = revision_of(gguf_path, alias)
-    request, status_path = folder / f"{cfg.service}.json", folder / f"{cfg.service}.status.json"
+    return ask_local_mode(cfg.data_dir, cfg.service, cfg.timeout_s, alias, {
+        "model": str(gguf_path.resolve()), "alias": alias, "revision": revision})
+
+
+def ask_local_mode(data_dir: str, service: str, timeout_s: float, what: str, request_body: dict) -> dict:
+    """Hand a running local mode a model switch for `service` (a file in <data dir>/roles it watches) and wait
+    for its answer for this request's revision."""
+    folder = Path(data_dir) / "roles"
+    if not Path(data_dir).is_dir():
+        raise RegisterError(f"{data_dir}: not a local-mode data directory (python -m workforce.local --data-dir)")
+    folder.mkdir(exist_ok=True)
+    revision = request_body["revision"]
+    request, status_path = folder / f"{service}.json", folder / f"{service}.status.json"
     status_path.unlink(missing_ok=True)  # only local mode's answer to this request counts
-    tmp = folder / f".{cfg.service}.json.tmp"
-    tmp.write_text(json.dumps({"model": str(gguf_path.resolve()), "alias": alias, "revision": revision}))
+    tmp = folder / f".{service}.json.tmp"
+    tmp.write_text(json.dumps(request_body))
     tmp.replace(request)
-    deadline = time.monotonic() + cfg.timeout_s
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             status = json.loads(status_path.read_text())
@@ -61,10 +69,10 @@ def register_local(cfg: Serve, gguf_path: Path, alias: str) -> dict:
             status = {}
         if status.get("revision") == revision:
             if status.get("state") != "serving":
-                raise RegisterError(f"local mode could not serve {alias}: {status.get('error')}")
+                raise RegisterError(f"local mode could not serve {what}: {status.get('error')}")
             return {"kind": "local", **status}
         time.sleep(0.5)
-    raise RegisterError(f"local mode did not pick up {request} within {cfg.timeout_s:.0f} s "
+    raise RegisterError(f"local mode did not pick up {request} within {timeout_s:.0f} s "
                         "(is `python -m workforce.local` running with that --data-dir?)")
 
 

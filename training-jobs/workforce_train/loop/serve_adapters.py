@@ -10,7 +10,6 @@ listed in `WF_LLM_LORA_ADAPTERS=<name>=<id>,…` (ids: the order of WF_MODEL_SER
 - `none`: nothing is started; the result says what to set.
 """
 
-import json
 import os
 import signal
 import socket
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from .register import RegisterError, revision_of
+from .register import RegisterError, ask_local_mode, revision_of
 from .roles_config import RolesServe
 
 
@@ -89,32 +88,13 @@ def serve(cfg: RolesServe, base_gguf: Path, base_alias: str, adapters: list[dict
 
 
 def _serve_local(cfg: RolesServe, base_gguf, base_alias, adapters, models, env) -> dict:
-    folder = Path(cfg.data_dir) / "roles"
-    if not Path(cfg.data_dir).is_dir():
-        raise RegisterError(f"{cfg.data_dir}: not a local-mode data directory (python -m workforce.local --data-dir)")
-    folder.mkdir(exist_ok=True)
-    revision = revision_of(Path(base_gguf), base_alias)
-    request, status_path = folder / f"{cfg.service}.json", folder / f"{cfg.service}.status.json"
-    status_path.unlink(missing_ok=True)
-    tmp = folder / f".{cfg.service}.json.tmp"
-    tmp.write_text(json.dumps({"model": str(Path(base_gguf).resolve()), "alias": base_alias, "revision": revision,
-                               "adapters": [{"name": a["name"], "path": str(Path(a["path"]).resolve())}
-                                            for a in adapters], "models": models}))
-    tmp.replace(request)
-    deadline = time.monotonic() + cfg.timeout_s
-    while time.monotonic() < deadline:
-        try:
-            status = json.loads(status_path.read_text())
-        except (OSError, ValueError):
-            status = {}
-        if status.get("revision") == revision:
-            if status.get("state") != "serving":
-                raise RegisterError(f"local mode could not serve the adapters: {status.get('error')}")
-            url = status["url"].removesuffix("/v1")
-            return {"kind": "local", **status, "base_alias": base_alias, "env": env, "loaded": loaded_adapters(url)}
-        time.sleep(0.5)
-    raise RegisterError(f"local mode did not pick up {request} within {cfg.timeout_s:.0f} s "
-                        "(is `python -m workforce.local` running with that --data-dir?)")
+    status = ask_local_mode(cfg.data_dir, cfg.service, cfg.timeout_s, "the adapters", {
+        "model": str(Path(base_gguf).resolve()), "alias": base_alias,
+        "revision": revision_of(Path(base_gguf), base_alias),
+        "adapters": [{"name": a["name"], "path": str(Path(a["path"]).resolve())} for a in adapters],
+        "models": models})
+    url = status["url"].removesuffix("/v1")
+    return {**status, "base_alias": base_alias, "env": env, "loaded": loaded_adapters(url)}
 
 
 def stop(served: dict) -> bool:
