@@ -164,6 +164,11 @@ class LoopConfig(_Strict):
 
 
 def load_config(path: str | Path) -> LoopConfig:
+    return load_yaml_model(path, LoopConfig, "a loop config")
+
+
+def load_yaml_model(path: str | Path, model, what: str, overrides: dict | None = None):
+    """A YAML file validated as `model` (paths resolved against its folder); every problem is one DataError."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -172,9 +177,10 @@ def load_config(path: str | Path) -> LoopConfig:
     except yaml.YAMLError as exc:
         raise DataError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise DataError(f"{path}: a loop config is a mapping")
+        raise DataError(f"{path}: {what} is a mapping")
+    raw.update(overrides or {})
     try:
-        config = LoopConfig.model_validate(raw)
+        config = model.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise DataError(f"{path}: {problems}") from None

@@ -15,11 +15,9 @@ relative paths are relative to the config file. Example (docs/training.md explai
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from ..io import DataError
-from .config import BaseModelSource, Lora, _Strict
+from .config import BaseModelSource, Lora, _Strict, load_yaml_model
 
 FRAMEWORK_ROLES = {"alpha-umi": ("planner", "caller", "summarizer"), "autoact": ("plan", "tool", "reflect")}
 
@@ -131,20 +129,4 @@ class RolesConfig(_Strict):
 
 def load_roles_config(path: str | Path, framework: str | None = None) -> RolesConfig:
     """The config at `path`; `framework` (the CLI's --framework) overrides its own."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise DataError(f"{path}: a roles config is a mapping")
-    if framework:
-        raw["framework"] = framework
-    try:
-        config = RolesConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise DataError(f"{path}: {problems}") from None
-    return config.resolve_paths(path.parent.resolve())
+    return load_yaml_model(path, RolesConfig, "a roles config", {"framework": framework} if framework else None)
