@@ -98,12 +98,12 @@ class Channel:
     async def bucket(self, name: str, history: int, ttl: float | None = None) -> KVStore:
         """A KV bucket, created when missing; an existing one gets the configured TTL (0/None = none)."""
         try:
-            kv = await self.js.key_value(name)
             await self._keep_max_age(f"KV_{name}", ttl or 0)
+            kv = await self.js.key_value(name)
         except (NotFoundError, BadRequestError):
             config = KeyValueConfig(
                 bucket=name, history=history, ttl=ttl or None, storage=StorageType.FILE,
-                replicas=self.settings.stream_replicas,
+                replicas=self.settings.stream_replicas, direct=True,   # reads are direct gets (no API request)
             )
             try:
                 kv = await self.js.create_key_value(config)
@@ -114,9 +114,11 @@ class Channel:
     async def _keep_max_age(self, stream: str, seconds: float) -> None:
         """Retention settings apply to buckets made before they changed (the stream's max_age is the TTL)."""
         config = (await self.js.stream_info(stream)).config
-        if abs((config.max_age or 0) - seconds) < 1:
+        direct = stream.startswith("KV_")
+        if abs((config.max_age or 0) - seconds) < 1 and (config.allow_direct or not direct):
             return
         config.max_age = seconds
+        config.allow_direct = config.allow_direct or direct   # buckets made before reads were direct gets
         if seconds and config.duplicate_window and config.duplicate_window > seconds:
             config.duplicate_window = seconds
         await self.js.update_stream(config)
