@@ -196,3 +196,21 @@ async def test_json_mode_concludes_in_a_short_fresh_context_after_a_repeat(scrip
     assert conclusion["schema"] == "subtask_conclusion" and len(conclusion["messages"]) == 4  # system, subtask, call, output
     assert conclusion["messages"][-1]["content"].endswith("So the result of the subtask is")
     assert "big task" not in str(conclusion["messages"])  # only the subtask and what the tools returned
+
+
+def test_the_code_worker_offers_its_file_tools_only_to_a_subtask_with_files(monkeypatch):
+    """Without files a small model reads `list_files` ("No files are attached") and reports that as its answer."""
+    monkeypatch.setenv("WF_SANDBOX_URL", "127.0.0.1:9")   # the spec needs an executor address; nothing runs
+    from workforce.v1 import channel_pb2, common_pb2
+    from workforce.workers import code
+
+    settings = Settings(llm_tool_mode="json")
+    agent = ToolCallingAgent(None, code.spec(settings), settings)
+    bare = channel_pb2.WorkItem(task_id="t", subtask_id="1", subtask="What is 17 * 23?")
+    names = {t.name for t in agent.offered(bare)}
+    assert "run_python" in names and not names & {"list_files", "read_document"}
+    system = agent.initial_messages(bare, agent.offered(bare))[0]["content"]
+    assert "list_files" not in system and "run_python" in system
+    with_files = channel_pb2.WorkItem(task_id="t", subtask_id="1", subtask="Sum the column",
+                                      files=[common_pb2.FileRef(name="data.csv")])
+    assert {"list_files", "read_document"} <= {t.name for t in agent.offered(with_files)}

@@ -9,6 +9,7 @@ import importlib.util
 import os
 import secrets
 import signal
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
         print(f"  {model_line}")
         print("  metrics  " + "  ".join(f"{name} :{port}" for name, port in fleet.metrics_ports()))
         print(f"  API key  {key_file}   logs {data / 'logs'}   NATS {nats.url}")
-        print('  try      workforce submit "What is 17 * 23? Check it with Python."   (Ctrl-C stops everything)',
+        print(f'  try      {_cli()} submit "What is 17 * 23? Check it with Python."   (Ctrl-C stops everything)',
               flush=True)
         roles = RoleModels(data / "roles", fleet)  # models trained while running (workforce-train loop)
         while not stopping:
@@ -169,3 +170,14 @@ def _start_model_server(fleet: Fleet, base: dict, source) -> tuple[str, str] | N
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _cli() -> str:
+    """How to run the `workforce` CLI from here: the venv's script (it is not on PATH unless the venv is active)."""
+    script = Path(sys.executable).parent / "workforce"
+    if not script.exists() or shutil.which("workforce") == str(script):
+        return "workforce"
+    try:
+        return os.path.relpath(script)
+    except ValueError:
+        return str(script)

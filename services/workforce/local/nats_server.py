@@ -44,6 +44,7 @@ class NatsServer:
             [nats_server_binary(), *(["-c", self.config] if self.config else []), "-js", "-a", "127.0.0.1",
              "-p", str(self.port), "-m", str(self.monitor_port), "-sd", self.store_dir],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ},
+            start_new_session=True,  # not stopped by the terminal's Ctrl-C before the services it serves
         )
         deadline = time.time() + 20
         while time.time() < deadline:

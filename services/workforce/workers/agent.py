@@ -47,16 +47,22 @@ class ToolCallingAgent:
         self.role = f"worker:{spec.worker_type}"
         self.json_mode = settings.llm_tool_mode == "json" and bool(spec.tools)
 
-    def initial_messages(self, item: channel_pb2.WorkItem) -> list[dict]:
+    def offered(self, item: channel_pb2.WorkItem) -> list:
+        """The tools this subtask is offered: the file tools only when it has files."""
+        return [t for t in self.spec.tools if t.name not in self.spec.file_tools or item.files]
+
+    def initial_messages(self, item: channel_pb2.WorkItem, tools: list | None = None) -> list[dict]:
         system = WORKER_SYSTEM.format(worker_type=self.spec.worker_type, description=self.spec.description)
         if self.spec.system_prompt:
             system += "\n\n" + self.spec.system_prompt
         if self.json_mode:
-            system += "\n\n" + JSON_MODE_RULES.format(tools=tool_guide(self.spec.tools))
+            system += "\n\n" + JSON_MODE_RULES.format(tools=tool_guide(self.spec.tools if tools is None else tools))
         return [{"role": "system", "content": system}, {"role": "user", "content": subtask_prompt(item)}]
 
     async def run(self, item: channel_pb2.WorkItem, ctx: ToolContext) -> AgentOutcome:
-        messages = self.initial_messages(item)
+        tools = self.offered(item)
+        offered = {t.name: t for t in tools}
+        messages = self.initial_messages(item, tools)
         outcome = AgentOutcome("", False, messages=messages)
         seen: dict[tuple[str, str], str] = {}    # (tool, arguments) → its result
         repeats = bad_steps = nudged = 0
@@ -73,12 +79,12 @@ class ToolCallingAgent:
                     result = await self._conclude(item, ctx, messages, last_ok)
                 else:
                     result = await self._ask(messages, item.task_id, ctx, "required" if must_call else
-                                             "none" if must_answer else None, resample=bad_steps > 0)
+                                             "none" if must_answer else None, resample=bad_steps > 0, tools=tools)
             except LLMError as exc:
                 return self._end(outcome, f"model error: {exc}", True)
             outcome.usage.add(self.role, result)
             try:
-                step = read_json_step(result, self.tools, index) if self.json_mode else read_native(result)
+                step = read_json_step(result, offered, index) if self.json_mode else read_native(result)
             except StepError as exc:
                 bad_steps += 1
                 messages += [{"role": "assistant", "content": result.content},
@@ -94,7 +100,7 @@ class ToolCallingAgent:
                                          + step.content[:300], True)
                     nudged = 1
                     messages.append({"role": "user", "content": (
-                        f"You answered without using a tool. Use one of your tools ({', '.join(self.tools)}) "
+                        f"You answered without using a tool. Use one of your tools ({', '.join(offered)}) "
                         "to do the subtask, then answer from its result.")})
                     continue
                 return self._end(outcome, step.content, step.failed)
@@ -121,20 +127,22 @@ class ToolCallingAgent:
                 messages.append(self._tool_message(call, text, ok))
 
     async def _ask(self, messages: list[dict], task_id: str, ctx: ToolContext, choice: str | None,
-                   resample: bool = False) -> ChatResult:
-        """One step; choice "required" = a tool call, "none" = the result, None = either. After an unusable
-        step the model is sampled (RETRY_TEMPERATURE at least): greedy decoding would repeat the same output."""
+                   resample: bool = False, tools: list | None = None) -> ChatResult:
+        """One step with `tools` (default: every tool of the worker); choice "required" = a tool call, "none" = the
+        result, None = either. After an unusable step the model is sampled (RETRY_TEMPERATURE at least): greedy
+        decoding would repeat the same output."""
+        tools = self.spec.tools if tools is None else tools
         temperature = _temperature(ctx)
         if resample:
             temperature = max(temperature or 0.0, RETRY_TEMPERATURE)
         result = result_schema(self.settings.result_chars)
         if self.json_mode:
             schema = result if choice == "none" else \
-                action_schema(self.spec.tools, allow_result=choice != "required",
+                action_schema(tools, allow_result=choice != "required",
                               result_chars=self.settings.result_chars, arg_chars=self.settings.tool_arg_chars)
             return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=schema,
                                        schema_name="worker_step", temperature=temperature)
-        specs = [t.openai_spec() for t in self.spec.tools] or None
+        specs = [t.openai_spec() for t in tools] or None
         if choice == "none":  # the answer, constrained to the result object
             return await self.llm.chat(messages, role=self.role, task_id=task_id, json_schema=result,
                                        schema_name="subtask_result", temperature=temperature)

@@ -29,4 +29,5 @@ def spec(settings: Settings) -> WorkerSpec:
     docs = DocumentTools(document_settings(settings), MediaModels(document_settings(settings)))
     tools += [t for t in docs.tools() if t.name in ("list_files", "read_document")]
     return WorkerSpec(worker_type="code", description=DESCRIPTION, tools=tools, system_prompt=SYSTEM_PROMPT,
-                      requires_tool=True)  # an answer computed in the head is what this worker exists to avoid
+                      requires_tool=True,  # an answer computed in the head is what this worker exists to avoid
+                      file_tools=("list_files", "read_document"))  # without files, a small model reads "no files"
