@@ -168,10 +168,6 @@ def _start_model_server(fleet: Fleet, base: dict, source) -> tuple[str, str] | N
     return source.name, url
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _cli() -> str:
     """How to run the `workforce` CLI from here: the venv's script (it is not on PATH unless the venv is active)."""
     script = Path(sys.executable).parent / "workforce"
@@ -181,3 +177,8 @@ def _cli() -> str:
         return os.path.relpath(script)
     except ValueError:
         return str(script)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
