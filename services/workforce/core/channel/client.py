@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import nats
 from google.protobuf.message import Message
@@ -167,9 +167,6 @@ class Channel:
         if acks:
             await asyncio.wait_for(asyncio.gather(*acks), timeout)
 
-    async def to_planner(self, request: channel_pb2.PlannerRequest, msg_id: str) -> None:
-        await self.publish(layout.PLANNER_SUBJECT, request, msg_id=msg_id, task_id=request.task_id)
-
     async def to_coordinator(self, message: channel_pb2.CoordinatorMessage, msg_id: str) -> None:
         await self.publish(layout.COORDINATOR_SUBJECT, message, msg_id=msg_id, task_id=message.task_id)
 
@@ -281,16 +278,6 @@ def _jsonable(value):
     if isinstance(value, int):
         return float(value)
     return str(value)
-
-
-async def retry_forever(what: str, call: Callable[[], Awaitable], delay: float = 1.0):
-    """Retry a channel call across a NATS outage (used at start-up)."""
-    while True:
-        try:
-            return await call()
-        except (nats.errors.Error, asyncio.TimeoutError) as exc:
-            log.warning("%s failed (%s); retrying", what, exc)
-            await asyncio.sleep(delay)
 
 
 __all__ = ["Channel", "connect", "KeyNotFoundError", "KeyWrongLastSequenceError"]
