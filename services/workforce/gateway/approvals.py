@@ -11,7 +11,8 @@ the task but neither owns it nor is an approver gets permission_denied.
 
 from dataclasses import dataclass
 
-from ..core.channel import layout, registry
+from ..core.channel import layout
+from ..core.channel.registry import RegistryCache
 from ..core.ids import valid_task_id
 from ..core.plan_edit import PlanEditError, check_edit
 from ..v1 import channel_pb2, common_pb2
@@ -40,6 +41,8 @@ class ApprovalService:
         self.channel = tasks.channel
         self.settings = tasks.settings
         self.approvers = {a.strip() for a in self.settings.approvers.split(",") if a.strip()}
+        # an edit is checked against the live pools; a moment's empty registry (late heartbeats) is not "no pools"
+        self.registry = RegistryCache(self.channel, wait_s=3.0)
 
     def is_approver(self, caller: Caller) -> bool:
         return "*" in self.approvers or caller.identity in self.approvers
@@ -85,7 +88,7 @@ class ApprovalService:
                                                 else REJECT, reason=reason, decided_by=who, via=d.via)
         decision.decided_at.GetCurrentTime()
         if d.approve and d.subtasks:
-            workers = {p.worker_type for p in await registry.pools(self.channel)}
+            workers = {w["id"] for w in await self.registry.workers()}
             try:
                 edited = check_edit(d.subtasks, proposal, plan, self.settings.max_subtasks, workers)
             except PlanEditError as exc:
