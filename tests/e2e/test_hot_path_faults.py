@@ -16,7 +16,10 @@ THREE = "Fault task {i}. SUBTASKS:\n- part A of {i} @echo\n- part B of {i} @echo
 
 def assert_causal_order(events: list[dict]) -> None:
     """Sequences increase; per attempt dispatched < started < succeeded, each at most once; the answer comes
-    after task.synthesizing; exactly one terminal event, the last one."""
+    after task.synthesizing; exactly one terminal event, the last one; every event has a message id (a retried
+    publish is stored once)."""
+    missing = [e["type"] for e in events if not e.get("_msg_id")]
+    assert not missing, f"events without a message id: {missing}"
     seqs = [int(e.get("seq", 0)) for e in events]
     assert seqs == sorted(seqs), seqs
     kinds = [e["type"] for e in events]

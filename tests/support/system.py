@@ -243,6 +243,7 @@ def stored_events(nats_url: str, task_id: str) -> list[dict]:
                 event = channel_pb2.TaskEvent.FromString(msg.data)
                 event.seq = msg.metadata.sequence.stream
                 out.append(MessageToDict(event, preserving_proto_field_name=True))
+                out[-1]["_msg_id"] = (msg.headers or {}).get("Nats-Msg-Id", "")   # the publisher's dedupe id
         finally:
             await nc.close()
 

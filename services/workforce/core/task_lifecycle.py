@@ -17,13 +17,14 @@ TERMINAL_STATUSES = {
 async def start_task(channel, record: common_pb2.TaskRecord) -> None:
     """Announce a written task and hand it to the planner. Idempotent (message ids), so an interrupted submit is
     finished by the client's retry (gateway) or by the coordinator's sweeper."""
-    task_id = record.task_id
-    await channel.active.put(task_id, b"1")
-    await channel.emit(task_id, "task.submitted", record.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
-                       msg_id=f"ev:{task_id}:submitted")
+    task_id = record.task_id   # its wf-active entry was written before its record (gateway/tasks.py)
     request = channel_pb2.PlannerRequest(task_id=task_id, decompose=channel_pb2.DecomposeRequest(
         question=record.question, answer_format=record.answer_format, files=list(record.files)))
-    await channel.publish(layout.PLANNER_SUBJECT, request, msg_id=f"decompose:{task_id}", task_id=task_id)
+    await channel.publish_pipelined([
+        channel.event_entry(task_id, "task.submitted", record.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
+                            msg_id=f"ev:{task_id}:submitted"),
+        (layout.PLANNER_SUBJECT, request.SerializeToString(), f"decompose:{task_id}"),
+    ], task_id=task_id)
 
 
 async def update_record(channel, task_id: str, change) -> common_pb2.TaskRecord | None:

@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
@@ -127,11 +128,13 @@ class WorkerRuntime:
     async def execute(self, item: channel_pb2.WorkItem, delivery: int = 1,
                       metadata: dict | None = None) -> AgentOutcome | None:
         """Run the agent on one work item; None when the task was cancelled meanwhile."""
-        workdir = Path(tempfile.mkdtemp(prefix=f"wf-{self.spec.worker_type}-"))
+        # made on first use (ToolContext.private_dir): most subtasks never touch a directory
+        workdir = Path(tempfile.gettempdir()) / f"wf-{self.spec.worker_type}-{uuid.uuid4().hex}"
         ctx = ToolContext(
             task_id=item.task_id, subtask_id=item.subtask_id, attempt_id=item.attempt_id,
             worker_type=self.spec.worker_type, settings=self.settings, workdir=workdir,
             files=list(item.files), channel=self.channel, metadata=metadata or dict(item.metadata),
+            delivery=delivery,
         )
         await ctx.emit("subtask.started", f"{self.settings.instance_id} (delivery {delivery})",
                        {"attempt_id": item.attempt_id, "instance": self.settings.instance_id, "delivery": delivery})
@@ -157,7 +160,8 @@ class WorkerRuntime:
         finally:
             self.running.pop(item.attempt_id, None)
             WORKER_BUSY.labels(self.spec.worker_type).dec()
-            shutil.rmtree(workdir, ignore_errors=True)
+            if workdir.exists():
+                shutil.rmtree(workdir, ignore_errors=True)
         outcome.duration_s = time.perf_counter() - started
         log.info("subtask %s in %.1f s with %d tool calls: %s", "failed" if outcome.failed else "done",
                  outcome.duration_s, outcome.tool_calls, outcome.content[:200].replace("\n", " "))

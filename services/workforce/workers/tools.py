@@ -34,13 +34,20 @@ class ToolContext:
     attempt_id: str
     worker_type: str
     settings: Settings
-    workdir: Path
+    workdir: Path                                    # private to the subtask; may not exist yet (private_dir)
     files: list = field(default_factory=list)       # FileRef of the task's attached files
     channel: Any = None                              # core.channel.Channel (None when run without NATS)
     produced: list = field(default_factory=list)     # FileRefs produced during the subtask
     metadata: dict = field(default_factory=dict)     # the task's metadata (e.g. its sampling temperature)
     tool_budget: int = 0                             # tool calls allowed in this subtask; 0 = settings.max_tool_calls
     tool_history: list = field(default_factory=list) # (tool, arguments, result) of every call made
+    delivery: int = 1                                # which delivery of the work item this run is
+    emitted: int = 0                                 # events emitted so far (numbers their message ids)
+
+    def private_dir(self) -> Path:
+        """The subtask's work directory, made (mode 0700) on first use."""
+        self.workdir.mkdir(mode=0o700, exist_ok=True)
+        return self.workdir
 
     def spend_tool_call(self, name: str) -> None:
         """Count one tool call against the subtask's budget; ToolBudgetExceeded once it is spent."""
@@ -69,7 +76,10 @@ class ToolContext:
 
     async def emit(self, type_: str, message: str = "", data: dict | None = None) -> None:
         if self.channel is not None:
-            await self.channel.emit(self.task_id, type_, message, subtask_id=self.subtask_id, data=data)
+            self.emitted += 1   # the id is stable within a delivery, so a retried publish is stored once
+            msg_id = f"ev:{self.task_id}:{self.attempt_id}:{self.delivery}:{self.emitted}:{type_}"
+            await self.channel.emit(self.task_id, type_, message, subtask_id=self.subtask_id, data=data,
+                                    msg_id=msg_id)
 
 
 async def _stored(files, key: str) -> bool:

@@ -40,7 +40,7 @@ class CodeTools:
 
     async def workdir(self, ctx: ToolContext) -> Path:
         """The subtask's sandbox directory (kept between its runs), with the task's files copied in."""
-        path = ctx.workdir / "code"
+        path = ctx.private_dir() / "code"
         if not path.exists():
             path.mkdir(mode=0o700)
             for ref in ctx.files:
