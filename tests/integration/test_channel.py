@@ -2,6 +2,7 @@
 competing consumers with heartbeats, redelivery and dead letters."""
 
 import asyncio
+import json
 
 
 from workforce.core.channel import ConsumerLoop, layout
@@ -131,3 +132,50 @@ async def test_keys_lists_only_keys_with_a_value(channel):
     await bucket.put("live.a", b"1")
     await bucket.put("live.b", b"2")
     assert sorted(await bucket.keys()) == ["live.a", "live.b"]
+
+
+async def test_a_consumer_loop_keeps_its_slots_full_with_few_pull_requests(channel):
+    """At most `concurrency` handlers at once; about one pull request per concurrency/2 messages (not one per
+    message); after its open request expires the loop asks again, so a message published later still lands."""
+    subject, durable, stream = "wf.itest.pull", "itest-pull", "ITEST_PULL"
+    await channel.js.add_stream(name=stream, subjects=[subject], retention="workqueue")
+    requests = []
+
+    async def asked(msg):
+        requests.append(json.loads(msg.data))
+
+    sub = await channel.nc.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}", cb=asked)
+    running, peak, done = 0, 0, []
+
+    async def handler(msg):
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        done.append(msg.data)
+
+    stop = asyncio.Event()
+    loop = ConsumerLoop(channel, subject=subject, durable=durable, stream=stream,
+                        config=channel.layout.control_consumer(durable, subject), handler=handler,
+                        concurrency=8, fetch_timeout_s=1.0)
+    task = asyncio.create_task(loop.run(stop))
+    for i in range(40):
+        await channel.js.publish(subject, str(i).encode())
+    for _ in range(100):
+        if len(done) == 40:
+            break
+        await asyncio.sleep(0.1)
+    assert len(done) == 40 and peak <= 8, (len(done), peak)
+    assert all(r["batch"] <= 8 for r in requests)
+    assert len(requests) <= 12, requests           # one per message would be 40
+    await asyncio.sleep(2.5)                         # the open request expires; the loop sends another
+    await channel.js.publish(subject, b"late")
+    for _ in range(50):
+        if b"late" in done:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await task
+    await sub.unsubscribe()
+    assert b"late" in done and sorted(done[:40], key=int) == [str(i).encode() for i in range(40)]

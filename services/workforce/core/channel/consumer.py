@@ -3,6 +3,7 @@ ack on success, delayed redelivery on error, termination of poison messages."""
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -46,7 +47,7 @@ class ConsumerLoop:
         ack_wait = config.ack_wait or 30.0
         self.heartbeat_s = heartbeat_s or max(0.2, ack_wait / 3)
         self.retry_delay_s = retry_delay_s
-        self.fetch_timeout_s = fetch_timeout_s  # how long an idle slot's pull request waits
+        self.fetch_timeout_s = fetch_timeout_s  # how long a pull request stays open
         # After `max_attempts` deliveries that raised, `give_up(msg, reason)` ends the work (e.g. fails the task)
         # and the message is terminated instead of being redelivered forever.
         self.max_attempts = max_attempts
@@ -54,44 +55,112 @@ class ConsumerLoop:
         self.busy = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """One fetch loop per slot: each asks for one message and handles it (a batch fetch would wait for the
-        whole batch or its expiry, adding up to the fetch timeout to every hop)."""
-        sub = await self.channel.pull(self.subject, self.durable, self.stream, self.config)
-        slots = [asyncio.create_task(self._slot(sub, stop)) for _ in range(self.concurrency)]
+        """Keep up to `concurrency` messages in hand with as few pull requests as possible.
+
+        One pull request asks for every free slot at once and stays open (up to `fetch_timeout_s`, with idle
+        heartbeats): messages arrive as they are published, each handled as soon as it lands, and a new request is
+        sent only when half the slots are free and unrequested (or none is open): about one request per
+        concurrency/2 messages instead of one per message, and one or two waiting requests per replica instead of
+        one per slot (a consumer allows 512 waiting)."""
+        await self._bind()
+        nc = self.channel.nc
+        inbox = nc.new_inbox()
+        arrivals: asyncio.Queue = asyncio.Queue()   # messages, status messages, and None = "look again"
+
+        async def arrived(msg: Msg) -> None:
+            arrivals.put_nowait(msg)
+
+        sub = await nc.subscribe(inbox, cb=arrived)
+        waker = asyncio.create_task(self._wake_on(stop, arrivals))
+        handlers: set[asyncio.Task] = set()
+        expires = max(1.0, self.fetch_timeout_s)
+        beat = min(5.0, max(0.5, expires / 4))
+        loop = asyncio.get_running_loop()
+        outstanding, heard = 0, loop.time()   # messages asked for and not yet delivered or expired
         try:
-            await stop.wait()
-            # Idle slots wait in a long fetch: cancel those; busy ones finish their message first.
-            for slot in slots:
-                if not getattr(slot, "busy", False):
-                    slot.cancel()
-            await asyncio.wait(slots, timeout=30)
+            while not stop.is_set():
+                free = self.concurrency - self.busy - outstanding
+                if free > 0 and (outstanding == 0 or 2 * free >= self.concurrency):
+                    try:
+                        await nc.publish(self._next_subject, json.dumps({
+                            "batch": free, "expires": int(expires * 1e9), "idle_heartbeat": int(beat * 1e9),
+                        }).encode(), reply=inbox)
+                    except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                        return
+                    except Exception as exc:   # reconnecting: try again shortly
+                        log.warning("pull request on %s failed: %s", self.durable, type(exc).__name__)
+                        await asyncio.sleep(0.5)
+                        continue
+                    outstanding, heard = outstanding + free, loop.time()
+                try:
+                    msg = await asyncio.wait_for(arrivals.get(), 3 * beat)
+                except asyncio.TimeoutError:
+                    if outstanding and loop.time() - heard > 3 * beat:
+                        outstanding = 0   # no heartbeat: the server lost the requests (restart, reconnect)
+                    continue
+                if msg is None:
+                    continue
+                heard = loop.time()
+                status = (msg.headers or {}).get("Status")
+                if status:
+                    outstanding = await self._on_status(msg, status, outstanding)
+                    continue
+                outstanding = max(0, outstanding - 1)
+                self.busy += 1   # counted now, not when the task starts: the next look at the free slots sees it
+                handler = asyncio.create_task(self._handle_counted(msg, arrivals))
+                handlers.add(handler)
+                handler.add_done_callback(handlers.discard)
         finally:
-            for slot in slots:
-                slot.cancel()
+            waker.cancel()
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+            while not arrivals.empty():   # delivered after the stop: straight back for another replica
+                msg = arrivals.get_nowait()
+                if msg is not None and not (msg.headers or {}).get("Status"):
+                    with contextlib.suppress(Exception):
+                        await msg.nak()
+            if handlers and stop.is_set():
+                await asyncio.wait(handlers, timeout=30)   # busy handlers finish their message first
+            for handler in handlers:
+                handler.cancel()
 
-    async def _slot(self, sub, stop: asyncio.Event) -> None:
-        me = asyncio.current_task()
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(1, timeout=self.fetch_timeout_s)
-            except nats.errors.TimeoutError:
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
-                return
-            except Exception as exc:  # transient server errors: back off, keep consuming
-                log.warning("fetch on %s failed: %s", self.durable, type(exc).__name__)
+    @property
+    def _next_subject(self) -> str:
+        return f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}"
+
+    async def _bind(self) -> None:
+        """Create or bind the durable consumer (its own pull subscription is not used)."""
+        sub = await self.channel.pull(self.subject, self.durable, self.stream, self.config)
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+    @staticmethod
+    async def _wake_on(stop: asyncio.Event, arrivals: asyncio.Queue) -> None:
+        await stop.wait()
+        arrivals.put_nowait(None)
+
+    async def _on_status(self, msg: Msg, status: str, outstanding: int) -> int:
+        """A status message about our requests: a heartbeat, or a request that ended with `Nats-Pending-Messages`
+        of its batch undelivered (expired, no messages, or refused)."""
+        if status == "100":
+            return outstanding
+        pending = (msg.headers or {}).get("Nats-Pending-Messages")
+        left = max(0, outstanding - int(pending)) if pending and pending.isdigit() else 0
+        if status not in ("404", "408"):
+            description = (msg.headers or {}).get("Description", "")
+            log.warning("pull request on %s ended: %s %s", self.durable, status, description)
+            if "deleted" in description.lower():
                 await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
-                self.busy += 1
-                me.busy = True
-                try:
-                    await asyncio.shield(self._handle(msg))
-                finally:
-                    self.busy -= 1
-                    me.busy = False
+                with contextlib.suppress(Exception):
+                    await self._bind()
+        return left
+
+    async def _handle_counted(self, msg: Msg, arrivals: asyncio.Queue) -> None:
+        try:
+            await self._handle(msg)
+        finally:
+            self.busy -= 1
+            arrivals.put_nowait(None)   # a slot is free
 
     async def _handle(self, msg: Msg) -> None:
         beat = asyncio.create_task(self._heartbeat(msg))
