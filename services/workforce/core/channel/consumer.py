@@ -149,8 +149,8 @@ class ConsumerLoop:
         if status not in ("404", "408"):
             description = (msg.headers or {}).get("Description", "")
             log.warning("pull request on %s ended: %s %s", self.durable, status, description)
+            await asyncio.sleep(0.5)   # refused (too many waiting, a leader change): not straight back
             if "deleted" in description.lower():
-                await asyncio.sleep(0.5)
                 with contextlib.suppress(Exception):
                     await self._bind()
         return left
