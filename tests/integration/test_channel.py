@@ -179,3 +179,38 @@ async def test_a_consumer_loop_keeps_its_slots_full_with_few_pull_requests(chann
     await task
     await sub.unsubscribe()
     assert b"late" in done and sorted(done[:40], key=int) == [str(i).encode() for i in range(40)]
+
+
+async def test_a_dropped_pull_request_is_renewed_and_work_still_flows(channel):
+    """A consumer that allows one waiting request, two replicas: the server drops the second's requests without
+    an answer; that replica, hearing no heartbeat, asks again after a few heartbeat periods (not in a tight loop),
+    and every message is still handled."""
+    subject, durable, stream = "wf.itest.refused", "itest-refused", "ITEST_REFUSED"
+    await channel.js.add_stream(name=stream, subjects=[subject], retention="workqueue")
+    config = channel.layout.control_consumer(durable, subject)
+    config.max_waiting = 1
+    requests, done = [], []
+
+    async def asked(msg):
+        requests.append(msg.data)
+
+    async def handler(msg):
+        done.append(msg.data)
+
+    sub = await channel.nc.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}", cb=asked)
+    stop = asyncio.Event()
+    loops = [ConsumerLoop(channel, subject=subject, durable=durable, stream=stream, config=config, handler=handler,
+                          concurrency=2, fetch_timeout_s=2.0) for _ in range(2)]
+    tasks = [asyncio.create_task(loop.run(stop)) for loop in loops]
+    await asyncio.sleep(3)
+    assert len(requests) < 10, len(requests)   # about one per replica per 3 heartbeat periods (1.5 s)
+    for i in range(10):
+        await channel.js.publish(subject, str(i).encode())
+    for _ in range(50):
+        if len(done) == 10:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.gather(*tasks)
+    await sub.unsubscribe()
+    assert sorted(done, key=int) == [str(i).encode() for i in range(10)]
