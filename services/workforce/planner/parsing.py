@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..core.llm import extract_json
+from ..core.llm.degenerate import loop_error
 
 _TASK = re.compile(r"<task>(.*?)</task>", re.DOTALL | re.IGNORECASE)
 
@@ -159,4 +160,6 @@ def parse_answer(text: str) -> str:
     answer = str(answer).strip()
     if not answer:
         raise PlanError("the answer is empty")
+    if (loop := loop_error(answer)) is not None:
+        raise PlanError(loop)
     return answer

@@ -14,6 +14,7 @@ import jsonschema
 
 from ..core.llm import extract_json
 from ..core.llm.client import ChatResult, ToolCall
+from ..core.llm.degenerate import loop_error
 
 def result_schema(max_chars: int = 4000) -> dict:
     """The final {content, failed}; content bounded (WF_RESULT_CHARS) so a rambling model is cut short."""
@@ -98,6 +99,8 @@ def read_result(text: str) -> tuple[str, bool]:
         content = json.dumps(content, ensure_ascii=False)
     if not content.strip():
         raise StepError('"content" is empty: write the result of the subtask')
+    if (loop := loop_error(content)) is not None:
+        raise StepError(loop)
     failed = value.get("failed", False)
     return content.strip(), failed if isinstance(failed, bool) else str(failed).lower() == "true"
 

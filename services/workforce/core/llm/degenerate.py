@@ -1,0 +1,32 @@
+"""Text a model got stuck in: one short piece repeated over and over ("1:1:1:1:…", "0000…").
+
+Small models fall into such loops inside an otherwise valid JSON string, so a schema cannot catch them; the
+worker and the planner treat such text as an unusable answer (asked again, then a model error), never a result.
+"""
+
+import re
+
+MIN_REPEATS = 16     # a unit seen this many times in a row…
+MIN_SPAN = 64        # …covering at least this many characters (a 10-column table's "| --- " row stays legal)
+MIN_SINGLE = 101     # one character: a googol written out (100 zeros) stays legal
+_LOOP = re.compile(r"(.{1,16}?)\1{%d,}" % (MIN_REPEATS - 1), re.S)
+
+
+def repeated_unit(text: str) -> str | None:
+    """The piece `text` repeats degenerately, or None when it reads like text. Only units with a letter or digit
+    count: rules of "=" or "-" are layout."""
+    for match in _LOOP.finditer(text):
+        unit, span = match.group(1), match.end() - match.start()
+        if not any(c.isalnum() for c in unit):
+            continue
+        if span >= (MIN_SINGLE if len(unit) == 1 else MIN_SPAN):
+            return unit
+    return None
+
+
+def loop_error(text: str) -> str | None:
+    """A short reason to feed back to the model when `text` is stuck in a loop, else None."""
+    unit = repeated_unit(text)
+    if unit is None:
+        return None
+    return f"the text repeats {unit!r} over and over: write the result once, without repeating yourself"

@@ -1,0 +1,47 @@
+"""Loops a small model falls into are told apart from text that merely repeats a little."""
+
+import pytest
+
+from workforce.core.llm.degenerate import loop_error, repeated_unit
+from workforce.planner.parsing import PlanError, parse_answer
+from workforce.workers.actions import StepError, read_result
+
+# what SmolLM2-135M wrote for "What is 17 * 23? Check it with Python." in a user's trial
+STUCK = "391.0.0.0:100:10" + ":1" * 40
+STUCK_LONGER_UNIT = "391.0.0.0" + ":127.0.0" * 20
+
+
+@pytest.mark.parametrize("text, unit", [
+    (STUCK, ":1"),
+    (STUCK_LONGER_UNIT, ".0.0:127"),
+    ("The result of the subtask is: 1" + "0" * 120, "0"),   # the same trial, "Reverse the string 'workforce'."
+    ("ha" * 40, "ha"),
+])
+def test_a_loop_is_found(text, unit):
+    assert repeated_unit(text) == unit
+    assert unit in loop_error(text)
+
+
+@pytest.mark.parametrize("text", [
+    "391",
+    "| a | b | c | d | e | f | g | h | i | j |\n" + "| --- " * 10 + "|",
+    "=" * 200,
+    "1" + "0" * 100,                      # a googol, written out
+    ", ".join(str(i) for i in range(1, 60)),
+    "hahaha, that is funny",
+    "2**100 = 1267650600228229401496703205376",
+])
+def test_text_that_repeats_a_little_is_text(text):
+    assert repeated_unit(text) is None and loop_error(text) is None
+
+
+def test_a_worker_result_stuck_in_a_loop_is_an_unusable_step():
+    with pytest.raises(StepError, match="over and over"):
+        read_result('{"content": "%s", "failed": false}' % STUCK)
+    assert read_result('{"content": "391", "failed": false}') == ("391", False)
+
+
+def test_a_final_answer_stuck_in_a_loop_is_a_planner_error():
+    with pytest.raises(PlanError, match="over and over"):
+        parse_answer('{"answer": "%s"}' % STUCK)
+    assert parse_answer('{"answer": "391"}') == "391"
