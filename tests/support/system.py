@@ -105,6 +105,17 @@ class System:
         return service
 
     def start(self, timeout: float = 90) -> "System":
+        own_llm = self.llm.proc is None
+        try:
+            return self._start(timeout)
+        except BaseException:   # a start that fails midway leaves nothing of its own running
+            self._stop_services()
+            if own_llm:
+                self.llm.stop()
+            self.nats.stop()
+            raise
+
+    def _start(self, timeout: float) -> "System":
         self.nats.start()
         if self.llm.proc is None:
             self.llm.start()
@@ -152,6 +163,11 @@ class System:
                     raise RuntimeError(f"{name} exited with {s.proc.returncode}:\n{s.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
+        self._stop_services()
+        self.llm.stop()
+        self.nats.stop()
+
+    def _stop_services(self) -> None:
         everything = [s for services in self.services.values() for s in services if s.alive()]
         for s in everything:  # all at once: each takes a moment to drain
             s.proc.terminate()
@@ -162,8 +178,6 @@ class System:
                 s.proc.kill()
         if self.http:
             self.http.close()
-        self.llm.stop()
-        self.nats.stop()
 
     def logs(self, tail: int = 2000) -> str:
         out = []
