@@ -41,9 +41,11 @@ def details(event: dict, verbose: bool = False) -> list[str]:
     for s in data.get("subtasks", []) if kind in ("plan.created", "plan.replanned") else []:
         deps = ", ".join(s.get("dependencies", [])) or "-"
         out.append(f"{s.get('id')}. {_short(s.get('content'), 140)}  (after: {deps})")
-    if kind == "assignment.created":
-        for sid, a in (data.get("assignments") or {}).items():
-            out.append(f"{sid} → {a.get('worker')}")
+    assignment = data.get("assignment") or {}   # the coordinator's call, on plan.assigned / approval.requested
+    for sid, a in (assignment.get("assignments") or {}).items():
+        out.append(f"{sid} → {a.get('worker')}")
+    for d in data.get("dispatched") or []:
+        out.append(f"dispatched {d.get('subtask_id')} to {d.get('worker_type')} ({d.get('attempt_id')})")
     for repair in data.get("repairs", []):
         out.append(f"repaired: {repair}")
     for i, attempt in enumerate(data.get("attempts", []), 1):
@@ -56,12 +58,12 @@ def details(event: dict, verbose: bool = False) -> list[str]:
         out.append(f"{data.get('tool')}({_short(args, 200 if not verbose else 4000)}) "
                    f"{'ok' if data.get('ok') else 'error'} in {float(data.get('duration_s') or 0):.2f} s")
         out.append(f"   → {_short(data.get('result', ''), 200 if not verbose else 4000)}")
-    if verbose and kind == "subtask.trajectory":
-        for m in data.get("messages", []):
+    if verbose and kind in ("subtask.succeeded", "subtask.failed"):
+        for m in (data.get("trajectory") or {}).get("messages", []):
             out.append(f"   {m.get('role')}: {_short(m.get('content'), 600)}")
     if verbose:
-        for key in ("planner_messages", "coordinator_messages"):
-            for m in data.get(key, []):
+        for key, source in (("planner_messages", data), ("coordinator_messages", assignment)):
+            for m in source.get(key, []):
                 out.append(f"   prompt {m.get('role')}: {_short(m.get('content'), 2000)}")
     return out
 

@@ -119,7 +119,7 @@ def test_submit_from_the_page_watch_the_graph_fill_in_and_the_answer_appear(page
     node(page, "1").click()
     expect(page.locator("#subtask-result")).to_have_text(re.compile("done: find alpha"))
     page.get_by_role("button", name="Show trajectory").click()
-    expect(page.locator("#trajectory")).to_contain_text("subtask.dispatched")
+    expect(page.locator("#trajectory")).to_contain_text("plan.assigned")   # the event that dispatched it
     expect(page.locator("#trajectory")).to_contain_text("subtask.succeeded")
     page.screenshot(path=str(shots / "task.png"), full_page=True)
 
@@ -410,6 +410,9 @@ def test_approve_a_waiting_tool_call_from_the_page(page, system, shots):
     expect(card).to_contain_text("Tool call waiting for your approval: add (subtask 1)")
     expect(card.locator(".tool-arguments")).to_contain_text('"a": 2')
     page.screenshot(path=str(shots / "tool-approval.png"), full_page=True)
+    deadline = time.time() + 5   # the record's progress is written within WF_RECORD_PROGRESS_INTERVAL_S (1 s)
+    while system.get(task_id)["status"] != "TASK_STATUS_RUNNING" and time.time() < deadline:
+        time.sleep(0.1)
     assert system.get(task_id)["status"] == "TASK_STATUS_RUNNING"
     page.get_by_label("Comment, or why it is denied (optional)").fill("fine")
     page.get_by_role("button", name="Approve the add call in subtask 1").click()

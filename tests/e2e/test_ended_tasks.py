@@ -7,7 +7,7 @@ import time
 import nats
 import pytest
 
-from tests.support.system import System, stored_events
+from tests.support.system import System, dispatches, stored_events
 from workforce.core.channel import layout
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,7 @@ def test_a_queued_subtask_of_a_cancelled_task_is_skipped(tmp_path):
         _wait_for(lambda: any(e["type"] == "subtask.started" for e in stored_events(system.nats.url, busy)), 30,
                   "the busy subtask did not start", system)
         queued = system.submit("SUBTASKS:\n- never run this @echo", metadata={"temperature": "0.3"})["task_id"]
-        _wait_for(lambda: any(e["type"] == "subtask.dispatched" for e in stored_events(system.nats.url, queued)), 30,
+        _wait_for(lambda: dispatches(stored_events(system.nats.url, queued)), 30,
                   "the second subtask was not dispatched", system)
         assert system.cancel(queued, "changed my mind")["status"] == "TASK_STATUS_CANCELLED"
 

@@ -49,7 +49,7 @@ def test_a_question_runs_end_to_end_and_the_code_worker_runs_code(local):
                                                  "answer_format": "Answer with the number only."}).json()["task_id"]
     record, events = finish(local, task_id)
     assert assert_plans_valid(events) >= 1
-    assert any(e["type"] == "assignment.created" for e in events)
+    assert any(e["type"] == "plan.assigned" and (e.get("data") or {}).get("assignment") for e in events)
     runs = [e for e in events if e["type"] == "tool.call" and e["data"]["tool"] == "run_python"]
     assert runs, [e["type"] for e in events]
     assert any(e["data"]["ok"] for e in runs)  # the sandbox really executed the model's code

@@ -234,6 +234,12 @@ class System:
         return out
 
 
+def dispatches(events: list[dict]) -> list[tuple[int, dict]]:
+    """(index of the event, {subtask_id, worker_type, attempt_id}) for every subtask an event set going (the
+    coordinator lists them in the `dispatched` data of the event that made them ready)."""
+    return [(i, d) for i, e in enumerate(events) for d in (e.get("data") or {}).get("dispatched") or []]
+
+
 def stored_events(nats_url: str, task_id: str) -> list[dict]:
     """Every event stored for a task, read straight from the stream (also those after the terminal event)."""
     import asyncio

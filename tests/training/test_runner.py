@@ -89,6 +89,7 @@ async def test_samples_temperatures_trajectories_and_concurrency(system, dataset
     assert plan["subtasks"][0]["content"] == "Capital of France?"
     (sub,) = trajectory["subtasks"].values()
     assert sub["worker"] == "echo" and sub["status"] == "succeeded" and sub["content"].startswith("done:")
+    assert sub["attempts"] == 1 and any("Capital of France?" in str(m) for m in sub["messages"])  # the worker's own
     seqs = [e["seq"] for e in trajectory["events"]]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert q1["plan"]["subtasks"][0]["status"] == "SUBTASK_STATUS_DONE"

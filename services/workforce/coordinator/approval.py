@@ -31,8 +31,9 @@ def _iso(seconds: float) -> str:
 
 
 def propose(machine, plan: channel_pb2.PlanState, ready: channel_pb2.PlanReady,
-            subtasks: list[channel_pb2.Subtask]) -> None:
-    """Hold an assigned plan for a person's decision instead of dispatching it."""
+            subtasks: list[channel_pb2.Subtask], assignment: dict | None = None) -> None:
+    """Hold an assigned plan for a person's decision instead of dispatching it (`assignment`: how the model
+    assigned it, kept in the event)."""
     if any(p.plan_version == ready.plan_version for p in plan.proposals):
         return
     settings = machine.settings
@@ -49,7 +50,8 @@ def propose(machine, plan: channel_pb2.PlanState, ready: channel_pb2.PlanReady,
                       "kind": "replan" if ready.replaced_subtask_id else "plan",
                       "subtasks": [subtask_view(s) for s in subtasks],
                       "deadline": _iso(now + settings.approval_timeout_s),
-                      "timeout_policy": settings.approval_timeout_policy})
+                      "timeout_policy": settings.approval_timeout_policy,
+                      **({"assignment": assignment} if assignment else {})})
 
 
 def on_decision(machine, plan: channel_pb2.PlanState, decision: channel_pb2.ApprovalDecision, effects) -> None:

@@ -11,6 +11,7 @@ has a Nats-Msg-Id, so the server drops what was already published. The outbox is
 which first publishes a stored outbox that may not be out yet (another replica's, or one left by a crash).
 """
 
+import asyncio
 import logging
 import time
 
@@ -33,6 +34,9 @@ from .owned import Owned
 log = logging.getLogger(__name__)
 S = common_pb2
 APPLIED_KEEP = 500
+# Record statuses written at once: the final ones, and the one that waits for a person (who acts on the record;
+# leaving it is written at once too).
+URGENT_STATUSES = (*TERMINAL, S.TASK_STATUS_AWAITING_APPROVAL)
 
 
 class UnknownTask(Exception):
@@ -50,6 +54,8 @@ class Coordinator:
         # A cancel (wf.cancel.<task>) stops the task's assignment call. Only that: the coordinator publishes the
         # cancel itself when a task ends, and must not stop its own transition's publishing.
         self.inflight = InFlight()
+        self._flushes: dict[str, asyncio.TimerHandle] = {}   # task id → its pending progress write
+        self._background: set[asyncio.Task] = set()
 
     async def apply(self, task_id: str, key: str, message: channel_pb2.CoordinatorMessage) -> None:
         """Apply one inbox message: one compare-and-set of the plan, the task record when what a client sees
@@ -127,14 +133,14 @@ class Coordinator:
                                     msg_id=f"ev:{task_id}:assignfail:{version}")
             return None, usage, f"coordinator could not assign the subtasks: {exc}", {}
         log.info("assigned %d subtasks", len(assignments))
-        # Recorded in the committed outbox, so the event is the assignment that was applied, even on redelivery.
+        # Recorded in the committed outbox (plan.assigned or approval.requested), so the event is the assignment
+        # that was applied, even on redelivery.
         event = {"coordinator_messages": messages, "coordinator_output": raw, **detail,
                  "assignments": {sid: {"worker": w, "dependencies": deps} for sid, (w, deps) in assignments.items()}}
         return assignments, usage, "", event
 
     def _transition(self, plan, key: str, message, pre) -> Effects:
         """Apply the message to the plan in place (no I/O); the outbox gets what must be published."""
-        task_id = plan.task_id
         kind = message.WhichOneof("kind")
         effects = Effects()
         if kind == "plan":
@@ -144,10 +150,7 @@ class Coordinator:
             if failure:
                 self.machine.finish(plan, S.TASK_STATUS_FAILED, effects, reason=failure)
             elif assignments is not None:
-                version = message.plan.plan_version
-                self.machine.event(plan, "assignment.created", f"{len(assignments)} subtasks", data=event,
-                                   msg_id=f"ev:{task_id}:assign:{version}")
-                self.machine.on_plan(plan, message.plan, assignments, effects)
+                self.machine.on_plan(plan, message.plan, assignments, effects, event)
         elif kind == "result":
             _merge(plan.usage, message.result.usage)
             self.machine.on_result(plan, message.result, effects)
@@ -257,8 +260,12 @@ class Coordinator:
                 task_id=task_id, deadlines=channel_pb2.DeadlineCheck(now=now)))
 
     async def _project(self, plan: channel_pb2.PlanState) -> None:
-        """Write the task record only when what a client sees of it changed (compare-and-set on the revision
-        held here; the gateway writes the record too, on cancel)."""
+        """Write the task record when what a client sees of it changed (compare-and-set on the revision held here;
+        the gateway writes the record too, on cancel). A final status, or one waiting for a person, is written at
+        once; progress (other statuses on
+        the way, subtasks done, usage) at most once per record_progress_interval_s, the latest of it by a timer,
+        so a quick task's record is written twice in all (created, finished) while a slow one still shows
+        progress. The events are never held back."""
         for _ in range(50):
             held = self.owned.record(plan.task_id) or await self._read_record(plan.task_id)
             if held is None:
@@ -270,6 +277,10 @@ class Coordinator:
             new.CopyFrom(record)
             if not _projected(new, plan):
                 return
+            wait = self._progress_wait(record, plan)
+            if wait > 0:
+                self._flush_later(plan.task_id, wait)
+                return
             new.updated_at.GetCurrentTime()
             written = await self.channel.tasks.update(plan.task_id, new.SerializeToString(), revision)
             if written is not None:
@@ -277,6 +288,33 @@ class Coordinator:
                 return
             self.owned.forget_record(plan.task_id)
         raise CasConflict(plan.task_id)
+
+    def _progress_wait(self, record: common_pb2.TaskRecord, plan: channel_pb2.PlanState) -> float:
+        """Seconds until the record may take a progress write; 0 = now."""
+        interval = self.settings.record_progress_interval_s
+        if interval <= 0 or record.status != plan.status and (
+                plan.status in URGENT_STATUSES or record.status == S.TASK_STATUS_AWAITING_APPROVAL):
+            return 0.0
+        written_at = record.updated_at.ToMilliseconds() or record.created_at.ToMilliseconds()
+        return max(0.0, written_at / 1000 + interval - time.time())
+
+    def _flush_later(self, task_id: str, wait: float) -> None:
+        if task_id in self._flushes:
+            return  # one is set: it projects the plan as it is then
+        self._flushes[task_id] = asyncio.get_running_loop().call_later(
+            wait, lambda: self._background.add(asyncio.create_task(self._flush(task_id))))
+
+    async def _flush(self, task_id: str) -> None:
+        self._flushes.pop(task_id, None)
+        held = self.owned.plan(task_id)
+        if held is None:
+            return  # not held here any more: whoever applies its next message writes the record
+        try:
+            await self._project(held[0])
+        except Exception:
+            log.warning("could not write a task's progress", exc_info=True, extra={"task_id": task_id})
+        finally:
+            self._background.discard(asyncio.current_task())
 
     def _record(self, task_id: str, effects: Effects) -> None:
         for worker_type, status in effects.subtask_results:

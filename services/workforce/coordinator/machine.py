@@ -1,6 +1,7 @@
 """The coordinator's state transitions: each applies one inbox message to the plan and queues what must be
 published (work items, planner requests, events) in the plan's outbox. No I/O here."""
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -42,6 +43,16 @@ class Effects:
     finished: int = 0                                                       # terminal status reached
 
 
+def _trajectory(result: channel_pb2.SubtaskResult) -> dict:
+    """The worker's message history and tool trace, carried by its result into the subtask's outcome event."""
+    if not result.trajectory_json:
+        return {}
+    try:
+        return {"trajectory": json.loads(result.trajectory_json)}
+    except ValueError:
+        return {"trajectory": {"note": "the worker sent an unreadable trajectory"}}
+
+
 class Machine:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -52,14 +63,21 @@ class Machine:
         plan.outbox.add(subject=subject, msg_id=msg_id, payload=message.SerializeToString())
 
     def event(self, plan, type_: str, message: str = "", *, subtask_id: str = "", status: int = 0, msg_id: str = "",
-              data: dict | None = None) -> None:
+              data: dict | None = None, dispatch: bool = False) -> None:
+        """Queue an event. With dispatch=True the subtasks that became ready are dispatched right behind it and
+        listed in its data (`dispatched`), so no event of their own is needed and none precedes its cause."""
         event = channel_pb2.TaskEvent(task_id=plan.task_id, type=type_, source=self.settings.instance_id,
                                       subtask_id=subtask_id, message=message, status=status)
         event.time.GetCurrentTime()
-        if data:
-            event.data.update(data)
+        items = self._dispatch_ready(plan) if dispatch else []
+        if data or items:
+            event.data.update(dict(data or {}, **({"dispatched": [
+                {"subtask_id": s.subtask_id, "worker_type": s.assignee, "attempt_id": s.attempt_id}
+                for s, _ in items]} if items else {})))
         self._out(plan, layout.events_subject(plan.task_id), msg_id or f"ev:{plan.task_id}:{type_}:{subtask_id}:"
                   f"{plan.transitions}:{len(plan.outbox)}", event)
+        for s, item in items:  # after the event, so no worker's subtask.started can precede it
+            self._out(plan, layout.work_subject(s.assignee), s.attempt_id, item)
 
     def finish(self, plan, status: int, effects: Effects, reason: str = "", answer: str = "") -> None:
         if plan.status in TERMINAL:
@@ -79,11 +97,12 @@ class Machine:
 
     # ---- dispatching ----
 
-    def advance(self, plan, effects: Effects) -> None:
-        """Dispatch every ready subtask; ask for the answer when everything is done."""
+    def _dispatch_ready(self, plan) -> list:
+        """Mark every ready subtask dispatched: [(subtask, its work item)]."""
         if plan.status in TERMINAL:
-            return
+            return []
         now = time.time()
+        items = []
         for s in dag.ready(plan):
             s.attempts += 1
             s.status = S.SUBTASK_STATUS_DISPATCHED
@@ -99,21 +118,24 @@ class Machine:
             if plan.HasField("deadline"):
                 deadline = min(deadline, plan.deadline.seconds)
             item.deadline.FromSeconds(int(deadline))
-            # The event goes out before the work item, so no worker's subtask.started can precede it.
-            self.event(plan, "subtask.dispatched", s.assignee, subtask_id=s.subtask_id,
-                       data={"worker_type": s.assignee, "attempt_id": s.attempt_id})
-            self._out(plan, layout.work_subject(s.assignee), s.attempt_id, item)
+            items.append((s, item))
+        return items
+
+    def synthesize_when_done(self, plan) -> None:
+        """Ask for the answer once every subtask is done."""
         if plan.status == S.TASK_STATUS_RUNNING and dag.all_done(plan) and not plan.synthesis_requested:
             plan.synthesis_requested = True
             plan.status = S.TASK_STATUS_SYNTHESIZING
             request = channel_pb2.PlannerRequest(task_id=plan.task_id, synthesize=channel_pb2.SynthesizeRequest(
-                question=plan.question, answer_format=plan.answer_format, subtasks=dag.done(plan)))
+                question=plan.question, answer_format=plan.answer_format, subtasks=dag.done(plan)),
+                metadata=dict(plan.metadata))
             self.event(plan, "task.synthesizing", status=S.TASK_STATUS_SYNTHESIZING)  # before the answer's event
             self._out(plan, layout.PLANNER_SUBJECT, f"synth:{plan.task_id}", request)
 
     # ---- transitions ----
 
-    def on_plan(self, plan, ready_msg: channel_pb2.PlanReady, assignments: dict, effects: Effects) -> None:
+    def on_plan(self, plan, ready_msg: channel_pb2.PlanReady, assignments: dict, effects: Effects,
+                assignment: dict | None = None) -> None:
         if plan.status in TERMINAL:
             return
         new = []
@@ -123,11 +145,13 @@ class Machine:
                                       assignee=assignee, status=S.SUBTASK_STATUS_PENDING)
             new.append(sub)
         if approval.wanted(plan, ready_msg):  # held for a person's decision (approval.on_decision applies it)
-            approval.propose(self, plan, ready_msg, new)
+            approval.propose(self, plan, ready_msg, new, assignment)
             return
-        self.apply_plan(plan, new, ready_msg.replaced_subtask_id, ready_msg.plan_version, effects)
+        self.apply_plan(plan, new, ready_msg.replaced_subtask_id, ready_msg.plan_version, effects, assignment)
 
-    def apply_plan(self, plan, new: list, replaced_subtask_id: str, plan_version: int, effects: Effects) -> None:
+    def apply_plan(self, plan, new: list, replaced_subtask_id: str, plan_version: int, effects: Effects,
+                   assignment: dict | None = None) -> None:
+        """Run a plan (or a replacement): `assignment` is how the model assigned it, kept in plan.assigned."""
         if replaced_subtask_id:
             if dag.by_id(plan).get(replaced_subtask_id) is None:
                 return
@@ -138,10 +162,10 @@ class Machine:
             plan.subtasks.extend(new)
         plan.status = S.TASK_STATUS_RUNNING
         self.event(plan, "plan.assigned", f"{len(new)} subtasks", data={
-            "plan_version": plan_version,
+            "plan_version": plan_version, **({"assignment": assignment} if assignment else {}),
             "assignments": [{"task_id": s.subtask_id, "assignee_id": s.assignee, "dependencies": list(s.dependencies)}
-                            for s in new]}, status=S.TASK_STATUS_RUNNING)
-        self.advance(plan, effects)
+                            for s in new]}, status=S.TASK_STATUS_RUNNING, dispatch=True)
+        self.synthesize_when_done(plan)
 
     def on_result(self, plan, result: channel_pb2.SubtaskResult, effects: Effects, reason_prefix: str = "") -> None:
         sub = dag.by_id(plan).get(result.subtask_id)
@@ -156,15 +180,17 @@ class Machine:
             sub.result = result.content[:RESULT_KEEP_CHARS]
             self.event(plan, "subtask.succeeded", result.content[:RESULT_KEEP_CHARS], subtask_id=sub.subtask_id,
                        data={"worker_type": sub.assignee, "attempt_id": sub.attempt_id,
-                             "tool_calls": result.tool_calls, "worker_instance": result.worker_instance})
-            self.advance(plan, effects)
+                             "tool_calls": result.tool_calls, "worker_instance": result.worker_instance,
+                             **_trajectory(result)}, dispatch=True)
+            self.synthesize_when_done(plan)
             return
         reason = reason_prefix + result.content
         sub.status = S.SUBTASK_STATUS_FAILED
         sub.failures += 1
         sub.failure_reason = reason[:RESULT_KEEP_CHARS]
         self.event(plan, "subtask.failed", reason[:RESULT_KEEP_CHARS], subtask_id=sub.subtask_id,
-                   data={"worker_type": sub.assignee, "attempt_id": sub.attempt_id, "failures": sub.failures})
+                   data={"worker_type": sub.assignee, "attempt_id": sub.attempt_id, "failures": sub.failures,
+                         **_trajectory(result)})
         threshold = self.settings.replan_threshold
         if sub.failures >= threshold:
             self.finish(plan, S.TASK_STATUS_FAILED, effects,
@@ -176,7 +202,7 @@ class Machine:
         effects.replans += 1
         request = channel_pb2.PlannerRequest(task_id=plan.task_id, replan=channel_pb2.ReplanRequest(
             question=plan.question, subtasks=list(plan.subtasks), failed_subtask_id=sub.subtask_id,
-            failure_reason=reason, plan_version=plan.plan_version))
+            failure_reason=reason, plan_version=plan.plan_version), metadata=dict(plan.metadata))
         self._out(plan, layout.PLANNER_SUBJECT, f"replan:{plan.task_id}:{plan.plan_version}", request)
         self.event(plan, "replan.requested", reason[:2000], subtask_id=sub.subtask_id,
                    data={"plan_version": plan.plan_version, "failures": sub.failures})

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     sweep_period_s: float = 2.0           # how often the sweeper leader checks deadlines and stalled submits
     submit_grace_s: float = 30.0          # a task still QUEUED without a plan this long is handed to the planner again
     subtask_timeout_s: int = 600
+    # "Still working" signals (task.planning with the PLANNING record, subtask.started) are sent only for a step
+    # still running after this long; quick steps are told by their outcome alone. 0 = always send them at once.
+    progress_signal_delay_s: float = Field(1.0, ge=0.0)
+    # The coordinator writes a task record's progress (subtasks done, usage, non-final statuses) at most this
+    # often per task; a final status is written at once. 0 = on every visible change.
+    record_progress_interval_s: float = Field(1.0, ge=0.0)
     assignment_retries: int = 1           # retries with feedback when the assignment names bad ids
     max_subtasks: int = 12
     subtask_chars: int = 600              # longest subtask text the planner may write

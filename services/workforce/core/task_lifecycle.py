@@ -19,7 +19,8 @@ async def start_task(channel, record: common_pb2.TaskRecord) -> None:
     finished by the client's retry (gateway) or by the coordinator's sweeper."""
     task_id = record.task_id   # its wf-active entry was written before its record (gateway/tasks.py)
     request = channel_pb2.PlannerRequest(task_id=task_id, decompose=channel_pb2.DecomposeRequest(
-        question=record.question, answer_format=record.answer_format, files=list(record.files)))
+        question=record.question, answer_format=record.answer_format, files=list(record.files)),
+        metadata=dict(record.metadata))
     await channel.publish_pipelined([
         channel.event_entry(task_id, "task.submitted", record.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
                             msg_id=f"ev:{task_id}:submitted"),

@@ -45,8 +45,11 @@ async def stored_events(channel: Channel, task_id: str, wait_s: float = 2.0) -> 
 
 
 async def subtask_trajectory(channel: Channel, task_id: str, subtask_id: str) -> list[dict]:
-    """The events of one subtask: dispatches, starts, tool calls, the worker's messages, its results."""
-    return [_json(e) for e in await stored_events(channel, task_id) if e.subtask_id == subtask_id]
+    """The events of one subtask: those that dispatched it, its starts, tool calls, results (with the worker's
+    messages)."""
+    events = [_json(e) for e in await stored_events(channel, task_id)]
+    return [e for e in events if e.get("subtask_id") == subtask_id or any(
+        d.get("subtask_id") == subtask_id for d in (e.get("data") or {}).get("dispatched") or [])]
 
 
 class FailureLog:

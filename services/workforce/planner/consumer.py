@@ -12,7 +12,8 @@ import logging
 from google.protobuf.message import DecodeError
 
 from ..core.channel import Channel, ConsumerLoop, layout
-from ..core.task_lifecycle import TERMINAL_STATUSES, update_record
+from ..core.progress import LateSignal
+from ..core.task_lifecycle import update_record
 from ..core.channel.consumer import Poison
 from ..core.channel.inflight import InFlight, TaskCancelled
 from ..core.channel.registry import RegistryCache
@@ -48,13 +49,13 @@ class PlannerConsumer:
         request = self._decode(msg)
         task_id = request.task_id
         with task_context(task_id):
-            record = await self.channel.get_task(task_id)
-            if record is None or record.status in TERMINAL_STATUSES:
+            if self.inflight.was_cancelled(task_id):
                 return
             kind = request.WhichOneof("kind")
-            temperature = _safe_temperature(record.metadata)  # per request: handlers run concurrently
+            # the task's options travel with the request: no record read per request
+            temperature = _safe_temperature(request.metadata)  # per request: handlers run concurrently
             try:
-                answer_type = answer_type_of(record.metadata)
+                answer_type = answer_type_of(request.metadata)
             except ValueError:
                 answer_type = "text"
             try:
@@ -99,15 +100,22 @@ class PlannerConsumer:
             raise Poison("planner request without a kind")
 
     async def _decompose(self, task_id: str, request: channel_pb2.DecomposeRequest, temperature) -> None:
-        def planning(record):
-            if record.status != common_pb2.TASK_STATUS_QUEUED:
-                return False
-            record.status = common_pb2.TASK_STATUS_PLANNING
+        async def planning():
+            def queued_to_planning(record):
+                if record.status != common_pb2.TASK_STATUS_QUEUED:
+                    return False
+                record.status = common_pb2.TASK_STATUS_PLANNING
 
-        await update_record(self.channel, task_id, planning)
-        await self.channel.emit(task_id, "task.planning", status=common_pb2.TASK_STATUS_PLANNING,
-                                msg_id=f"ev:{task_id}:planning")
-        plan, outcome = await self.planner.decompose(task_id, request, await self.registry.workers(), temperature)
+            await update_record(self.channel, task_id, queued_to_planning)
+            await self.channel.emit(task_id, "task.planning", status=common_pb2.TASK_STATUS_PLANNING,
+                                    msg_id=f"ev:{task_id}:planning")
+
+        signal = await LateSignal(self.channel.layout.settings.progress_signal_delay_s, planning).start()
+        try:
+            plan, outcome = await self.planner.decompose(task_id, request, await self.registry.workers(),
+                                                         temperature)
+        finally:
+            await signal.settle()
         log.info("plan created: %d subtasks, %d repairs", len(plan.subtasks), len(outcome.repairs))
         await self._publish_once(f"{task_id}.decompose.0", task_id, {
             "type": "plan.created", "message": f"{len(plan.subtasks)} subtasks", "subtask_id": "",

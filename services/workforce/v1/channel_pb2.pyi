@@ -190,16 +190,25 @@ class ToolCallRequest(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., call_id: _Optional[str] = ..., subtask_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., worker_type: _Optional[str] = ..., tool: _Optional[str] = ..., arguments: _Optional[str] = ..., call_index: _Optional[int] = ..., asked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeout_policy: _Optional[str] = ..., worker_instance: _Optional[str] = ...) -> None: ...
 
 class PlannerRequest(_message.Message):
-    __slots__ = ("task_id", "decompose", "replan", "synthesize")
+    __slots__ = ("task_id", "decompose", "replan", "synthesize", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     DECOMPOSE_FIELD_NUMBER: _ClassVar[int]
     REPLAN_FIELD_NUMBER: _ClassVar[int]
     SYNTHESIZE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     decompose: DecomposeRequest
     replan: ReplanRequest
     synthesize: SynthesizeRequest
-    def __init__(self, task_id: _Optional[str] = ..., decompose: _Optional[_Union[DecomposeRequest, _Mapping]] = ..., replan: _Optional[_Union[ReplanRequest, _Mapping]] = ..., synthesize: _Optional[_Union[SynthesizeRequest, _Mapping]] = ...) -> None: ...
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, task_id: _Optional[str] = ..., decompose: _Optional[_Union[DecomposeRequest, _Mapping]] = ..., replan: _Optional[_Union[ReplanRequest, _Mapping]] = ..., synthesize: _Optional[_Union[SynthesizeRequest, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class DecomposeRequest(_message.Message):
     __slots__ = ("question", "answer_format", "files")
@@ -315,7 +324,7 @@ class DependencyResult(_message.Message):
     def __init__(self, subtask_id: _Optional[str] = ..., content: _Optional[str] = ..., result: _Optional[str] = ...) -> None: ...
 
 class SubtaskResult(_message.Message):
-    __slots__ = ("task_id", "subtask_id", "attempt_id", "content", "failed", "worker_type", "worker_instance", "tool_calls", "files", "usage", "duration_s")
+    __slots__ = ("task_id", "subtask_id", "attempt_id", "content", "failed", "worker_type", "worker_instance", "tool_calls", "files", "usage", "duration_s", "trajectory_json")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -334,6 +343,7 @@ class SubtaskResult(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    TRAJECTORY_JSON_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     subtask_id: str
     attempt_id: str
@@ -345,7 +355,8 @@ class SubtaskResult(_message.Message):
     files: _containers.RepeatedCompositeFieldContainer[_common_pb2.FileRef]
     usage: _containers.MessageMap[str, _common_pb2.Usage]
     duration_s: float
-    def __init__(self, task_id: _Optional[str] = ..., subtask_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., content: _Optional[str] = ..., failed: _Optional[bool] = ..., worker_type: _Optional[str] = ..., worker_instance: _Optional[str] = ..., tool_calls: _Optional[int] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., duration_s: _Optional[float] = ...) -> None: ...
+    trajectory_json: str
+    def __init__(self, task_id: _Optional[str] = ..., subtask_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., content: _Optional[str] = ..., failed: _Optional[bool] = ..., worker_type: _Optional[str] = ..., worker_instance: _Optional[str] = ..., tool_calls: _Optional[int] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., duration_s: _Optional[float] = ..., trajectory_json: _Optional[str] = ...) -> None: ...
 
 class CoordinatorMessage(_message.Message):
     __slots__ = ("task_id", "plan", "result", "final_answer", "cancel", "dead_letter", "planner_failure", "started", "approval", "deadlines")

@@ -9,6 +9,7 @@ the worker registry alive.
 import asyncio
 import contextlib
 import importlib
+import json
 import logging
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from ..core.channel import Channel, ConsumerLoop, connect, layout
 from ..core.channel.consumer import Poison
 from ..core.config import Settings
 from ..core.llm import make_llm
+from ..core.progress import LateSignal
 from ..core.metrics import SUBTASK_DURATION, WORKER_BUSY, WORKER_CAPACITY
 from ..v1 import channel_pb2, common_pb2
 from .agent import AgentOutcome, make_agent
@@ -32,7 +34,7 @@ from .tools import ToolBudgetExceeded, ToolContext, WorkerSpec
 
 log = logging.getLogger(__name__)
 
-TRAJECTORY_LIMIT = 256 * 1024  # bytes of message history kept in one event
+TRAJECTORY_LIMIT = 256 * 1024  # bytes of message history a result carries (into its outcome event)
 
 
 def load_spec(worker_type: str, settings: Settings) -> WorkerSpec:
@@ -114,16 +116,22 @@ class WorkerRuntime:
         outcome = await self.execute(item, msg.metadata.num_delivered if msg.metadata else 1, dict(item.metadata))
         if outcome is None:
             return
+        await self.channel.to_coordinator(
+            channel_pb2.CoordinatorMessage(task_id=item.task_id, result=self.result(item, outcome)),
+            msg_id=f"result:{item.attempt_id}")
+
+    def result(self, item: channel_pb2.WorkItem, outcome: AgentOutcome) -> channel_pb2.SubtaskResult:
+        """The outcome as the coordinator records it; the message history rides along (trajectory_json) into the
+        subtask's outcome event instead of an event of its own."""
         result = channel_pb2.SubtaskResult(
             task_id=item.task_id, subtask_id=item.subtask_id, attempt_id=item.attempt_id,
             content=outcome.content, failed=outcome.failed, worker_type=self.spec.worker_type,
             worker_instance=self.settings.instance_id, tool_calls=outcome.tool_calls,
             files=getattr(outcome, "files", []), duration_s=getattr(outcome, "duration_s", 0.0),
+            trajectory_json=trajectory_json(outcome),
         )
         outcome.usage.merge_into(result.usage)
-        await self.channel.to_coordinator(
-            channel_pb2.CoordinatorMessage(task_id=item.task_id, result=result), msg_id=f"result:{item.attempt_id}"
-        )
+        return result
 
     async def execute(self, item: channel_pb2.WorkItem, delivery: int = 1,
                       metadata: dict | None = None) -> AgentOutcome | None:
@@ -136,8 +144,9 @@ class WorkerRuntime:
             files=list(item.files), channel=self.channel, metadata=metadata or dict(item.metadata),
             delivery=delivery,
         )
-        await ctx.emit("subtask.started", f"{self.settings.instance_id} (delivery {delivery})",
-                       {"attempt_id": item.attempt_id, "instance": self.settings.instance_id, "delivery": delivery})
+        started_signal = await LateSignal(self.settings.progress_signal_delay_s, lambda: ctx.emit(
+            "subtask.started", f"{self.settings.instance_id} (delivery {delivery})",
+            {"attempt_id": item.attempt_id, "instance": self.settings.instance_id, "delivery": delivery})).start()
         timeout = self._timeout(item)
         started = time.perf_counter()
         WORKER_BUSY.labels(self.spec.worker_type).inc()
@@ -158,6 +167,7 @@ class WorkerRuntime:
             log.exception("agent crashed on %s", item.attempt_id)
             outcome = AgentOutcome(f"worker error: {type(exc).__name__}: {exc}", True)
         finally:
+            await started_signal.settle()
             self.running.pop(item.attempt_id, None)
             WORKER_BUSY.labels(self.spec.worker_type).dec()
             if workdir.exists():
@@ -168,7 +178,6 @@ class WorkerRuntime:
         outcome.files = list(ctx.produced)
         SUBTASK_DURATION.labels(self.spec.worker_type, "failed" if outcome.failed else "done").observe(
             outcome.duration_s)
-        await self._record_trajectory(ctx, outcome)
         return outcome
 
     def _timeout(self, item: channel_pb2.WorkItem) -> float:
@@ -178,19 +187,18 @@ class WorkerRuntime:
             timeout = max(1.0, min(timeout, left))
         return timeout
 
-    async def _record_trajectory(self, ctx: ToolContext, outcome: AgentOutcome) -> None:
-        messages, size = [], 0
-        for m in outcome.messages:
-            size += len(str(m))
-            if size > TRAJECTORY_LIMIT:
-                messages.append({"role": "note", "content": "trajectory truncated"})
-                break
-            messages.append(m)
-        with contextlib.suppress(Exception):
-            await ctx.emit("subtask.trajectory", "failed" if outcome.failed else "done", {
-                "messages": messages, "tool_calls": outcome.tool_calls, "failed": outcome.failed,
-                "content": outcome.content,
-            })
+
+def trajectory_json(outcome: AgentOutcome) -> str:
+    """The worker's message history (up to TRAJECTORY_LIMIT) and tool count, as JSON."""
+    messages, size = [], 0
+    for m in outcome.messages:
+        size += len(str(m))
+        if size > TRAJECTORY_LIMIT:
+            messages.append({"role": "note", "content": "trajectory truncated"})
+            break
+        messages.append(m)
+    return json.dumps({"messages": messages, "tool_calls": outcome.tool_calls, "failed": outcome.failed},
+                      ensure_ascii=False, default=str)
 
 
 async def serve(settings: Settings, stop: asyncio.Event, worker_type: str) -> None:

@@ -20,11 +20,4 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         outcome = await self.runtime.execute(request)
         if outcome is None:
             await context.abort(grpc.StatusCode.CANCELLED, "the task was cancelled")
-        result = channel_pb2.SubtaskResult(
-            task_id=request.task_id, subtask_id=request.subtask_id, attempt_id=request.attempt_id,
-            content=outcome.content, failed=outcome.failed, worker_type=self.runtime.spec.worker_type,
-            worker_instance=self.runtime.settings.instance_id, tool_calls=outcome.tool_calls,
-            files=outcome.files, duration_s=outcome.duration_s,
-        )
-        outcome.usage.merge_into(result.usage)
-        return result
+        return self.runtime.result(request, outcome)

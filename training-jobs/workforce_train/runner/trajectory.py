@@ -2,8 +2,9 @@
 and per subtask the worker, the tool trace, the worker's full message history and its result.
 
 Event types (data fields): plan.created / plan.replanned (planner_messages, planner_output, subtasks),
-plan.assigned (assignments), subtask.dispatched / subtask.started, tool.call (tool, arguments, result, ok),
-subtask.trajectory (messages, tools), subtask.succeeded / subtask.failed (content), replan.requested,
+plan.assigned (assignments, the coordinator's assignment call), subtask.started, tool.call (tool, arguments,
+result, ok), subtask.succeeded / subtask.failed (content; trajectory: the worker's messages), replan.requested,
+and on any event `dispatched` (the subtasks it set going: subtask_id, worker_type, attempt_id),
 answer.created (planner_messages, planner_output), task.succeeded / failed / cancelled; with plan review:
 approval.requested (subtasks as proposed), approval.approved / approval.edited (decided_by, via, changes,
 subtasks as run) / approval.rejected (reason), so training data keeps what a person changed.
@@ -39,6 +40,10 @@ def build_trajectory(events: list[dict]) -> dict:
     }
     for event in sorted(events, key=lambda e: e["seq"]):
         kind, data, sid = event["type"], event.get("data") or {}, event.get("subtask_id", "")
+        for dispatched in data.get("dispatched") or []:
+            sub = _subtask(trajectory, dispatched.get("subtask_id", ""))
+            sub["attempts"] += 1
+            sub["worker"] = dispatched.get("worker_type") or sub["worker"]
         if kind in PLANNER_EVENTS:
             trajectory["planner_calls"].append(
                 {
@@ -58,15 +63,12 @@ def build_trajectory(events: list[dict]) -> dict:
             trajectory["replans"].append({"subtask_id": sid, "reason": event.get("message", ""), **data})
         elif sid and kind.startswith("subtask.") or kind == "tool.call":
             sub = _subtask(trajectory, sid)
-            if kind == "subtask.dispatched":
-                sub["attempts"] += 1
-                sub["worker"] = data.get("worker_type") or data.get("assignee") or sub["worker"]
-            elif kind == "subtask.trajectory":
-                sub["messages"] = data.get("messages") or data.get("history") or []
-                sub["tools"] = data.get("tools") or sub["tools"]
-            elif kind in ("subtask.succeeded", "subtask.failed"):
+            if kind in ("subtask.succeeded", "subtask.failed"):
                 sub["status"] = kind.split(".", 1)[1]
                 sub["content"] = data.get("content", event.get("message", ""))
+                worker = data.get("trajectory") or {}
+                sub["messages"] = worker.get("messages") or sub["messages"]
+                sub["tools"] = worker.get("tools") or sub["tools"]
             elif kind == "tool.call":
                 sub["tool_calls"].append({k: data.get(k) for k in ("tool", "arguments", "result", "ok")})
     return trajectory

@@ -2,6 +2,7 @@
 a model call in the planner or the coordinator included, not only a worker's subtask."""
 
 import asyncio
+import collections
 import contextlib
 import logging
 
@@ -15,9 +16,16 @@ class TaskCancelled(Exception):
 
 
 class InFlight:
+    REMEMBER = 10_000  # cancelled task ids kept, so a request that arrives after its task's cancel is skipped
+
     def __init__(self):
         self._running: dict[str, set[asyncio.Task]] = {}
         self._cancelled: set[asyncio.Task] = set()
+        self._cancelled_tasks: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def was_cancelled(self, task_id: str) -> bool:
+        """Whether a cancel of the task was heard (since this process started; the last REMEMBER of them)."""
+        return task_id in self._cancelled_tasks
 
     async def run(self, task_id: str, coro):
         """Await `coro` as cancellable work of the task; TaskCancelled if a cancel stopped it."""
@@ -39,6 +47,9 @@ class InFlight:
                     del self._running[task_id]
 
     def cancel(self, task_id: str) -> int:
+        self._cancelled_tasks[task_id] = None
+        while len(self._cancelled_tasks) > self.REMEMBER:
+            self._cancelled_tasks.popitem(last=False)
         stopped = 0
         for work in list(self._running.get(task_id, ())):
             if not work.done():

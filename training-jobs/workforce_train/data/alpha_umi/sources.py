@@ -1,5 +1,5 @@
 """Inputs of the α-UMi builders: a directory of ToolBench answer files, stage-1 / stage-2 JSON, or our
-dataset-runner records (the tool worker's `subtask.trajectory` message histories)."""
+dataset-runner records (the tool worker's message histories, from its subtasks' outcome events)."""
 
 from pathlib import Path
 

@@ -29,7 +29,21 @@ export class PlanModel {
     return n;
   }
 
+  // Applies one event; true when the drawing changed. Any event may set subtasks going (data.dispatched).
   apply(e) {
+    let changed = this.applyOwn(e);
+    for (const x of (e.data || {}).dispatched || []) {
+      const n = this.node(x.subtask_id);
+      n.status = "dispatched";
+      n.worker = x.worker_type || n.worker;
+      const attempt = Number(String(x.attempt_id || "").split("/").pop());
+      n.attempts = Number.isFinite(attempt) && attempt > 0 ? attempt : n.attempts + 1;
+      changed = true;
+    }
+    return changed;
+  }
+
+  applyOwn(e) {
     const d = e.data || {};
     const sid = e.subtask_id || "";
     switch (e.type) {
@@ -91,14 +105,6 @@ export class PlanModel {
           }
         }
         return true;
-      case "subtask.dispatched": {
-        const n = this.node(sid);
-        n.status = "dispatched";
-        n.worker = d.worker_type || n.worker;
-        const attempt = Number(String(d.attempt_id || "").split("/").pop());
-        n.attempts = Number.isFinite(attempt) && attempt > 0 ? attempt : n.attempts + 1;
-        return true;
-      }
       case "subtask.started":
         this.node(sid).instance = e.message || "";
         return false;
