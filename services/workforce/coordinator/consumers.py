@@ -68,7 +68,8 @@ class CoordinatorConsumers:
         with task_context(message.task_id):
             async with self._lock(message.task_id):
                 try:
-                    await self.coordinator.apply(message.task_id, key, message)
+                    await self.coordinator.apply(message.task_id, key, message,
+                                                 first_delivery=not msg.metadata or msg.metadata.num_delivered <= 1)
                 except UnknownTask as exc:
                     raise Poison(f"message for unknown task {exc}") from exc
                 except TaskCancelled:

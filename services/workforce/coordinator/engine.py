@@ -57,10 +57,11 @@ class Coordinator:
         self._flushes: dict[str, asyncio.TimerHandle] = {}   # task id → its pending progress write
         self._background: set[asyncio.Task] = set()
 
-    async def apply(self, task_id: str, key: str, message: channel_pb2.CoordinatorMessage) -> None:
+    async def apply(self, task_id: str, key: str, message: channel_pb2.CoordinatorMessage,
+                    first_delivery: bool = False) -> None:
         """Apply one inbox message: one compare-and-set of the plan, the task record when what a client sees
         changed, then the outbox in one pipeline."""
-        plan, revision, published = await self._load(task_id)
+        plan, revision, published = await self._load(task_id, message if first_delivery else None)
         if key in plan.applied:  # redelivered after its transition was committed: publish what it queued
             await self._publish(plan)
             return
@@ -87,11 +88,19 @@ class Coordinator:
                 return
         raise CasConflict(task_id)
 
-    async def _load(self, task_id: str) -> tuple[channel_pb2.PlanState, int, bool]:
-        """The plan as held here, else as stored, else a new one from the task record (revision 0)."""
+    async def _load(self, task_id: str, message: channel_pb2.CoordinatorMessage | None = None
+                    ) -> tuple[channel_pb2.PlanState, int, bool]:
+        """The plan as held here, else as stored, else a new one from the task record (revision 0). A task's first
+        plan, on its first delivery, carries the record as submitted: its plan starts from that without a read
+        (a plan stored meanwhile makes the create conflict, and the retry reads)."""
         held = self.owned.plan(task_id)
         if held is not None:
             return held
+        seed = message.plan if message is not None and message.WhichOneof("kind") == "plan" else None
+        if seed is not None and seed.HasField("task") and seed.task_revision and seed.plan_version == 0 \
+                and not self.inflight.was_cancelled(task_id):
+            self.owned.keep_record(seed.task, seed.task_revision)
+            return new_plan(seed.task), 0, True
         plan, revision = await self.channel.get_plan(task_id)
         if plan is not None:
             return plan, revision, False
@@ -194,7 +203,7 @@ class Coordinator:
         await self.channel.publish_pipelined(entries, task_id)
         self.owned.published(task_id)
         if plan.status in TERMINAL:
-            await self.channel.active.delete(task_id)
+            await self.channel.active.erase(task_id)
             await release_quota(self.channel, task_id)
 
     async def _ended_elsewhere(self, plan) -> bool:
@@ -226,18 +235,21 @@ class Coordinator:
         if await update_record(self.channel, task_id, failed):
             await self.channel.emit(task_id, "task.failed", reason[:500], status=S.TASK_STATUS_FAILED,
                                     msg_id=terminal_event_id(task_id))
-        await self.channel.active.delete(task_id)
+        await self.channel.active.erase(task_id)
 
     async def sweep_task(self, task_id: str, now: float) -> None:
-        """Apply deadlines and approval timeouts to one active task (the sweeper leader calls it)."""
-        plan, _ = await self.channel.get_plan(task_id)
+        """Apply deadlines and approval timeouts to one active task (the sweeper leader calls it). A plan held here
+        is not read again: a stale copy at worst asks for a deadline check that the transition finds moot (it
+        re-reads on the compare-and-set conflict)."""
+        held = self.owned.plan(task_id)
+        plan = held[0] if held is not None else (await self.channel.get_plan(task_id))[0]
         if plan is None:
             record = await self.channel.get_task(task_id)
             grace = self.settings.submit_grace_s
             if record is None and valid_task_id(task_id) and now * 1000 - created_ms(task_id) < grace * 1000:
                 return  # its submit is still being written
             if record is None or record.status in TERMINAL:
-                await self.channel.active.delete(task_id)
+                await self.channel.active.erase(task_id)
                 return
             if record.status == S.TASK_STATUS_QUEUED and now - record.created_at.seconds > grace:
                 await start_task(self.channel, record)  # a submit cut short before the planner was asked
@@ -247,7 +259,7 @@ class Coordinator:
                         stage="decompose", reason="task deadline exceeded before a plan was made")))
             return
         if plan.status in TERMINAL:
-            await self.channel.active.delete(task_id)   # its last outbox was published before its message's ack
+            await self.channel.active.erase(task_id)   # its last outbox was published before its message's ack
             return
         if plan.proposals:
             await approval.sweep(self, task_id, plan, now)

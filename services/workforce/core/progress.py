@@ -19,6 +19,7 @@ class LateSignal:
         self.delay_s, self._send = delay_s, send
         self._task: asyncio.Task | None = None
         self._sending = False
+        self.sent = False   # whether it was sent (or is being sent)
 
     async def start(self) -> "LateSignal":
         if self.delay_s <= 0:
@@ -33,6 +34,7 @@ class LateSignal:
         await self._deliver()
 
     async def _deliver(self) -> None:
+        self.sent = True
         try:
             await self._send()
         except Exception:  # a progress signal is best effort: the outcome tells the story

@@ -14,13 +14,17 @@ TERMINAL_STATUSES = {
 }
 
 
-async def start_task(channel, record: common_pb2.TaskRecord) -> None:
+async def start_task(channel, record: common_pb2.TaskRecord, revision: int = 0) -> None:
     """Announce a written task and hand it to the planner. Idempotent (message ids), so an interrupted submit is
-    finished by the client's retry (gateway) or by the coordinator's sweeper."""
+    finished by the client's retry (gateway) or by the coordinator's sweeper. With the record's KV revision the
+    request carries the record on (to the coordinator, in the first plan), which then reads nothing to start."""
     task_id = record.task_id   # its wf-active entry was written before its record (gateway/tasks.py)
-    request = channel_pb2.PlannerRequest(task_id=task_id, decompose=channel_pb2.DecomposeRequest(
-        question=record.question, answer_format=record.answer_format, files=list(record.files)),
-        metadata=dict(record.metadata))
+    decompose = channel_pb2.DecomposeRequest(question=record.question, answer_format=record.answer_format,
+                                             files=list(record.files))
+    if revision:
+        decompose.task.CopyFrom(record)
+        decompose.task_revision = revision
+    request = channel_pb2.PlannerRequest(task_id=task_id, decompose=decompose, metadata=dict(record.metadata))
     await channel.publish_pipelined([
         channel.event_entry(task_id, "task.submitted", record.question[:500], status=common_pb2.TASK_STATUS_QUEUED,
                             msg_id=f"ev:{task_id}:submitted"),

@@ -94,6 +94,10 @@ class EventHub:
             _, dropped = self.recent.popitem(last=False)
             self.recent_bytes -= sum(e.ByteSize() for e in dropped)
 
+    def holds_history(self, task_id: str) -> bool:
+        """Whether every event of the task so far is in memory here (the hub saw its first one)."""
+        return task_id in self.recent
+
     async def watch(self, task_id: str, from_seq: int = 0,
                     idle_timeout: float | None = None) -> AsyncIterator[channel_pb2.TaskEvent]:
         """The task's events from stream sequence from_seq (0 = all) until its terminal event, or until nothing

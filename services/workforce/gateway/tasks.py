@@ -4,6 +4,7 @@ Every operation takes the Caller: a task another identity owns is answered exact
 """
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import mimetypes
@@ -50,6 +51,9 @@ class Submission:
 FINISHED_WATCH_IDLE_S = 2.0
 
 
+OWNERS_KEPT = 100_000
+
+
 class TaskService:
     def __init__(self, channel: Channel, settings: Settings):
         self.channel = channel
@@ -57,6 +61,9 @@ class TaskService:
         self.quotas = Quotas(channel, settings)
         self.index = TaskIndex(channel)
         self.hub = EventHub(channel)   # serve() runs it: one event subscription for every watcher
+        # Owners of the tasks submitted here (an owner never changes): watching one whose whole history the hub
+        # holds needs no record read.
+        self.owners: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     async def start(self) -> None:
         await self.quotas.start()
@@ -146,19 +153,23 @@ class TaskService:
                 await self.channel.idempotency.delete(idem)
             raise
         try:
-            record = await self._write(sub, caller, task_id)
+            written = await self._write(sub, caller, task_id)
         except BaseException:
             with contextlib.suppress(Exception):   # the original error is the one to report
                 await self.quotas.release(caller, task_id)
             raise
-        if record is None:                 # a concurrent submission with the same key wrote it first
+        if written is None:                # a concurrent submission with the same key wrote it first
             return await self.channel.get_task(task_id), False
-        await start_task(self.channel, record)
+        record, revision = written
+        self.owners[task_id] = record.owner
+        while len(self.owners) > OWNERS_KEPT:
+            self.owners.popitem(last=False)
+        await start_task(self.channel, record, revision)
         TASKS_SUBMITTED.inc()
         return record, True
 
-    async def _write(self, sub: Submission, caller: Caller, task_id: str) -> common_pb2.TaskRecord | None:
-        """Files, the listing index entry, then the record; None when the record already existed."""
+    async def _write(self, sub: Submission, caller: Caller, task_id: str) -> tuple[common_pb2.TaskRecord, int] | None:
+        """Files, the listing index entry, then the record: (record, its revision); None when it already existed."""
         record = common_pb2.TaskRecord(
             task_id=task_id, status=common_pb2.TASK_STATUS_QUEUED, question=sub.question,
             answer_format=sub.answer_format, idempotency_key=sub.idempotency_key, metadata=sub.metadata,
@@ -172,9 +183,10 @@ class TaskService:
             record.files.append(await self._store_file(task_id, name, data, media_type))
         await self.index.add(caller, task_id)
         await self.channel.active.put(task_id, b"1")  # first: the sweeper finds a task whose submit was cut short
-        if await self.channel.tasks.create(task_id, record.SerializeToString()) is None:
+        revision = await self.channel.tasks.create(task_id, record.SerializeToString())
+        if revision is None:
             return None
-        return record
+        return record, revision
 
     async def _store_file(self, task_id: str, name: str, data: bytes, media_type: str) -> common_pb2.FileRef:
         safe = _SAFE_NAME.sub("_", name.rsplit("/", 1)[-1])[:200] or "file"
@@ -249,6 +261,11 @@ class TaskService:
         """Check everything first (so errors come before a stream starts), then the task's events from stream
         sequence from_seq (0 = all) until its terminal event. A finished task's watch ends after the events it
         has, at once when from_seq is past them."""
+        owner = self.owners.get(task_id)
+        if owner is not None and not from_seq and self.hub.running and self.hub.holds_history(task_id):
+            if not caller.sees(owner):
+                raise NotFound(f"no task {task_id!r}")
+            return self.hub.watch(task_id)   # ends at the terminal event, which the hub holds if it came
         record = await self.get(caller, task_id)
         if from_seq:
             check_from_seq(from_seq, (await self.channel.js.stream_info(layout.EVENTS_STREAM)).state.last_seq)

@@ -116,6 +116,9 @@ class PlannerConsumer:
                                                          temperature)
         finally:
             await signal.settle()
+        if request.HasField("task") and not signal.sent:   # the record as submitted is still the record
+            plan.task.CopyFrom(request.task)
+            plan.task_revision = request.task_revision
         log.info("plan created: %d subtasks, %d repairs", len(plan.subtasks), len(outcome.repairs))
         await self._publish_once(f"{task_id}.decompose.0", task_id, {
             "type": "plan.created", "message": f"{len(plan.subtasks)} subtasks", "subtask_id": "",

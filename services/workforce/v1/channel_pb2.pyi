@@ -211,14 +211,18 @@ class PlannerRequest(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., decompose: _Optional[_Union[DecomposeRequest, _Mapping]] = ..., replan: _Optional[_Union[ReplanRequest, _Mapping]] = ..., synthesize: _Optional[_Union[SynthesizeRequest, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class DecomposeRequest(_message.Message):
-    __slots__ = ("question", "answer_format", "files")
+    __slots__ = ("question", "answer_format", "files", "task", "task_revision")
     QUESTION_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FORMAT_FIELD_NUMBER: _ClassVar[int]
     FILES_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    TASK_REVISION_FIELD_NUMBER: _ClassVar[int]
     question: str
     answer_format: str
     files: _containers.RepeatedCompositeFieldContainer[_common_pb2.FileRef]
-    def __init__(self, question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ...) -> None: ...
+    task: _common_pb2.TaskRecord
+    task_revision: int
+    def __init__(self, question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., task: _Optional[_Union[_common_pb2.TaskRecord, _Mapping]] = ..., task_revision: _Optional[int] = ...) -> None: ...
 
 class ReplanRequest(_message.Message):
     __slots__ = ("question", "subtasks", "failed_subtask_id", "failure_reason", "plan_version")
@@ -245,7 +249,7 @@ class SynthesizeRequest(_message.Message):
     def __init__(self, question: _Optional[str] = ..., answer_format: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ...) -> None: ...
 
 class PlanReady(_message.Message):
-    __slots__ = ("subtasks", "plan_version", "replaced_subtask_id", "planner_output", "usage")
+    __slots__ = ("subtasks", "plan_version", "replaced_subtask_id", "planner_output", "usage", "task", "task_revision")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -258,12 +262,16 @@ class PlanReady(_message.Message):
     REPLACED_SUBTASK_ID_FIELD_NUMBER: _ClassVar[int]
     PLANNER_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    TASK_REVISION_FIELD_NUMBER: _ClassVar[int]
     subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
     plan_version: int
     replaced_subtask_id: str
     planner_output: str
     usage: _containers.MessageMap[str, _common_pb2.Usage]
-    def __init__(self, subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., replaced_subtask_id: _Optional[str] = ..., planner_output: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ...) -> None: ...
+    task: _common_pb2.TaskRecord
+    task_revision: int
+    def __init__(self, subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., replaced_subtask_id: _Optional[str] = ..., planner_output: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., task: _Optional[_Union[_common_pb2.TaskRecord, _Mapping]] = ..., task_revision: _Optional[int] = ...) -> None: ...
 
 class FinalAnswer(_message.Message):
     __slots__ = ("answer", "planner_output", "usage")

@@ -78,6 +78,12 @@ class KVStore:
         keys = [subject[len(self.kv._pre):] for subject in (info.state.subjects or {})]
         return [key for key in keys if await self.get(key) is not None]
 
+    async def erase(self, key: str) -> None:
+        """Remove the key and its history without leaving a delete marker (a stream purge of its subject; the
+        caller's NATS identity needs that stream's purge permission): a bucket whose keys come and go stays as
+        small as what it holds, for keys() and its readers."""
+        await self.kv._js.purge_stream(self.kv._stream, subject=f"{self.kv._pre}{key}")
+
     async def delete(self, key: str) -> None:
         try:
             await self.kv.delete(key)
