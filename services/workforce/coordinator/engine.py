@@ -28,7 +28,7 @@ from ..v1 import channel_pb2, common_pb2
 from . import approval, faults
 from .assign import Assigner, AssignmentFailed
 from . import dag
-from .machine import TERMINAL, Effects, Machine, new_plan, terminal_event_id
+from .machine import TERMINAL, Effects, Machine, new_plan, planner_trace, terminal_event_id
 from .owned import Owned
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ class Coordinator:
         held = self.owned.record(task_id) or await self._read_record(task_id)
         if plan.status in TERMINAL or held is not None and held[0].status in TERMINAL:
             return None, usage, "", {}  # cancelled (or ended) meanwhile: no model call for a dead task
+        await self._announce(task_id, message.plan)
         version = message.plan.plan_version
         try:
             assignments, messages, raw, detail = await self.inflight.run(task_id, self.assigner.assign(
@@ -147,6 +148,15 @@ class Coordinator:
         event = {"coordinator_messages": messages, "coordinator_output": raw, **detail,
                  "assignments": {sid: {"worker": w, "dependencies": deps} for sid, (w, deps) in assignments.items()}}
         return assignments, usage, "", event
+
+    async def _announce(self, task_id: str, ready: channel_pb2.PlanReady) -> None:
+        """The planner's plan as its event (plan.created / plan.replanned), before the assignment call, from the
+        message that is applied: the plan recorded is the plan run. Its id makes a redelivery's repeat a no-op."""
+        replaced, count = ready.replaced_subtask_id, len(ready.subtasks)
+        await self.channel.emit(
+            task_id, "plan.replanned" if replaced else "plan.created",
+            f"{replaced} → {count} subtasks" if replaced else f"{count} subtasks", subtask_id=replaced,
+            data=planner_trace(ready.trace_json), msg_id=f"ev:{task_id}:plan:{ready.plan_version}")
 
     def _transition(self, plan, key: str, message, pre) -> Effects:
         """Apply the message to the plan in place (no I/O); the outbox gets what must be published."""

@@ -43,6 +43,14 @@ class Effects:
     finished: int = 0                                                       # terminal status reached
 
 
+def planner_trace(trace_json: str) -> dict:
+    """The planner call a plan or answer carries (messages, output, attempts), as its event's data."""
+    try:
+        return json.loads(trace_json) if trace_json else {}
+    except ValueError:
+        return {"note": "the planner sent an unreadable trace"}
+
+
 def _trajectory(result: channel_pb2.SubtaskResult) -> dict:
     """The worker's message history and tool trace, carried by its result into the subtask's outcome event."""
     if not result.trajectory_json:
@@ -218,6 +226,8 @@ class Machine:
 
     def on_final(self, plan, final: channel_pb2.FinalAnswer, effects: Effects) -> None:
         if plan.status == S.TASK_STATUS_SYNTHESIZING:
+            self.event(plan, "answer.created", final.answer[:500], data=planner_trace(final.trace_json),
+                       msg_id=f"ev:{plan.task_id}:answer")
             self.finish(plan, S.TASK_STATUS_SUCCEEDED, effects, answer=final.answer)
 
     def on_cancel(self, plan, cancel: channel_pb2.CancelTask, effects: Effects) -> None:

@@ -5,7 +5,6 @@ PlannerFailed at once, an unexpected error after WF_CONTROL_MAX_DELIVER deliveri
 stops its in-flight model call.
 """
 
-import base64
 import json
 import logging
 
@@ -59,9 +58,7 @@ class PlannerConsumer:
             except ValueError:
                 answer_type = "text"
             try:
-                redelivered = bool(msg.metadata and msg.metadata.num_delivered > 1)
-                await self.inflight.run(task_id, self._dispatch(task_id, kind, request, temperature, answer_type,
-                                                                redelivered))
+                await self.inflight.run(task_id, self._dispatch(task_id, kind, request, temperature, answer_type))
             except TaskCancelled:
                 log.info("planner stopped: the task was cancelled")
             except PlannerFailed as exc:
@@ -83,13 +80,7 @@ class PlannerConsumer:
             channel_pb2.CoordinatorMessage(task_id=task_id, planner_failure=failure),
             msg_id=f"planfail:{task_id}:{kind}:{version}")
 
-    async def _dispatch(self, task_id: str, kind: str, request, temperature, answer_type: str = "text",
-                        redelivered: bool = True) -> None:
-        # Only a redelivery can find an output decided before (a first delivery that races one is settled by
-        # _publish_once, where the first output stored wins).
-        if redelivered and kind in ("decompose", "replan", "synthesize") and \
-                await self._published_before(f"{task_id}.{kind}.{_version(request)}"):
-            return
+    async def _dispatch(self, task_id: str, kind: str, request, temperature, answer_type: str = "text") -> None:
         if kind == "decompose":
             await self._decompose(task_id, request.decompose, temperature)
         elif kind == "replan":
@@ -120,55 +111,28 @@ class PlannerConsumer:
             plan.task.CopyFrom(request.task)
             plan.task_revision = request.task_revision
         log.info("plan created: %d subtasks, %d repairs", len(plan.subtasks), len(outcome.repairs))
-        await self._publish_once(f"{task_id}.decompose.0", task_id, {
-            "type": "plan.created", "message": f"{len(plan.subtasks)} subtasks", "subtask_id": "",
-            "data": _plan_data(plan, outcome), "msg_id": f"ev:{task_id}:plan:0"},
-            channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan), f"plan:{task_id}:0")
+        await self._answer(task_id, plan, outcome, f"plan:{task_id}:0")
 
     async def _replan(self, task_id: str, request: channel_pb2.ReplanRequest, temperature) -> None:
         plan, outcome = await self.planner.replan(task_id, request, await self.registry.workers(), temperature)
         log.info("replanned %s: %d subtasks", request.failed_subtask_id, len(plan.subtasks))
-        version = request.plan_version
-        await self._publish_once(f"{task_id}.replan.{version}", task_id, {
-            "type": "plan.replanned", "message": f"{request.failed_subtask_id} → {len(plan.subtasks)} subtasks",
-            "subtask_id": request.failed_subtask_id, "data": _plan_data(plan, outcome),
-            "msg_id": f"ev:{task_id}:plan:{version}"},
-            channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan), f"plan:{task_id}:{version}")
+        await self._answer(task_id, plan, outcome, f"plan:{task_id}:{request.plan_version}")
 
     async def _synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest, temperature,
                           answer_type: str) -> None:
         final, outcome = await self.planner.synthesize(task_id, request, temperature, answer_type)
         log.info("answer created")
-        await self._publish_once(f"{task_id}.synthesize.0", task_id, {
-            "type": "answer.created", "message": final.answer[:500], "subtask_id": "",
-            "data": {"planner_messages": outcome.messages, "planner_output": final.planner_output,
-                     "attempts": outcome.attempts}, "msg_id": f"ev:{task_id}:answer"},
-            channel_pb2.CoordinatorMessage(task_id=task_id, final_answer=final), f"final:{task_id}")
+        final.trace_json = json.dumps({"planner_messages": outcome.messages, "planner_output": final.planner_output,
+                                       "attempts": outcome.attempts}, ensure_ascii=False, default=str)
+        await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, final_answer=final),
+                                          msg_id=f"final:{task_id}")
 
-    async def _published_before(self, key: str) -> bool:
-        """A redelivered request whose output was decided before: publish that again (both publishes are
-        de-duplicated by message id), so the recorded event is always the plan that ran."""
-        entry = await self.channel.planner_outputs.get(key)
-        if entry is None:
-            return False
-        await self._publish_stored(json.loads(entry.value))
-        return True
-
-    async def _publish_once(self, key: str, task_id: str, event: dict, message, msg_id: str) -> None:
-        stored = {"task_id": task_id, "event": event, "msg_id": msg_id,
-                  "message": base64.b64encode(message.SerializeToString()).decode()}
-        if await self.channel.planner_outputs.create(key, json.dumps(stored, ensure_ascii=False).encode()) is None:
-            entry = await self.channel.planner_outputs.get(key)  # another delivery decided first: that one holds
-            stored = json.loads(entry.value) if entry is not None else stored
-        await self._publish_stored(stored)
-
-    async def _publish_stored(self, stored: dict) -> None:
-        event = stored["event"]
-        task_id = stored["task_id"]
-        await self.channel.publish_pipelined([   # in this order: the event is stored before the coordinator acts
-            self.channel.event_entry(task_id, event["type"], event["message"], subtask_id=event["subtask_id"],
-                                     data=event["data"], msg_id=event["msg_id"]),
-            (layout.COORDINATOR_SUBJECT, base64.b64decode(stored["message"]), stored["msg_id"])], task_id)
+    async def _answer(self, task_id: str, plan: channel_pb2.PlanReady, outcome: Outcome, msg_id: str) -> None:
+        """One message to the coordinator, which records the plan's event from it. A redelivered request calls the
+        model again, but its message has the same id: the server keeps the first, so the plan recorded is the
+        plan run."""
+        plan.trace_json = json.dumps(_plan_data(plan, outcome), ensure_ascii=False, default=str)
+        await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, plan=plan), msg_id=msg_id)
 
 
 def _plan_data(plan: channel_pb2.PlanReady, outcome: Outcome) -> dict:

@@ -249,7 +249,7 @@ class SynthesizeRequest(_message.Message):
     def __init__(self, question: _Optional[str] = ..., answer_format: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ...) -> None: ...
 
 class PlanReady(_message.Message):
-    __slots__ = ("subtasks", "plan_version", "replaced_subtask_id", "planner_output", "usage", "task", "task_revision")
+    __slots__ = ("subtasks", "plan_version", "replaced_subtask_id", "planner_output", "usage", "task", "task_revision", "trace_json")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +264,7 @@ class PlanReady(_message.Message):
     USAGE_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     TASK_REVISION_FIELD_NUMBER: _ClassVar[int]
+    TRACE_JSON_FIELD_NUMBER: _ClassVar[int]
     subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
     plan_version: int
     replaced_subtask_id: str
@@ -271,10 +272,11 @@ class PlanReady(_message.Message):
     usage: _containers.MessageMap[str, _common_pb2.Usage]
     task: _common_pb2.TaskRecord
     task_revision: int
-    def __init__(self, subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., replaced_subtask_id: _Optional[str] = ..., planner_output: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., task: _Optional[_Union[_common_pb2.TaskRecord, _Mapping]] = ..., task_revision: _Optional[int] = ...) -> None: ...
+    trace_json: str
+    def __init__(self, subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., plan_version: _Optional[int] = ..., replaced_subtask_id: _Optional[str] = ..., planner_output: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., task: _Optional[_Union[_common_pb2.TaskRecord, _Mapping]] = ..., task_revision: _Optional[int] = ..., trace_json: _Optional[str] = ...) -> None: ...
 
 class FinalAnswer(_message.Message):
-    __slots__ = ("answer", "planner_output", "usage")
+    __slots__ = ("answer", "planner_output", "usage", "trace_json")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -285,10 +287,12 @@ class FinalAnswer(_message.Message):
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     PLANNER_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    TRACE_JSON_FIELD_NUMBER: _ClassVar[int]
     answer: str
     planner_output: str
     usage: _containers.MessageMap[str, _common_pb2.Usage]
-    def __init__(self, answer: _Optional[str] = ..., planner_output: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ...) -> None: ...
+    trace_json: str
+    def __init__(self, answer: _Optional[str] = ..., planner_output: _Optional[str] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ..., trace_json: _Optional[str] = ...) -> None: ...
 
 class WorkItem(_message.Message):
     __slots__ = ("task_id", "subtask_id", "attempt_id", "worker_type", "overall_task", "subtask", "dependencies", "files", "deadline", "metadata")

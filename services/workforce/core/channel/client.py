@@ -68,7 +68,6 @@ class Channel:
         self.idempotency = await self.bucket(layout.IDEMPOTENCY_BUCKET, history=1, ttl=s.idempotency_ttl_s)
         self.active = await self.bucket(layout.ACTIVE_BUCKET, history=1)
         # One output per planner request: a redelivered request re-publishes what was decided the first time.
-        self.planner_outputs = await self.bucket(layout.PLANNER_OUTPUTS_BUCKET, history=1, ttl=s.plan_ttl_s or 86400)
         self.approvals = await self.bucket(layout.APPROVALS_BUCKET, history=1, ttl=s.event_max_age_s)
         # Leases expire unless renewed; the TTL is how long a dead holder keeps one.
         self.leases = await self.bucket(layout.LEASES_BUCKET, history=1, ttl=max(3.0, 3 * s.sweep_period_s))

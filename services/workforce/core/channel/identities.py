@@ -31,7 +31,7 @@ from . import layout
 CONTROL_PLANE = ("gateway", "planner", "coordinator")
 WORKER_TYPES = ("web", "document", "code", "tool", "echo")  # services.WORKER_TYPES
 KV_BUCKETS = (layout.TASKS_BUCKET, layout.PLANS_BUCKET, layout.WORKERS_BUCKET, layout.IDEMPOTENCY_BUCKET,
-              layout.ACTIVE_BUCKET, layout.PLANNER_OUTPUTS_BUCKET, layout.APPROVALS_BUCKET, layout.LEASES_BUCKET,
+              layout.ACTIVE_BUCKET, layout.APPROVALS_BUCKET, layout.LEASES_BUCKET,
               layout.QUOTA_INFLIGHT_BUCKET, layout.QUOTA_RATE_BUCKET)
 WORKER_BUCKETS = (layout.WORKERS_BUCKET,)  # the KV buckets a worker binds
 APP_STREAMS = (layout.CONTROL_STREAM, layout.WORK_STREAM, layout.EVENTS_STREAM, layout.DLQ_STREAM,

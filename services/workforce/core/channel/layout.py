@@ -44,7 +44,6 @@ PLANS_BUCKET = "wf-plans"            # PlanState by task id
 WORKERS_BUCKET = "wf-workers"        # WorkerInfo by <type>.<instance>; entries expire without heartbeats
 IDEMPOTENCY_BUCKET = "wf-idempotency"  # idempotency key hash → task id
 ACTIVE_BUCKET = "wf-active"          # task ids not finished yet (what the deadline sweeper scans)
-PLANNER_OUTPUTS_BUCKET = "wf-planner-outputs"  # <task>.<stage>.<version> → what the planner published for it
 FILES_BUCKET = "wf-files"            # object store
 APPROVALS_BUCKET = "wf-approvals"    # ApprovalDecision by <task_id>.<plan_version>: the first decision wins;
                                      # gated tool calls: ToolCallRequest by <task_id>.ask.<call_id>, their
