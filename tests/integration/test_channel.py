@@ -134,6 +134,20 @@ async def test_keys_lists_only_keys_with_a_value(channel):
     assert sorted(await bucket.keys()) == ["live.a", "live.b"]
 
 
+async def test_an_erased_key_leaves_no_trace_for_the_subject_listing(channel):
+    """What the sweeper scans (wf-active): keys erased by a purge of their subject, listed by the stream's subjects
+    in one request; a bucket of finished tasks does not grow."""
+    bucket = await channel.bucket("wf-test-erase", history=1)
+    for key in ("t1", "t2", "t3"):
+        await bucket.put(key, b"1")
+    await bucket.erase("t2")
+    await bucket.erase("never-there")   # erasing a missing key is no error
+    assert sorted(await bucket.subject_keys()) == ["t1", "t3"]
+    assert await bucket.get("t2") is None
+    info = await channel.js.stream_info("KV_wf-test-erase")
+    assert info.state.messages == 2   # no delete marker left behind
+
+
 async def test_a_consumer_loop_keeps_its_slots_full_with_few_pull_requests(channel):
     """At most `concurrency` handlers at once; about one pull request per concurrency/2 messages (not one per
     message); after its open request expires the loop asks again, so a message published later still lands."""

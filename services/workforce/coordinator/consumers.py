@@ -118,7 +118,7 @@ class CoordinatorConsumers:
 
     async def _sweep_once(self) -> None:
         now = time.time()
-        for task_id in await self.channel.active.keys():
+        for task_id in await self.channel.active.subject_keys():   # finished tasks' entries are erased
             lock = self._lock(task_id)
             if lock.locked():
                 continue   # busy (e.g. an assignment call): its own message moves it on

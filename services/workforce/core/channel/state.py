@@ -74,9 +74,13 @@ class KVStore:
         except Exception as exc:  # nats-py raises NoKeysError on an empty bucket, or on that race
             if type(exc).__name__ != "NoKeysError":
                 raise
+        return [key for key in await self.subject_keys() if await self.get(key) is not None]
+
+    async def subject_keys(self) -> list[str]:
+        """The keys of a bucket whose keys are erased (never deleted with a marker): its stream's subject list,
+        one request (no watcher). A key deleted with a marker would be listed too."""
         info = await self.kv._js.stream_info(self.kv._stream, subjects_filter=f"{self.kv._pre}>")
-        keys = [subject[len(self.kv._pre):] for subject in (info.state.subjects or {})]
-        return [key for key in keys if await self.get(key) is not None]
+        return [subject[len(self.kv._pre):] for subject in (info.state.subjects or {})]
 
     async def erase(self, key: str) -> None:
         """Remove the key and its history without leaving a delete marker (a stream purge of its subject; the
