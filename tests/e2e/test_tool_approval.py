@@ -27,8 +27,7 @@ def system(tmp_path_factory):
     s = System(tmp_path_factory.mktemp("toolgate"), workers={"code": 1}, env={
         "WF_API_KEYS": f"test:{API_KEY},other:{OTHER_KEY},ops:{ADMIN_KEY}", "WF_ADMIN_IDENTITIES": "ops",
         "WF_APPROVE_TOOLS": "code.run_python", "WF_TOOL_APPROVAL_TIMEOUT_S": str(TIMEOUT_S),
-        "WF_TOOL_APPROVAL_TIMEOUT_POLICY": "deny",
-        "WF_PROGRESS_SIGNAL_DELAY_S": "0"})   # every delivery says subtask.started: the redelivery test counts them
+        "WF_TOOL_APPROVAL_TIMEOUT_POLICY": "deny"})
     s.start()
     yield s
     s.stop()

@@ -53,3 +53,20 @@ async def test_a_failing_send_does_not_fail_the_work():
     signal = await LateSignal(0.01, broken).start()
     await asyncio.sleep(0.05)
     await signal.settle()
+
+
+async def test_now_sends_at_once_and_only_once():
+    sent = Sent()
+    signal = await LateSignal(10, sent).start()
+    await signal.now()          # the work says something before the delay: its start goes first
+    await signal.now()
+    await signal.settle()
+    assert len(sent.times) == 1
+
+
+async def test_now_waits_for_a_signal_being_sent():
+    sent = Sent(takes_s=0.2)
+    signal = await LateSignal(0.05, sent).start()
+    await asyncio.sleep(0.1)    # being sent now
+    await signal.now()
+    assert len(sent.times) == 1  # landed before whatever follows

@@ -40,6 +40,20 @@ class LateSignal:
         except Exception:  # a progress signal is best effort: the outcome tells the story
             log.warning("could not send a progress signal", exc_info=True)
 
+    async def now(self) -> None:
+        """Send it at once unless it was sent (something about the work goes out next, and this must come first);
+        one being sent is finished first."""
+        task = self._task
+        if self.sent:
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(task)
+            return
+        self._task = None
+        if task is not None:
+            task.cancel()
+        await self._deliver()
+
     async def settle(self) -> None:
         task, self._task = self._task, None
         if task is None or task.done():

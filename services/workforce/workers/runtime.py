@@ -147,6 +147,7 @@ class WorkerRuntime:
         started_signal = await LateSignal(self.settings.progress_signal_delay_s, lambda: ctx.emit(
             "subtask.started", f"{self.settings.instance_id} (delivery {delivery})",
             {"attempt_id": item.attempt_id, "instance": self.settings.instance_id, "delivery": delivery})).start()
+        ctx.before_emit = started_signal.now
         timeout = self._timeout(item)
         started = time.perf_counter()
         WORKER_BUSY.labels(self.spec.worker_type).inc()

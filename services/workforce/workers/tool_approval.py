@@ -127,6 +127,7 @@ async def ask(ctx, tool: str, arguments: dict) -> str | None:
     decision = channel_pb2.ApprovalDecision.FromString(entry.value) if entry is not None else None
     if decision is None:
         request = await _request(kv, ctx, call, tool, arguments, index)
+        await ctx.ensure_started()
         await ctx.channel.emit(
             ctx.task_id, "tool.approval_requested", f"{tool} waits for approval", subtask_id=ctx.subtask_id,
             msg_id=f"toolask:{ctx.task_id}:{call}", data={
@@ -143,6 +144,7 @@ async def ask(ctx, tool: str, arguments: dict) -> str | None:
                 if entry is not None:
                     decision = channel_pb2.ApprovalDecision.FromString(entry.value)
     approved = decision.verdict == APPROVE
+    await ctx.ensure_started()
     await ctx.channel.emit(
         ctx.task_id, "tool.approved" if approved else "tool.denied", decision.reason or tool,
         subtask_id=ctx.subtask_id, msg_id=f"tooldecision:{ctx.task_id}:{call}", data={

@@ -43,6 +43,7 @@ class ToolContext:
     tool_history: list = field(default_factory=list) # (tool, arguments, result) of every call made
     delivery: int = 1                                # which delivery of the work item this run is
     emitted: int = 0                                 # events emitted so far (numbers their message ids)
+    before_emit: Callable[[], Awaitable[None]] | None = None   # runs before the subtask's own events (its start)
 
     def private_dir(self) -> Path:
         """The subtask's work directory, made (mode 0700) on first use."""
@@ -74,7 +75,14 @@ class ToolContext:
         self.produced.append(ref)
         return ref
 
+    async def ensure_started(self) -> None:
+        """Before any event of the subtask's own: a subtask that says something has started, and that goes first."""
+        if self.before_emit is not None:
+            await self.before_emit()
+
     async def emit(self, type_: str, message: str = "", data: dict | None = None) -> None:
+        if type_ != "subtask.started":
+            await self.ensure_started()
         if self.channel is not None:
             self.emitted += 1   # the id is stable within a delivery, so a retried publish is stored once
             msg_id = f"ev:{self.task_id}:{self.attempt_id}:{self.delivery}:{self.emitted}:{type_}"
