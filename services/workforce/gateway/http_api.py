@@ -132,11 +132,12 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
     bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
     api_key = APIKeyHeader(name="x-api-key", auto_error=False, description="`x-api-key: <API key>`")
 
-    def identity(credentials: HTTPAuthorizationCredentials | None = Security(bearer),
-                 key: str | None = Security(api_key)) -> Caller:
+    # async: a plain `def` dependency runs in FastAPI's thread pool, a thread hop per request for no I/O at all
+    async def identity(credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+                       key: str | None = Security(api_key)) -> Caller:
         return tenancy.caller(f"Bearer {credentials.credentials}" if credentials else None, key)
 
-    def caller(who: Caller = Depends(identity)) -> Caller:
+    async def caller(who: Caller = Depends(identity)) -> Caller:
         """The caller of a route that needs the task channel (503 at once while NATS is down)."""
         tasks.ensure_connected()
         return who
