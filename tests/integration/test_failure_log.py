@@ -5,6 +5,7 @@ import asyncio
 import time
 
 from workforce.core.channel import layout
+from workforce.gateway.event_hub import EventHub
 from workforce.gateway.event_reader import FailureLog
 from workforce.gateway.tenancy import Caller
 from workforce.v1 import common_pb2
@@ -21,7 +22,7 @@ async def test_it_starts_at_the_first_event_of_its_window(channel):
     since = time.time()
     seq = await channel.emit("tlognew", "subtask.started", subtask_id="1")
     await channel.emit("tlognew", "subtask.failed", "just now", subtask_id="1")
-    log = FailureLog(channel)
+    log = FailureLog(channel, EventHub(channel))
     assert await log._start_seq(since) == seq
     last = (await channel.js.stream_info(layout.EVENTS_STREAM)).state.last_seq
     assert await log._start_seq(time.time() + 60) == last + 1        # nothing that new: only what comes next
@@ -34,8 +35,10 @@ async def test_each_caller_sees_the_failures_of_its_own_tasks(channel):
     for task_id in ("tfailalice", "tfailbob", "tfailgone"):     # tfailgone: no record (expired)
         await channel.emit(task_id, "subtask.failed", f"{task_id} broke", subtask_id="1",
                            data={"worker_type": "echo", "attempt_id": f"{task_id}:1:1"})
-    log = FailureLog(channel)
+    hub = EventHub(channel)
+    log = FailureLog(channel, hub)
     stop = asyncio.Event()
+    hub_task = asyncio.create_task(hub.run(stop))
     follower = asyncio.create_task(log.run(stop))
     try:
         def tasks(failures):
@@ -47,6 +50,17 @@ async def test_each_caller_sees_the_failures_of_its_own_tasks(channel):
         assert tasks(await log.snapshot(Caller("ops", admin=True))) == {"tfailalice", "tfailbob", "tfailgone"}
         newest = await log.snapshot(Caller("alice"), limit=1)
         assert newest[0]["reason"] == "tfailalice broke" and newest[0]["worker_type"] == "echo"
+        # after catching up it follows what the hub receives: a later failure shows without a consumer of its own
+        await channel.emit("tfailalice", "subtask.failed", "later", subtask_id="2",
+                           data={"worker_type": "echo", "attempt_id": "tfailalice:2:1"})
+        for _ in range(50):
+            if (await log.snapshot(Caller("alice"), limit=1))[0]["reason"] == "later":
+                break
+            await asyncio.sleep(0.1)
+        assert (await log.snapshot(Caller("alice"), limit=1))[0]["reason"] == "later"
+        assert [f["reason"] for f in await log.snapshot(Caller("alice"))].count("tfailalice broke") == 1
+        assert len(hub.listeners) == 1
     finally:
         stop.set()
         await follower
+        await hub_task

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TERMINAL_EVENTS = {"task.succeeded", "task.failed", "task.cancelled"}
 _RESYNC = object()   # put on every watcher's queue when the hub re-subscribed
+RESYNC = _RESYNC     # …and on every listener's: what came meanwhile may not have been delivered
 RECENT_BYTES = 64 * 1024 * 1024   # events kept in memory for watchers that start late (oldest tasks go first)
 
 
@@ -39,6 +40,8 @@ class EventHub:
         self.recent_bytes = 0
         self.ready = asyncio.Event()
         self.running = False
+        # Queues that get every event the hub receives, and RESYNC after a re-subscription (the failure log)
+        self.listeners: set[asyncio.Queue] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         self.running = True
@@ -62,6 +65,8 @@ class EventHub:
         for queues in self.watchers.values():
             for queue in queues:
                 queue.put_nowait(_RESYNC)
+        for queue in self.listeners:
+            queue.put_nowait(RESYNC)
         self.ready.set()
         try:
             while not stop.is_set():
@@ -77,6 +82,8 @@ class EventHub:
                 event.seq = msg.metadata.sequence.stream
                 self._remember(task_id, event, len(msg.data))
                 for queue in self.watchers.get(task_id, ()):
+                    queue.put_nowait(event)
+                for queue in self.listeners:
                     queue.put_nowait(event)
         finally:
             with contextlib.suppress(Exception):

@@ -14,6 +14,7 @@ from nats.js.errors import NotFoundError
 
 from ..core.channel import Channel, layout
 from ..v1 import channel_pb2
+from .event_hub import RESYNC, EventHub
 from .tenancy import Caller
 
 log = logging.getLogger(__name__)
@@ -53,25 +54,57 @@ async def subtask_trajectory(channel: Channel, task_id: str, subtask_id: str) ->
 
 
 class FailureLog:
-    """The last subtask failures across all tasks, kept in memory from the event stream (history: window_s);
-    each caller is shown those of the tasks it may see."""
+    """The last subtask failures across all tasks, kept in memory (history: window_s); each caller is shown those
+    of the tasks it may see. It reads the stream only to catch up (from the window's start, or after the hub
+    re-subscribed), then takes the events the gateway's hub receives anyway: no second delivery of every event."""
 
-    def __init__(self, channel: Channel, keep: int = 1000, window_s: int = 3600):
+    def __init__(self, channel: Channel, hub: EventHub, keep: int = 1000, window_s: int = 3600):
         self.channel = channel
+        self.hub = hub
         self.recent: collections.deque = collections.deque(maxlen=keep)
         self.owners: dict[str, str] = {}   # task id → owner (never changes), for the tasks in `recent`
         self.window_s = window_s
         self.caught_up = asyncio.Event()
+        self.last_seq = 0                  # the last stream sequence looked at
 
     async def run(self, stop: asyncio.Event) -> None:
+        live: asyncio.Queue = asyncio.Queue()
+        self.hub.listeners.add(live)       # before catching up: nothing falls between (sequences drop repeats)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._follow(stop, live)
+                except Exception:  # NATS restarting: catch up again from where it was, after a pause
+                    log.exception("failure log stopped; restarting")
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 2)
+        finally:
+            self.hub.listeners.discard(live)
+
+    async def _follow(self, stop: asyncio.Event, live: asyncio.Queue) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.hub.ready.wait(), 5)
+        await self._catch_up(stop)
+        self.caught_up.set()
         while not stop.is_set():
             try:
-                await self._follow(stop)
-            except Exception:  # NATS restarting: start over (from the window) after a pause
-                log.exception("failure log stopped; restarting")
-                self.recent.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 2)
+                item = await asyncio.wait_for(live.get(), 1.0)
+            except asyncio.TimeoutError:
+                continue
+            if item is RESYNC:
+                return   # the hub may have missed events: read them from the stream, then follow again
+            self._observe(item)
+
+    def _observe(self, event: channel_pb2.TaskEvent) -> None:
+        if event.seq <= self.last_seq:
+            return
+        self.last_seq = event.seq
+        if event.type == "subtask.failed":
+            data = MessageToDict(event.data) if event.HasField("data") else {}
+            self.recent.append({
+                "time": event.time.ToJsonString(), "task_id": event.task_id, "subtask_id": event.subtask_id,
+                "worker_type": data.get("worker_type", ""), "attempt_id": data.get("attempt_id", ""),
+                "reason": event.message[:500]})
 
     async def _start_seq(self, since: float) -> int:
         """The stream sequence of the first event stored at or after `since` (binary search on stored times).
@@ -94,8 +127,11 @@ class FailureLog:
                 lo = msg.seq + 1
         return lo
 
-    async def _follow(self, stop: asyncio.Event) -> None:
-        start = await self._start_seq(time.time() - self.window_s)
+    async def _catch_up(self, stop: asyncio.Event) -> None:
+        """Read the stream from after the last event looked at (at first: the window's start) to its end now."""
+        start = self.last_seq + 1 if self.last_seq else await self._start_seq(time.time() - self.window_s)
+        if start > (await self.channel.js.stream_info(layout.EVENTS_STREAM)).state.last_seq:
+            return
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
         sub = await self.channel.js.subscribe(f"{layout.EVENTS_PREFIX}.>", ordered_consumer=True,
                                               stream=layout.EVENTS_STREAM, config=config)
@@ -104,20 +140,15 @@ class FailureLog:
                 try:
                     msg = await sub.next_msg(timeout=1.0)
                 except nats.errors.TimeoutError:
-                    self.caught_up.set()
-                    continue
-                if msg.metadata.num_pending == 0:
-                    self.caught_up.set()
+                    return
                 try:
                     event = channel_pb2.TaskEvent.FromString(msg.data)
                 except DecodeError:
                     continue
-                if event.type == "subtask.failed":
-                    data = MessageToDict(event.data) if event.HasField("data") else {}
-                    self.recent.append({
-                        "time": event.time.ToJsonString(), "task_id": event.task_id, "subtask_id": event.subtask_id,
-                        "worker_type": data.get("worker_type", ""), "attempt_id": data.get("attempt_id", ""),
-                        "reason": event.message[:500]})
+                event.seq = msg.metadata.sequence.stream
+                self._observe(event)
+                if msg.metadata.num_pending == 0:
+                    return
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

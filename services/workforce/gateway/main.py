@@ -33,7 +33,7 @@ async def serve(settings, stop: asyncio.Event) -> None:
                SERVICE.full_name)
     await server.start()
 
-    failures = FailureLog(channel)
+    failures = FailureLog(channel, tasks.hub)
     failure_log = asyncio.create_task(failures.run(stop))
     hub = asyncio.create_task(tasks.hub.run(stop))
     approvals = ApprovalService(tasks)
