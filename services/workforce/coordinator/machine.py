@@ -43,22 +43,21 @@ class Effects:
     finished: int = 0                                                       # terminal status reached
 
 
+def _decoded(text: str, what: str) -> dict:
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {"note": f"the {what} was not readable JSON"}
+
+
 def planner_trace(trace_json: str) -> dict:
     """The planner call a plan or answer carries (messages, output, attempts), as its event's data."""
-    try:
-        return json.loads(trace_json) if trace_json else {}
-    except ValueError:
-        return {"note": "the planner sent an unreadable trace"}
+    return _decoded(trace_json, "planner's trace")
 
 
 def _trajectory(result: channel_pb2.SubtaskResult) -> dict:
     """The worker's message history and tool trace, carried by its result into the subtask's outcome event."""
-    if not result.trajectory_json:
-        return {}
-    try:
-        return {"trajectory": json.loads(result.trajectory_json)}
-    except ValueError:
-        return {"trajectory": {"note": "the worker sent an unreadable trajectory"}}
+    return {"trajectory": _decoded(result.trajectory_json, "worker's trajectory")} if result.trajectory_json else {}
 
 
 class Machine:
@@ -78,10 +77,12 @@ class Machine:
                                       subtask_id=subtask_id, message=message, status=status)
         event.time.GetCurrentTime()
         items = self._dispatch_ready(plan) if dispatch else []
-        if data or items:
-            event.data.update(dict(data or {}, **({"dispatched": [
-                {"subtask_id": s.subtask_id, "worker_type": s.assignee, "attempt_id": s.attempt_id}
-                for s, _ in items]} if items else {})))
+        payload = dict(data or {})
+        if items:
+            payload["dispatched"] = [{"subtask_id": s.subtask_id, "worker_type": s.assignee,
+                                      "attempt_id": s.attempt_id} for s, _ in items]
+        if payload:
+            event.data.update(payload)
         self._out(plan, layout.events_subject(plan.task_id), msg_id or f"ev:{plan.task_id}:{type_}:{subtask_id}:"
                   f"{plan.transitions}:{len(plan.outbox)}", event)
         for s, item in items:  # after the event, so no worker's subtask.started can precede it

@@ -18,7 +18,6 @@ class LateSignal:
     def __init__(self, delay_s: float, send: Callable[[], Awaitable[None]]):
         self.delay_s, self._send = delay_s, send
         self._task: asyncio.Task | None = None
-        self._sending = False
         self.sent = False   # whether it was sent (or is being sent)
 
     async def start(self) -> "LateSignal":
@@ -30,7 +29,6 @@ class LateSignal:
 
     async def _later(self) -> None:
         await asyncio.sleep(self.delay_s)
-        self._sending = True
         await self._deliver()
 
     async def _deliver(self) -> None:
@@ -58,7 +56,7 @@ class LateSignal:
         task, self._task = self._task, None
         if task is None or task.done():
             return
-        if self._sending:
+        if self.sent:   # being sent: let it land before the outcome
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(task)
         else:
