@@ -228,3 +228,16 @@ async def test_a_dropped_pull_request_is_renewed_and_work_still_flows(channel):
     await asyncio.gather(*tasks)
     await sub.unsubscribe()
     assert sorted(done, key=int) == [str(i).encode() for i in range(10)]
+
+
+async def test_reconnect_failures_are_one_line_warnings_not_tracebacks(caplog):
+    """During a NATS outage nats-py reports every refused reconnect: a warning each, no traceback; anything else
+    stays an error with its traceback."""
+    from workforce.core.channel.client import _on_nats_error
+
+    with caplog.at_level("WARNING"):
+        await _on_nats_error(ConnectionRefusedError(111, "Connection refused"))
+        await _on_nats_error(ValueError("a bug"))
+    refused, bug = caplog.records[-2:]
+    assert refused.levelname == "WARNING" and "ConnectionRefusedError" in refused.getMessage() and not refused.exc_info
+    assert bug.levelname == "ERROR" and bug.exc_info

@@ -24,8 +24,21 @@ log = logging.getLogger(__name__)
 _TERMINAL_EVENTS = {"task.succeeded", "task.failed", "task.cancelled"}
 
 
+# What nats-py's reconnect loop reports on every failed attempt while the server is away: expected, one line each.
+_CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, nats.errors.UnexpectedEOF, nats.errors.StaleConnectionError,
+                      nats.errors.NoServersError)
+
+
+async def _on_nats_error(exc: Exception) -> None:
+    if isinstance(exc, _CONNECTION_ERRORS):
+        log.warning("NATS connection: %s: %s (reconnecting)", type(exc).__name__, exc)
+    else:
+        log.error("NATS error", exc_info=exc)
+
+
 async def connect(settings: Settings, name: str = "") -> "Channel":
-    opts = dict(servers=[settings.nats_url], name=name or settings.service_name, max_reconnect_attempts=-1)
+    opts = dict(servers=[settings.nats_url], name=name or settings.service_name, max_reconnect_attempts=-1,
+                error_cb=_on_nats_error)
     opts.update(connect_options(settings))
     nc = await nats.connect(**opts)
     channel = Channel(nc, settings)
