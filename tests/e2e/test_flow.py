@@ -18,7 +18,8 @@ def types(events):
 
 def test_slow_steps_show_progress_on_the_record_and_in_the_events(system):
     """Each model call takes 1.6 s, longer than WF_PROGRESS_SIGNAL_DELAY_S and WF_RECORD_PROGRESS_INTERVAL_S
-    (1 s each): the planning, each running subtask and the record's progress are all visible while they last."""
+    (1 s each): the planning, each running subtask, the synthesis and the record's progress are all visible while
+    they last."""
     import time
 
     system.llm.script([], default_delay_ms=1600)
@@ -36,6 +37,8 @@ def test_slow_steps_show_progress_on_the_record_and_in_the_events(system):
     events = system.events(task_id)
     kinds = types(events)
     assert kinds.count("task.planning") == 1 and kinds.index("task.planning") < kinds.index("plan.created")
+    assert kinds.count("task.synthesizing") == 1
+    assert kinds.index("subtask.succeeded") < kinds.index("task.synthesizing") < kinds.index("answer.created")
     started = [e["subtask_id"] for e in events if e["type"] == "subtask.started"]
     assert sorted(started) == ["1", "2", "3"], kinds
     for sid in "123":
@@ -63,7 +66,7 @@ def test_three_subtasks_with_a_dependency(system):
     assert dispatched["1"] == dispatched["2"] == kinds.index("plan.assigned")   # set going by the plan itself
     assert dispatched["3"] == max(succeeded["1"], succeeded["2"])   # by the result that made it ready
     # quick steps are told by their outcome alone: no "still working" signals, no event per dispatch
-    assert not {"task.planning", "subtask.started", "subtask.dispatched"} & set(kinds), kinds
+    assert not {"task.planning", "subtask.started", "subtask.dispatched", "task.synthesizing"} & set(kinds), kinds
     assert kinds.count("task.succeeded") == 1
 
     # Watching again from sequence N replays exactly from N.

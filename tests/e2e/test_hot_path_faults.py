@@ -16,7 +16,7 @@ THREE = "Fault task {i}. SUBTASKS:\n- part A of {i} @echo\n- part B of {i} @echo
 
 def assert_causal_order(events: list[dict]) -> None:
     """Sequences increase; per attempt dispatched < started, succeeded, each at most once; the answer comes
-    after task.synthesizing; exactly one terminal event, the last one; every event has a message id (a retried
+    after task.synthesizing (when there is one); exactly one terminal event, the last one; every event has a message id (a retried
     publish is stored once)."""
     missing = [e["type"] for e in events if not e.get("_msg_id")]
     assert not missing, f"events without a message id: {missing}"
@@ -45,7 +45,7 @@ def assert_causal_order(events: list[dict]) -> None:
         assert kinds.count(kind) <= 1, kinds
     plans = 1 + kinds.count("plan.replanned")   # one assignment per plan version
     assert kinds.count("plan.assigned") <= plans, kinds
-    if "answer.created" in kinds:
+    if "answer.created" in kinds and "task.synthesizing" in kinds:   # sent only for a slow synthesis
         assert kinds.index("task.synthesizing") < kinds.index("answer.created"), kinds
 
 

@@ -3,9 +3,11 @@ competing consumers with heartbeats, redelivery and dead letters."""
 
 import asyncio
 import json
+import time
 
 
 from workforce.core.channel import ConsumerLoop, layout
+from workforce.core.channel.state import ERASE_MARKER_TTL_S
 from workforce.core.task_lifecycle import update_record
 from workforce.v1 import channel_pb2, common_pb2
 
@@ -135,17 +137,21 @@ async def test_keys_lists_only_keys_with_a_value(channel):
 
 
 async def test_an_erased_key_leaves_no_trace_for_the_subject_listing(channel):
-    """What the sweeper scans (wf-active): keys erased by a purge of their subject, listed by the stream's subjects
-    in one request; a bucket of finished tasks does not grow."""
-    bucket = await channel.bucket("wf-test-erase", history=1)
+    """What the sweeper scans (wf-active): keys erased with a purge marker that expires by itself, listed by the
+    stream's subjects in one request; a bucket of finished tasks does not grow."""
+    bucket = await channel.bucket("wf-test-erase", history=1, erasable=True)
     for key in ("t1", "t2", "t3"):
         await bucket.put(key, b"1")
     await bucket.erase("t2")
     await bucket.erase("never-there")   # erasing a missing key is no error
-    assert sorted(await bucket.subject_keys()) == ["t1", "t3"]
     assert await bucket.get("t2") is None
+    assert await bucket.get("t1") == await bucket.get("t1") and (await bucket.get("t1")).value == b"1"
+    deadline = time.monotonic() + 5 * ERASE_MARKER_TTL_S + 5
+    while sorted(await bucket.subject_keys()) != ["t1", "t3"]:
+        assert time.monotonic() < deadline, await bucket.subject_keys()
+        await asyncio.sleep(0.2)
     info = await channel.js.stream_info("KV_wf-test-erase")
-    assert info.state.messages == 2   # no delete marker left behind
+    assert info.state.messages == 2   # the markers are gone too
 
 
 async def test_a_consumer_loop_keeps_its_slots_full_with_few_pull_requests(channel):

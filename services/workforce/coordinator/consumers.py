@@ -43,6 +43,8 @@ class CoordinatorConsumers:
             concurrency=4)
         # Messages of one task are applied one at a time per replica (fewer CAS conflicts); tasks run in parallel.
         self._locks: dict[str, asyncio.Lock] = {}
+        # Results of a task that arrive while one of its transitions runs wait here and go in as one transition.
+        self._waiting: dict[str, list[tuple[str, channel_pb2.CoordinatorMessage, asyncio.Future]]] = {}
 
     def _lock(self, task_id: str) -> asyncio.Lock:
         lock = self._locks.get(task_id)
@@ -65,16 +67,45 @@ class CoordinatorConsumers:
     async def handle(self, msg) -> None:
         message = self._decode(msg)
         key = (msg.headers or {}).get("Nats-Msg-Id") or f"seq:{msg.metadata.sequence.stream}"
-        with task_context(message.task_id):
-            async with self._lock(message.task_id):
+        task_id = message.task_id
+        with task_context(task_id):
+            if message.WhichOneof("kind") == "result":
+                await self._apply_result(task_id, key, message)
+                return
+            async with self._lock(task_id):
+                await self._apply(task_id, [(key, message)],
+                                  first_delivery=not msg.metadata or msg.metadata.num_delivered <= 1)
+
+    async def _apply_result(self, task_id: str, key: str, message: channel_pb2.CoordinatorMessage) -> None:
+        """Results that queued behind a transition of their task are applied together, by whichever of their
+        handlers gets the task first: one plan write and one outbox for all of them. Each handler acks its own
+        message once that transition is committed and published (or sees its error, and is redelivered)."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(task_id, []).append((key, message, done))
+        async with self._lock(task_id):
+            if not done.done():
+                batch = self._waiting.pop(task_id)
                 try:
-                    await self.coordinator.apply(message.task_id, key, message,
-                                                 first_delivery=not msg.metadata or msg.metadata.num_delivered <= 1)
-                except UnknownTask as exc:
-                    raise Poison(f"message for unknown task {exc}") from exc
-                except TaskCancelled:
-                    # Stopped mid-call by a cancel: redelivered, it finds the task ended and only records it.
-                    raise Interrupted(f"{message.WhichOneof('kind')} interrupted by a cancel") from None
+                    await self._apply(task_id, [(k, m) for k, m, _ in batch])
+                except BaseException as exc:
+                    for *_, other in batch:
+                        if other is not done:
+                            other.set_exception(Interrupted(f"applied with a result that failed: {exc!r}"[:300]))
+                    raise
+                for *_, other in batch:
+                    if other is not done:
+                        other.set_result(None)
+                return
+        done.result()   # applied by another handler's transition, or failed with it (raises)
+
+    async def _apply(self, task_id: str, messages: list, first_delivery: bool = False) -> None:
+        try:
+            await self.coordinator.apply_batch(task_id, messages, first_delivery=first_delivery)
+        except UnknownTask as exc:
+            raise Poison(f"message for unknown task {exc}") from exc
+        except TaskCancelled:
+            # Stopped mid-call by a cancel: redelivered, it finds the task ended and only records it.
+            raise Interrupted(f"{messages[0][1].WhichOneof('kind')} interrupted by a cancel") from None
 
     async def give_up(self, msg, reason: str) -> None:
         """The message failed on every allowed delivery: its task fails with the reason."""

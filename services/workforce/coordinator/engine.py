@@ -18,7 +18,7 @@ import time
 from ..core.channel import Channel
 from ..core.channel.inflight import InFlight, TaskCancelled
 from ..core.channel.registry import RegistryCache
-from ..core.channel.state import CasConflict
+from ..core.channel.state import ERASE_MARKER_TTL_S, CasConflict
 from ..core.config import Settings
 from ..core.ids import created_ms, valid_task_id
 from ..core.llm.client import UsageBook, merge_usage
@@ -59,31 +59,42 @@ class Coordinator:
 
     async def apply(self, task_id: str, key: str, message: channel_pb2.CoordinatorMessage,
                     first_delivery: bool = False) -> None:
-        """Apply one inbox message: one compare-and-set of the plan, the task record when what a client sees
-        changed, then the outbox in one pipeline."""
-        plan, revision, published = await self._load(task_id, message if first_delivery else None)
-        if key in plan.applied:  # redelivered after its transition was committed: publish what it queued
+        """Apply one inbox message (see apply_batch)."""
+        await self.apply_batch(task_id, [(key, message)], first_delivery)
+
+    async def apply_batch(self, task_id: str, messages: list[tuple[str, channel_pb2.CoordinatorMessage]],
+                          first_delivery: bool = False) -> None:
+        """Apply a task's inbox messages, in order, as one transition: one compare-and-set of the plan, the task
+        record when what a client sees changed, then the outbox in one pipeline. A plan message comes alone (its
+        assignment call is made before the compare-and-set loop)."""
+        first = messages[0][1]
+        plan, revision, published = await self._load(task_id, first if first_delivery else None)
+        todo = [(key, message) for key, message in messages if key not in plan.applied]
+        if not todo:  # redelivered after its transition was committed: publish what it queued
             await self._publish(plan)
             return
-        pre = await self._prepare(task_id, plan, message) if message.WhichOneof("kind") == "plan" else None
+        pre = await self._prepare(task_id, plan, first) if first.WhichOneof("kind") == "plan" else None
         for _ in range(100):
             if not published and plan.outbox and self._maybe_unpublished(plan):
                 await self._publish(plan)   # what an earlier transition (maybe another replica's) queued
             new = channel_pb2.PlanState()
             new.CopyFrom(plan)
             del new.outbox[:]
-            effects = self._transition(new, key, message, pre)
+            effects = Effects()
+            for key, message in todo:
+                self._transition(new, key, message, pre, effects)
             written = await self._write(new, revision)
             if written is not None:
                 self.owned.keep_plan(new, written, False)
-                faults.after_commit(self.settings, message.WhichOneof("kind"))
+                faults.after_commit(self.settings, first.WhichOneof("kind"))
                 self._record(task_id, effects)
                 await self._project(new)   # before the events: a client that saw one reads a record as new
                 await self._publish(new)
                 return
             self.owned.forget(task_id)   # another replica wrote the plan: read it and apply again
             plan, revision, published = await self._load(task_id)
-            if key in plan.applied:
+            todo = [(key, message) for key, message in todo if key not in plan.applied]
+            if not todo:
                 await self._publish(plan)
                 return
         raise CasConflict(task_id)
@@ -158,10 +169,9 @@ class Coordinator:
             f"{replaced} → {count} subtasks" if replaced else f"{count} subtasks", subtask_id=replaced,
             data=planner_trace(ready.trace_json), msg_id=f"ev:{task_id}:plan:{ready.plan_version}")
 
-    def _transition(self, plan, key: str, message, pre) -> Effects:
+    def _transition(self, plan, key: str, message, pre, effects: Effects) -> None:
         """Apply the message to the plan in place (no I/O); the outbox gets what must be published."""
         kind = message.WhichOneof("kind")
-        effects = Effects()
         if kind == "plan":
             assignments, usage, failure, event = pre
             usage.merge_into(plan.usage)
@@ -192,7 +202,6 @@ class Coordinator:
         del plan.applied[:-APPLIED_KEEP]
         plan.transitions += 1
         plan.outbox_at_ms = int(time.time() * 1000)
-        return effects
 
     def _maybe_unpublished(self, plan: channel_pb2.PlanState) -> bool:
         """Whether a stored outbox may not have been published yet. Its transition's message is acked only after
@@ -214,7 +223,9 @@ class Coordinator:
         self.owned.published(task_id)
         if plan.status in TERMINAL:
             await self.channel.active.erase(task_id)
-            await release_quota(self.channel, task_id)
+            held = self.owned.record(task_id)
+            if held is None or held[0].quota_reserved:   # not held here: release what there may be
+                await release_quota(self.channel, task_id)
 
     async def _ended_elsewhere(self, plan) -> bool:
         held = self.owned.record(plan.task_id)
@@ -269,7 +280,10 @@ class Coordinator:
                         stage="decompose", reason="task deadline exceeded before a plan was made")))
             return
         if plan.status in TERMINAL:
-            await self.channel.active.erase(task_id)   # its last outbox was published before its message's ack
+            # Its last outbox was published before its message's ack, and then its entry erased; the expiring
+            # marker of a task that just ended is still listed (erasing it again would only renew the marker).
+            if time.time() - plan.outbox_at_ms / 1000 > ERASE_MARKER_TTL_S + 1:
+                await self.channel.active.erase(task_id)
             return
         if plan.proposals:
             await approval.sweep(self, task_id, plan, now)

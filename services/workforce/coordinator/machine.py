@@ -138,7 +138,6 @@ class Machine:
             request = channel_pb2.PlannerRequest(task_id=plan.task_id, synthesize=channel_pb2.SynthesizeRequest(
                 question=plan.question, answer_format=plan.answer_format, subtasks=dag.done(plan)),
                 metadata=dict(plan.metadata))
-            self.event(plan, "task.synthesizing", status=S.TASK_STATUS_SYNTHESIZING)  # before the answer's event
             self._out(plan, layout.PLANNER_SUBJECT, f"synth:{plan.task_id}", request)
 
     # ---- transitions ----

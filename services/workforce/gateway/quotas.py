@@ -67,8 +67,9 @@ class Quotas:
     def limits(self, caller: Caller) -> Limits:
         return self.overrides.get(caller.identity, self.default)
 
-    async def admit(self, caller: Caller, task_id: str) -> None:
-        """Count a new task against the caller's quotas, or raise QuotaExceeded (with Retry-After)."""
+    async def admit(self, caller: Caller, task_id: str) -> bool:
+        """Count a new task against the caller's quotas, or raise QuotaExceeded (with Retry-After). True when the
+        task holds an in-flight reservation (released when it ends; none when that quota is off)."""
         limits = self.limits(caller)
         reserved = False
         if limits.in_flight > 0:
@@ -87,6 +88,7 @@ class Quotas:
                 if reserved:
                     await self.release(caller, task_id)
                 raise
+        return reserved
 
     async def release(self, caller: Caller, task_id: str) -> None:
         """Withdraw a reservation: the submission did not go through, or the task has ended (a cancel)."""

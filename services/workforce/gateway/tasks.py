@@ -147,13 +147,13 @@ class TaskService:
                     await self.channel.idempotency.put(idem, task_id.encode())
                     claimed = True
         try:
-            await self.quotas.admit(caller, task_id)
+            reserved = await self.quotas.admit(caller, task_id)
         except QuotaExceeded:
             if claimed:
                 await self.channel.idempotency.delete(idem)
             raise
         try:
-            written = await self._write(sub, caller, task_id)
+            written = await self._write(sub, caller, task_id, reserved)
         except BaseException:
             with contextlib.suppress(Exception):   # the original error is the one to report
                 await self.quotas.release(caller, task_id)
@@ -168,13 +168,14 @@ class TaskService:
         TASKS_SUBMITTED.inc()
         return record, True
 
-    async def _write(self, sub: Submission, caller: Caller, task_id: str) -> tuple[common_pb2.TaskRecord, int] | None:
+    async def _write(self, sub: Submission, caller: Caller, task_id: str,
+                     quota_reserved: bool) -> tuple[common_pb2.TaskRecord, int] | None:
         """Files, the listing index entry, then the record: (record, its revision); None when it already existed."""
         record = common_pb2.TaskRecord(
             task_id=task_id, status=common_pb2.TASK_STATUS_QUEUED, question=sub.question,
             answer_format=sub.answer_format, idempotency_key=sub.idempotency_key, metadata=sub.metadata,
             owner=caller.identity, review_plan=sub.review_plan, review_replans=sub.review_replans,
-            token_budget=sub.token_budget or self.settings.task_token_budget)
+            token_budget=sub.token_budget or self.settings.task_token_budget, quota_reserved=quota_reserved)
         record.created_at.GetCurrentTime()
         record.updated_at.CopyFrom(record.created_at)
         timeout = sub.timeout_s or self.settings.task_timeout_s

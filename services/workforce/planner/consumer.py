@@ -120,7 +120,15 @@ class PlannerConsumer:
 
     async def _synthesize(self, task_id: str, request: channel_pb2.SynthesizeRequest, temperature,
                           answer_type: str) -> None:
-        final, outcome = await self.planner.synthesize(task_id, request, temperature, answer_type)
+        async def synthesizing():   # the record's SYNTHESIZING status is the coordinator's (it asked)
+            await self.channel.emit(task_id, "task.synthesizing", status=common_pb2.TASK_STATUS_SYNTHESIZING,
+                                    msg_id=f"ev:{task_id}:synthesizing")
+
+        signal = await LateSignal(self.channel.layout.settings.progress_signal_delay_s, synthesizing).start()
+        try:
+            final, outcome = await self.planner.synthesize(task_id, request, temperature, answer_type)
+        finally:
+            await signal.settle()
         log.info("answer created")
         final.trace_json = json.dumps({"planner_messages": outcome.messages, "planner_output": final.planner_output,
                                        "attempts": outcome.attempts}, ensure_ascii=False, default=str)

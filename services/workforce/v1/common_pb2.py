@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19workforce/v1/common.proto\x12\x0cworkforce.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"]\n\x07\x46ileRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nobject_key\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\"K\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x03\x12\x10\n\x08requests\x18\x03 \x01(\x03\"\xd9\x05\n\nTaskRecord\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.workforce.v1.TaskStatus\x12\x10\n\x08question\x18\x03 \x01(\t\x12\x15\n\ranswer_format\x18\x04 \x01(\t\x12$\n\x05\x66iles\x18\x05 \x03(\x0b\x32\x15.workforce.v1.FileRef\x12\x0e\n\x06\x61nswer\x18\x06 \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\x12\x32\n\x05usage\x18\x0c \x03(\x0b\x32#.workforce.v1.TaskRecord.UsageEntry\x12\x38\n\x08metadata\x18\r \x03(\x0b\x32&.workforce.v1.TaskRecord.MetadataEntry\x12\x0f\n\x07replans\x18\x0e \x01(\x05\x12\x16\n\x0esubtasks_total\x18\x0f \x01(\x05\x12\x15\n\rsubtasks_done\x18\x10 \x01(\x05\x12\r\n\x05owner\x18\x11 \x01(\t\x12\x13\n\x0breview_plan\x18\x12 \x01(\x08\x12\x16\n\x0ereview_replans\x18\x13 \x01(\x08\x12\x14\n\x0ctoken_budget\x18\x14 \x01(\x03\x1a\x41\n\nUsageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.workforce.v1.Usage:\x02\x38\x01\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaf\x01\n\nWorkerInfo\x12\x13\n\x0bworker_type\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\r\n\x05tools\x18\x04 \x03(\t\x12\x13\n\x0b\x63oncurrency\x18\x05 \x01(\x05\x12\x30\n\x0cheartbeat_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x62usy\x18\x07 \x01(\x05\"~\n\nWorkerPool\x12\x13\n\x0bworker_type\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05tools\x18\x03 \x03(\t\x12\x10\n\x08replicas\x18\x04 \x01(\x05\x12\x10\n\x08\x63\x61pacity\x18\x05 \x01(\x05\x12\x13\n\x0bqueue_depth\x18\x06 \x01(\x03*\x83\x02\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATUS_QUEUED\x10\x01\x12\x18\n\x14TASK_STATUS_PLANNING\x10\x02\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x03\x12\x1c\n\x18TASK_STATUS_SYNTHESIZING\x10\x04\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x05\x12\x16\n\x12TASK_STATUS_FAILED\x10\x06\x12\x19\n\x15TASK_STATUS_CANCELLED\x10\x07\x12!\n\x1dTASK_STATUS_AWAITING_APPROVAL\x10\x08*\xd9\x01\n\rSubtaskStatus\x12\x1e\n\x1aSUBTASK_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SUBTASK_STATUS_PENDING\x10\x01\x12\x1d\n\x19SUBTASK_STATUS_DISPATCHED\x10\x02\x12\x17\n\x13SUBTASK_STATUS_DONE\x10\x03\x12\x19\n\x15SUBTASK_STATUS_FAILED\x10\x04\x12\x1b\n\x17SUBTASK_STATUS_REPLACED\x10\x05\x12\x1c\n\x18SUBTASK_STATUS_CANCELLED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19workforce/v1/common.proto\x12\x0cworkforce.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"]\n\x07\x46ileRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nobject_key\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\"K\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x03\x12\x10\n\x08requests\x18\x03 \x01(\x03\"\xf1\x05\n\nTaskRecord\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.workforce.v1.TaskStatus\x12\x10\n\x08question\x18\x03 \x01(\t\x12\x15\n\ranswer_format\x18\x04 \x01(\t\x12$\n\x05\x66iles\x18\x05 \x03(\x0b\x32\x15.workforce.v1.FileRef\x12\x0e\n\x06\x61nswer\x18\x06 \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\x12\x32\n\x05usage\x18\x0c \x03(\x0b\x32#.workforce.v1.TaskRecord.UsageEntry\x12\x38\n\x08metadata\x18\r \x03(\x0b\x32&.workforce.v1.TaskRecord.MetadataEntry\x12\x0f\n\x07replans\x18\x0e \x01(\x05\x12\x16\n\x0esubtasks_total\x18\x0f \x01(\x05\x12\x15\n\rsubtasks_done\x18\x10 \x01(\x05\x12\r\n\x05owner\x18\x11 \x01(\t\x12\x13\n\x0breview_plan\x18\x12 \x01(\x08\x12\x16\n\x0ereview_replans\x18\x13 \x01(\x08\x12\x14\n\x0ctoken_budget\x18\x14 \x01(\x03\x12\x16\n\x0equota_reserved\x18\x15 \x01(\x08\x1a\x41\n\nUsageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.workforce.v1.Usage:\x02\x38\x01\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaf\x01\n\nWorkerInfo\x12\x13\n\x0bworker_type\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\r\n\x05tools\x18\x04 \x03(\t\x12\x13\n\x0b\x63oncurrency\x18\x05 \x01(\x05\x12\x30\n\x0cheartbeat_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x62usy\x18\x07 \x01(\x05\"~\n\nWorkerPool\x12\x13\n\x0bworker_type\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05tools\x18\x03 \x03(\t\x12\x10\n\x08replicas\x18\x04 \x01(\x05\x12\x10\n\x08\x63\x61pacity\x18\x05 \x01(\x05\x12\x13\n\x0bqueue_depth\x18\x06 \x01(\x03*\x83\x02\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATUS_QUEUED\x10\x01\x12\x18\n\x14TASK_STATUS_PLANNING\x10\x02\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x03\x12\x1c\n\x18TASK_STATUS_SYNTHESIZING\x10\x04\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x05\x12\x16\n\x12TASK_STATUS_FAILED\x10\x06\x12\x19\n\x15TASK_STATUS_CANCELLED\x10\x07\x12!\n\x1dTASK_STATUS_AWAITING_APPROVAL\x10\x08*\xd9\x01\n\rSubtaskStatus\x12\x1e\n\x1aSUBTASK_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SUBTASK_STATUS_PENDING\x10\x01\x12\x1d\n\x19SUBTASK_STATUS_DISPATCHED\x10\x02\x12\x17\n\x13SUBTASK_STATUS_DONE\x10\x03\x12\x19\n\x15SUBTASK_STATUS_FAILED\x10\x04\x12\x1b\n\x17SUBTASK_STATUS_REPLACED\x10\x05\x12\x1c\n\x18SUBTASK_STATUS_CANCELLED\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,22 +36,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKRECORD_USAGEENTRY']._serialized_options = b'8\001'
   _globals['_TASKRECORD_METADATAENTRY']._loaded_options = None
   _globals['_TASKRECORD_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_TASKSTATUS']._serialized_start=1287
-  _globals['_TASKSTATUS']._serialized_end=1546
-  _globals['_SUBTASKSTATUS']._serialized_start=1549
-  _globals['_SUBTASKSTATUS']._serialized_end=1766
+  _globals['_TASKSTATUS']._serialized_start=1311
+  _globals['_TASKSTATUS']._serialized_end=1570
+  _globals['_SUBTASKSTATUS']._serialized_start=1573
+  _globals['_SUBTASKSTATUS']._serialized_end=1790
   _globals['_FILEREF']._serialized_start=76
   _globals['_FILEREF']._serialized_end=169
   _globals['_USAGE']._serialized_start=171
   _globals['_USAGE']._serialized_end=246
   _globals['_TASKRECORD']._serialized_start=249
-  _globals['_TASKRECORD']._serialized_end=978
-  _globals['_TASKRECORD_USAGEENTRY']._serialized_start=864
-  _globals['_TASKRECORD_USAGEENTRY']._serialized_end=929
-  _globals['_TASKRECORD_METADATAENTRY']._serialized_start=931
-  _globals['_TASKRECORD_METADATAENTRY']._serialized_end=978
-  _globals['_WORKERINFO']._serialized_start=981
-  _globals['_WORKERINFO']._serialized_end=1156
-  _globals['_WORKERPOOL']._serialized_start=1158
-  _globals['_WORKERPOOL']._serialized_end=1284
+  _globals['_TASKRECORD']._serialized_end=1002
+  _globals['_TASKRECORD_USAGEENTRY']._serialized_start=888
+  _globals['_TASKRECORD_USAGEENTRY']._serialized_end=953
+  _globals['_TASKRECORD_METADATAENTRY']._serialized_start=955
+  _globals['_TASKRECORD_METADATAENTRY']._serialized_end=1002
+  _globals['_WORKERINFO']._serialized_start=1005
+  _globals['_WORKERINFO']._serialized_end=1180
+  _globals['_WORKERPOOL']._serialized_start=1182
+  _globals['_WORKERPOOL']._serialized_end=1308
 # @@protoc_insertion_point(module_scope)

@@ -73,7 +73,7 @@ class Usage(_message.Message):
     def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., requests: _Optional[int] = ...) -> None: ...
 
 class TaskRecord(_message.Message):
-    __slots__ = ("task_id", "status", "question", "answer_format", "files", "answer", "failure_reason", "created_at", "updated_at", "deadline", "idempotency_key", "usage", "metadata", "replans", "subtasks_total", "subtasks_done", "owner", "review_plan", "review_replans", "token_budget")
+    __slots__ = ("task_id", "status", "question", "answer_format", "files", "answer", "failure_reason", "created_at", "updated_at", "deadline", "idempotency_key", "usage", "metadata", "replans", "subtasks_total", "subtasks_done", "owner", "review_plan", "review_replans", "token_budget", "quota_reserved")
     class UsageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +108,7 @@ class TaskRecord(_message.Message):
     REVIEW_PLAN_FIELD_NUMBER: _ClassVar[int]
     REVIEW_REPLANS_FIELD_NUMBER: _ClassVar[int]
     TOKEN_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_RESERVED_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     status: TaskStatus
     question: str
@@ -128,7 +129,8 @@ class TaskRecord(_message.Message):
     review_plan: bool
     review_replans: bool
     token_budget: int
-    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[FileRef, _Mapping]]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., usage: _Optional[_Mapping[str, Usage]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., replans: _Optional[int] = ..., subtasks_total: _Optional[int] = ..., subtasks_done: _Optional[int] = ..., owner: _Optional[str] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., token_budget: _Optional[int] = ...) -> None: ...
+    quota_reserved: bool
+    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[FileRef, _Mapping]]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., usage: _Optional[_Mapping[str, Usage]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., replans: _Optional[int] = ..., subtasks_total: _Optional[int] = ..., subtasks_done: _Optional[int] = ..., owner: _Optional[str] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., token_budget: _Optional[int] = ..., quota_reserved: _Optional[bool] = ...) -> None: ...
 
 class WorkerInfo(_message.Message):
     __slots__ = ("worker_type", "instance_id", "description", "tools", "concurrency", "heartbeat_at", "busy")

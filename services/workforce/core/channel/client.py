@@ -79,7 +79,7 @@ class Channel:
         self.plans = await self.bucket(layout.PLANS_BUCKET, history=5, ttl=s.plan_ttl_s)
         self.workers = await self.bucket(layout.WORKERS_BUCKET, history=1, ttl=s.worker_registry_ttl_s)
         self.idempotency = await self.bucket(layout.IDEMPOTENCY_BUCKET, history=1, ttl=s.idempotency_ttl_s)
-        self.active = await self.bucket(layout.ACTIVE_BUCKET, history=1)
+        self.active = await self.bucket(layout.ACTIVE_BUCKET, history=1, erasable=True)
         # One output per planner request: a redelivered request re-publishes what was decided the first time.
         self.approvals = await self.bucket(layout.APPROVALS_BUCKET, history=1, ttl=s.event_max_age_s)
         # Leases expire unless renewed; the TTL is how long a dead holder keeps one.
@@ -107,10 +107,11 @@ class Channel:
                 log.info("channel not set up yet (%s); waiting for the control plane", type(exc).__name__)
                 await asyncio.sleep(wait_s)
 
-    async def bucket(self, name: str, history: int, ttl: float | None = None) -> KVStore:
-        """A KV bucket, created when missing; an existing one gets the configured TTL (0/None = none)."""
+    async def bucket(self, name: str, history: int, ttl: float | None = None, erasable: bool = False) -> KVStore:
+        """A KV bucket, created when missing; an existing one gets the configured TTL (0/None = none). An erasable
+        bucket takes per-message TTLs, for KVStore.erase."""
         try:
-            await self._keep_max_age(f"KV_{name}", ttl or 0)
+            await self._keep_max_age(f"KV_{name}", ttl or 0, erasable)
             kv = await self.js.key_value(name)
         except (NotFoundError, BadRequestError):
             config = KeyValueConfig(
@@ -121,16 +122,20 @@ class Channel:
                 kv = await self.js.create_key_value(config)
             except BadRequestError:  # created concurrently by another service
                 kv = await self.js.key_value(name)
+            if erasable:
+                await self._keep_max_age(f"KV_{name}", ttl or 0, erasable)
         return KVStore(kv)
 
-    async def _keep_max_age(self, stream: str, seconds: float) -> None:
+    async def _keep_max_age(self, stream: str, seconds: float, message_ttls: bool = False) -> None:
         """Retention settings apply to buckets made before they changed (the stream's max_age is the TTL)."""
         config = (await self.js.stream_info(stream)).config
         direct = stream.startswith("KV_")
-        if abs((config.max_age or 0) - seconds) < 1 and (config.allow_direct or not direct):
+        if abs((config.max_age or 0) - seconds) < 1 and (config.allow_direct or not direct) and \
+                (config.allow_msg_ttl or not message_ttls):
             return
         config.max_age = seconds
         config.allow_direct = config.allow_direct or direct   # buckets made before reads were direct gets
+        config.allow_msg_ttl = config.allow_msg_ttl or message_ttls or None   # can be turned on, never off
         if seconds and config.duplicate_window and config.duplicate_window > seconds:
             config.duplicate_window = seconds
         await self.js.update_stream(config)

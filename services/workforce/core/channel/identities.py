@@ -93,10 +93,9 @@ def control(name: str) -> Identity:
     deny = list(NEVER)
     if name in ("gateway", "coordinator"):
         # A task's quota reservation is cleared by purging its key of the quota bucket (no delete markers): by the
-        # gateway when a submission is refused or cancelled, by the coordinator when the task ends; the coordinator
-        # erases a finished task's wf-active entry the same way, so the sweeper's scan does not grow with every
-        # task that ever ended. Every other stream stays unpurgeable.
-        purgeable = {layout.QUOTA_INFLIGHT_BUCKET} | ({layout.ACTIVE_BUCKET} if name == "coordinator" else set())
+        # gateway when a submission is refused or cancelled, by the coordinator when the task ends. Every other
+        # stream stays unpurgeable (a finished task's wf-active entry is erased with an expiring marker, a publish).
+        purgeable = {layout.QUOTA_INFLIGHT_BUCKET}
         deny.remove("$JS.API.STREAM.PURGE.>")
         deny += [f"$JS.API.STREAM.PURGE.{stream}" for stream in
                  (*APP_STREAMS, *(kv_stream(b) for b in KV_BUCKETS if b not in purgeable),

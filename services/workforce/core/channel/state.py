@@ -8,6 +8,9 @@ from nats.js.errors import APIError, KeyDeletedError, KeyNotFoundError, KeyWrong
 from nats.js.kv import KeyValue
 
 
+ERASE_MARKER_TTL_S = 1   # whole seconds (the Nats-TTL header)
+
+
 class CasConflict(Exception):
     """The key changed between read and write more times than the retry budget allows."""
 
@@ -77,16 +80,17 @@ class KVStore:
         return [key for key in await self.subject_keys() if await self.get(key) is not None]
 
     async def subject_keys(self) -> list[str]:
-        """The keys of a bucket whose keys are erased (never deleted with a marker): its stream's subject list,
-        one request (no watcher). A key deleted with a marker would be listed too."""
+        """The keys of a bucket whose keys are erased (never deleted with a lasting marker): its stream's subject
+        list, one request (no watcher). A key erased in the last ERASE_MARKER_TTL_S may still be listed (reading
+        it gives None); a key deleted with a marker would be listed too."""
         info = await self.kv._js.stream_info(self.kv._stream, subjects_filter=f"{self.kv._pre}>")
         return [subject[len(self.kv._pre):] for subject in (info.state.subjects or {})]
 
     async def erase(self, key: str) -> None:
-        """Remove the key and its history without leaving a delete marker (a stream purge of its subject; the
-        caller's NATS identity needs that stream's purge permission): a bucket whose keys come and go stays as
-        small as what it holds, for keys() and its readers."""
-        await self.kv._js.purge_stream(self.kv._stream, subject=f"{self.kv._pre}{key}")
+        """Remove the key and its history, leaving a purge marker that expires by itself after ERASE_MARKER_TTL_S
+        (one publish; the bucket must take per-message TTLs, Channel.bucket(erasable=True)): a bucket whose keys
+        come and go stays as small as what it holds, for subject_keys() and its readers."""
+        await self.kv.purge(key, msg_ttl=ERASE_MARKER_TTL_S)
 
     async def delete(self, key: str) -> None:
         try:
