@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from .config import Settings, get_settings
 from .ids import instance_id
+from .llm.client import close_clients
 from .logging import setup_logging
 from .metrics import serve_metrics
 from . import tracing
@@ -32,7 +33,10 @@ def run_service(name: str, main: Callable[[Settings, asyncio.Event], Awaitable[N
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("%s starting as %s", name, settings.instance_id)
-        await main(settings, stop)
+        try:
+            await main(settings, stop)
+        finally:
+            await close_clients()
         log.info("%s stopped", name)
 
     try:

@@ -1,4 +1,6 @@
-"""The one LLM client: OpenAI-compatible chat completions over plain HTTP + JSON (vLLM, llama.cpp, OpenAI, …).
+"""The one LLM client: OpenAI-compatible chat completions over plain HTTP + JSON (vLLM, llama.cpp, OpenAI, …),
+on aiohttp (its C HTTP parser and one write per small request: about a third of httpx's CPU per call, measured in
+docs/benchmarks.md).
 
 Structured outputs (JSON schema), tool calls, streaming, timeouts, bounded retries with backoff, metrics and
 token accounting by role and task. Every way a backend can fail — connection errors, timeouts, HTTP errors,
@@ -11,10 +13,11 @@ import json
 import logging
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import httpx
+import aiohttp
 
 from .. import tracing
 from ..config import Settings
@@ -100,6 +103,10 @@ def merge_usage(target, role: str, usage: common_pb2.Usage) -> None:
     slot.requests += usage.requests
 
 
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _short(text: str, limit: int = 200) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[:limit] + "…"
@@ -108,17 +115,30 @@ def _short(text: str, limit: int = 200) -> str:
 class ChatClient:
     """Async chat client for one OpenAI-compatible endpoint; the model is chosen per role."""
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, settings: Settings):
         self.settings = settings
         self.base_url = settings.llm_base_url.rstrip("/")
-        headers = {"Content-Type": "application/json"}
+        self._default_headers = {"Content-Type": "application/json"}
         if settings.llm_api_key and settings.llm_api_key != "EMPTY":
-            headers["Authorization"] = f"Bearer {settings.llm_api_key}"
-        self.http = httpx.AsyncClient(
-            headers=headers, transport=transport,
-            timeout=httpx.Timeout(settings.llm_timeout_s, connect=min(10.0, settings.llm_timeout_s)),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        )
+            self._default_headers["Authorization"] = f"Bearer {settings.llm_api_key}"
+        # Like a read timeout: how long the server may stay silent (a streamed answer may take longer in all).
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=min(10.0, settings.llm_timeout_s),
+                                              sock_read=settings.llm_timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        self._loop = None
+        _CLIENTS.add(self)
+
+    def _http(self) -> aiohttp.ClientSession:
+        """The connection pool, made in the event loop that uses it (a client may outlive a loop in tests and
+        scripts: a new loop gets a new pool)."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._loop = loop
+            self._session = aiohttp.ClientSession(
+                headers=self._default_headers, timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=256, limit_per_host=0, keepalive_timeout=60),
+                json_serialize=_dumps)
+        return self._session
 
     def _request(self, messages, role, tools, json_schema, schema_name, temperature, max_tokens) -> dict:
         cap = max_tokens or self.settings.llm_max_tokens
@@ -166,28 +186,30 @@ class ChatClient:
             if attempt:
                 await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
             try:
-                response = await self.http.post(url, json=request, headers=self._headers(role, task_id))
-            except httpx.TimeoutException:
+                async with self._http().post(url, json=request, headers=self._headers(role, task_id)) as response:
+                    status, raw = response.status, await response.read()
+                    content_type = response.headers.get("content-type", "")
+            except asyncio.TimeoutError:
                 error = LLMError(f"{role}: no answer from {self.base_url} within {self.settings.llm_timeout_s:g} s",
                                  kind="timeout")
                 continue
-            except httpx.HTTPError as exc:
+            except aiohttp.ClientError as exc:
                 error = LLMError(f"{role}: cannot reach the model at {self.base_url}: {type(exc).__name__}"
                                  f"{': ' + _short(str(exc)) if str(exc) else ''}", kind="connect")
                 continue
-            if response.status_code >= 400:
-                error = LLMError(f"{role}: the model at {self.base_url} answered HTTP {response.status_code}: "
-                                 f"{_short(response.text)}", kind="http")
-                error.status = response.status_code
-                if response.status_code in RETRYABLE_STATUS:
+            if status >= 400:
+                error = LLMError(f"{role}: the model at {self.base_url} answered HTTP {status}: "
+                                 f"{_short(raw.decode('utf-8', 'replace'))}", kind="http")
+                error.status = status
+                if status in RETRYABLE_STATUS:
                     continue
                 raise error
             try:
-                body = response.json()
+                body = json.loads(raw)
             except (ValueError, UnicodeDecodeError):
-                kind = "HTML" if "html" in response.headers.get("content-type", "") else "non-JSON"
+                kind = "HTML" if "html" in content_type else "non-JSON"
                 error = LLMError(f"{role}: the model answered with a {kind} body instead of JSON: "
-                                 f"{_short(response.text, 120)}", kind="bad_body")
+                                 f"{_short(raw.decode('utf-8', 'replace'), 120)}", kind="bad_body")
                 continue
             if not isinstance(body, dict):
                 error = LLMError(f"{role}: the model's answer is not a JSON object", kind="bad_body")
@@ -276,13 +298,14 @@ class ChatClient:
         model = request["model"]
         usage = {}
         try:
-            async with self.http.stream("POST", f"{self.base_url}/chat/completions", json=request,
-                                        headers=self._headers(role, task_id)) as response:
-                if response.status_code >= 400:
-                    text = (await response.aread()).decode("utf-8", "replace")
-                    raise LLMError(f"{role}: streaming request answered HTTP {response.status_code}: {_short(text)}",
+            async with self._http().post(f"{self.base_url}/chat/completions", json=request,
+                                         headers=self._headers(role, task_id)) as response:
+                if response.status >= 400:
+                    text = (await response.read()).decode("utf-8", "replace")
+                    raise LLMError(f"{role}: streaming request answered HTTP {response.status}: {_short(text)}",
                                    kind="http")
-                async for line in response.aiter_lines():
+                async for raw_line in response.content:
+                    line = raw_line.decode("utf-8", "replace").strip()
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
@@ -298,7 +321,7 @@ class ChatClient:
                         delta = (choice or {}).get("delta") or {}
                         if isinstance(delta.get("content"), str) and delta["content"]:
                             yield delta["content"]
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             LLM_REQUESTS.labels(role, model, "error").inc()
             raise LLMError(f"{role}: streaming request failed: {type(exc).__name__}", kind="connect") from exc
         except LLMError:
@@ -309,7 +332,18 @@ class ChatClient:
                                             time.perf_counter() - started))
 
     async def close(self) -> None:
-        await self.http.aclose()
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
+
+
+_CLIENTS: "weakref.WeakSet[ChatClient]" = weakref.WeakSet()
+
+
+async def close_clients() -> None:
+    """Close every client's connections (a service's last step: an unclosed pool is reported at exit)."""
+    for client in list(_CLIENTS):
+        await client.close()
 
 
 def _parse_completion(body: dict, role: str, model: str) -> ChatResult:
