@@ -12,6 +12,7 @@ which first publishes a stored outbox that may not be out yet (another replica's
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -140,7 +141,9 @@ class Coordinator:
         held = self.owned.record(task_id) or await self._read_record(task_id)
         if plan.status in TERMINAL or held is not None and held[0].status in TERMINAL:
             return None, usage, "", {}  # cancelled (or ended) meanwhile: no model call for a dead task
-        await self._announce(task_id, message.plan)
+        # The plan's event goes out now and is confirmed after the assignment call (a round trip less to wait
+        # for); what the plan sends later is stored after it (one connection keeps the order).
+        announced = await self._announce(task_id, message.plan)
         version = message.plan.plan_version
         try:
             assignments, messages, raw, detail = await self.inflight.run(task_id, self.assigner.assign(
@@ -148,11 +151,17 @@ class Coordinator:
                 usage))
         except TaskCancelled:
             self.owned.forget_record(task_id)   # the redelivery reads the cancelled record
+            await _settled(announced)
             raise
         except AssignmentFailed as exc:
+            await _confirmed(announced)
             await self.channel.emit(task_id, "assignment.failed", str(exc)[:500], data={"attempts": exc.attempts},
                                     msg_id=f"ev:{task_id}:assignfail:{version}")
             return None, usage, f"coordinator could not assign the subtasks: {exc}", {}
+        except BaseException:
+            await _settled(announced)
+            raise
+        await _confirmed(announced)
         log.info("assigned %d subtasks", len(assignments))
         # Recorded in the committed outbox (plan.assigned or approval.requested), so the event is the assignment
         # that was applied, even on redelivery.
@@ -160,11 +169,12 @@ class Coordinator:
                  "assignments": {sid: {"worker": w, "dependencies": deps} for sid, (w, deps) in assignments.items()}}
         return assignments, usage, "", event
 
-    async def _announce(self, task_id: str, ready: channel_pb2.PlanReady) -> None:
+    async def _announce(self, task_id: str, ready: channel_pb2.PlanReady) -> asyncio.Future:
         """The planner's plan as its event (plan.created / plan.replanned), before the assignment call, from the
-        message that is applied: the plan recorded is the plan run. Its id makes a redelivery's repeat a no-op."""
+        message that is applied: the plan recorded is the plan run. Its id makes a redelivery's repeat a no-op.
+        Returns the publish's acknowledgement, to await."""
         replaced, count = ready.replaced_subtask_id, len(ready.subtasks)
-        await self.channel.emit(
+        return await self.channel.emit_unconfirmed(
             task_id, "plan.replanned" if replaced else "plan.created",
             f"{replaced} → {count} subtasks" if replaced else f"{count} subtasks", subtask_id=replaced,
             data=planner_trace(ready.trace_json), msg_id=f"ev:{task_id}:plan:{ready.plan_version}")
@@ -219,13 +229,14 @@ class Coordinator:
             if entry.msg_id == terminal_event_id(task_id) and await self._ended_elsewhere(plan):
                 continue  # the gateway ended it first (cancel) and said so
             entries.append((entry.subject, entry.payload, entry.msg_id))
-        await self.channel.publish_pipelined(entries, task_id)
-        self.owned.published(task_id)
-        if plan.status in TERMINAL:
-            await self.channel.active.erase(task_id)
+        ending = []
+        if plan.status in TERMINAL:   # sent with the outbox: a redelivery after a crash does it again
+            ending.append(self.channel.active.erase(task_id))
             held = self.owned.record(task_id)
             if held is None or held[0].quota_reserved:   # not held here: release what there may be
-                await release_quota(self.channel, task_id)
+                ending.append(release_quota(self.channel, task_id))
+        await asyncio.gather(self.channel.publish_pipelined(entries, task_id), *ending)
+        self.owned.published(task_id)
 
     async def _ended_elsewhere(self, plan) -> bool:
         held = self.owned.record(plan.task_id)
@@ -367,6 +378,17 @@ class Coordinator:
     def _observe_duration(self, task_id: str, status: str) -> None:
         if valid_task_id(task_id):
             TASK_DURATION.labels(status).observe(max(0.0, time.time() - created_ms(task_id) / 1000))
+
+
+async def _confirmed(ack: asyncio.Future, timeout: float = 10.0) -> None:
+    """Wait for a publish's acknowledgement (an error or no answer in time raises: the message is redelivered)."""
+    await asyncio.wait_for(ack, timeout)
+
+
+async def _settled(ack: asyncio.Future) -> None:
+    """Wait for an acknowledgement whose outcome no longer matters (an error is already on its way)."""
+    with contextlib.suppress(Exception):
+        await _confirmed(ack)
 
 
 def _merge(target, usage_map) -> None:

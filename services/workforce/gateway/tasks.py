@@ -182,8 +182,8 @@ class TaskService:
         record.deadline.FromSeconds(int(time.time() + timeout))
         for name, data, media_type in sub.files:
             record.files.append(await self._store_file(task_id, name, data, media_type))
-        await self.index.add(caller, task_id)
-        await self.channel.active.put(task_id, b"1")  # first: the sweeper finds a task whose submit was cut short
+        # Both before the record: the sweeper finds a task whose submit was cut short, a listing finds the task.
+        await asyncio.gather(self.index.add(caller, task_id), self.channel.active.put(task_id, b"1"))
         revision = await self.channel.tasks.create(task_id, record.SerializeToString())
         if revision is None:
             return None
