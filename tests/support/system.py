@@ -245,8 +245,8 @@ def stored_events(nats_url: str, task_id: str) -> list[dict]:
     import asyncio
 
     import nats
-    from google.protobuf.json_format import MessageToDict
 
+    from workforce.core.channel.events import event_dict
     from workforce.v1 import channel_pb2
 
     async def read():
@@ -262,7 +262,7 @@ def stored_events(nats_url: str, task_id: str) -> list[dict]:
                     return out
                 event = channel_pb2.TaskEvent.FromString(msg.data)
                 event.seq = msg.metadata.sequence.stream
-                out.append(MessageToDict(event, preserving_proto_field_name=True))
+                out.append(event_dict(event))
                 out[-1]["_msg_id"] = (msg.headers or {}).get("Nats-Msg-Id", "")   # the publisher's dedupe id
         finally:
             await nc.close()

@@ -3,6 +3,7 @@
 from workforce.coordinator import dag
 from workforce.coordinator.assign import AssignmentError, validate
 from workforce.coordinator.machine import Effects, Machine
+from workforce.core.channel.events import event_data
 from workforce.core.config import Settings
 from workforce.v1 import channel_pb2, common_pb2
 
@@ -50,24 +51,23 @@ def events(plan) -> list[channel_pb2.TaskEvent]:
 
 def test_dispatches_are_listed_in_the_event_that_caused_them_ahead_of_the_work_items():
     import json
-    from google.protobuf.json_format import MessageToDict
 
     plan = plan_with(("1", []), ("2", []), ("3", ["1", "2"]))
     assert subjects(plan) == ["wf.events.t1", "wf.work.echo", "wf.work.echo"]   # the event first
     (assigned,) = events(plan)
-    data = MessageToDict(assigned.data)
+    data = event_data(assigned)
     assert assigned.type == "plan.assigned"
     assert [(d["subtask_id"], d["worker_type"]) for d in data["dispatched"]] == [("1", "echo"), ("2", "echo")]
     machine = Machine(Settings())
     del plan.outbox[:]   # as the engine does: each transition queues a new outbox
     machine.on_result(plan, result(plan, "1"), Effects())
-    assert [e.type for e in events(plan)] == ["subtask.succeeded"] and "dispatched" not in events(plan)[0].data
+    assert [e.type for e in events(plan)] == ["subtask.succeeded"] and "dispatched" not in event_data(events(plan)[0])
     done = result(plan, "2")
     done.trajectory_json = json.dumps({"messages": [{"role": "user", "content": "do 2"}], "tool_calls": 0})
     del plan.outbox[:]
     machine.on_result(plan, done, Effects())
     (succeeded,) = events(plan)
-    data = MessageToDict(succeeded.data)
+    data = event_data(succeeded)
     assert [d["subtask_id"] for d in data["dispatched"]] == ["3"]
     assert data["trajectory"]["messages"][0]["content"] == "do 2"   # the worker's history rides in its outcome
     assert subjects(plan) == ["wf.events.t1", "wf.work.echo"]

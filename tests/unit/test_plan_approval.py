@@ -4,6 +4,7 @@ import pytest
 
 from workforce.coordinator import approval, dag
 from workforce.coordinator.machine import Effects, Machine
+from workforce.core.channel.events import event_data
 from workforce.core.config import Settings
 from workforce.core.plan_edit import PlanEditError, changes, check_edit
 from workforce.v1 import channel_pb2, common_pb2
@@ -47,8 +48,8 @@ def test_a_reviewed_plan_waits_and_dispatches_nothing():
     assert [s.assignee for s in plan.proposals[0].subtasks] == ["echo", "echo"]
     assert not [e for e in plan.outbox if e.subject.startswith("wf.work.")]
     requested = [e for e in events(plan) if e.type == "approval.requested"]
-    assert len(requested) == 1 and requested[0].data["kind"] == "plan"
-    assert [s["id"] for s in requested[0].data["subtasks"]] == ["1", "2"]
+    assert len(requested) == 1 and event_data(requested[0])["kind"] == "plan"
+    assert [s["id"] for s in event_data(requested[0])["subtasks"]] == ["1", "2"]
 
 
 def test_approval_runs_the_plan_as_proposed():
@@ -57,7 +58,7 @@ def test_approval_runs_the_plan_as_proposed():
     assert plan.status == S.TASK_STATUS_RUNNING and not plan.proposals
     assert [s.subtask_id for s in dag.dispatched(plan)] == ["1"]
     approved = [e for e in events(plan) if e.type == "approval.approved"]
-    assert approved and approved[0].data["decided_by"] == "alice"
+    assert approved and event_data(approved[0])["decided_by"] == "alice"
 
 
 def test_an_edit_replaces_the_plan_and_records_what_changed():
@@ -69,7 +70,7 @@ def test_an_edit_replaces_the_plan_and_records_what_changed():
     assert [s.subtask_id for s in plan.subtasks] == ["1", "3"]
     assert dag.by_id(plan)["1"].content == "do 1 carefully"
     event = next(e for e in events(plan) if e.type == "approval.edited")
-    diff = event.data["changes"]
+    diff = event_data(event)["changes"]
     assert diff["added"] == ["3"] and diff["dropped"] == ["2"]
     assert diff["changed"][0]["id"] == "1" and diff["changed"][0]["content"][1] == "do 1 carefully"
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..core.config import Settings
 from ..core.ids import attempt_id
 from ..core.channel import layout
+from ..core.channel.events import encode_data
 from ..v1 import channel_pb2, common_pb2
 from . import approval, dag
 
@@ -82,7 +83,7 @@ class Machine:
             payload["dispatched"] = [{"subtask_id": s.subtask_id, "worker_type": s.assignee,
                                       "attempt_id": s.attempt_id} for s, _ in items]
         if payload:
-            event.data.update(payload)
+            event.data_json = encode_data(payload)
         self._out(plan, layout.events_subject(plan.task_id), msg_id or f"ev:{plan.task_id}:{type_}:{subtask_id}:"
                   f"{plan.transitions}:{len(plan.outbox)}", event)
         for s, item in items:  # after the event, so no worker's subtask.started can precede it

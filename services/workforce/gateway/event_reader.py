@@ -7,21 +7,17 @@ import logging
 import time
 
 import nats
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from ..core.channel import Channel, layout
+from ..core.channel.events import event_data, event_dict
 from ..v1 import channel_pb2
 from .event_hub import RESYNC, EventHub
 from .tenancy import Caller
 
 log = logging.getLogger(__name__)
-
-
-def _json(event: channel_pb2.TaskEvent) -> dict:
-    return MessageToDict(event, preserving_proto_field_name=True)
 
 
 async def stored_events(channel: Channel, task_id: str, wait_s: float = 2.0) -> list[channel_pb2.TaskEvent]:
@@ -48,7 +44,7 @@ async def stored_events(channel: Channel, task_id: str, wait_s: float = 2.0) -> 
 async def subtask_trajectory(channel: Channel, task_id: str, subtask_id: str) -> list[dict]:
     """The events of one subtask: those that dispatched it, its starts, tool calls, results (with the worker's
     messages)."""
-    events = [_json(e) for e in await stored_events(channel, task_id)]
+    events = [event_dict(e) for e in await stored_events(channel, task_id)]
     return [e for e in events if e.get("subtask_id") == subtask_id or any(
         d.get("subtask_id") == subtask_id for d in (e.get("data") or {}).get("dispatched") or [])]
 
@@ -100,7 +96,7 @@ class FailureLog:
             return
         self.last_seq = event.seq
         if event.type == "subtask.failed":
-            data = MessageToDict(event.data) if event.HasField("data") else {}
+            data = event_data(event)
             self.recent.append({
                 "time": event.time.ToJsonString(), "task_id": event.task_id, "subtask_id": event.subtask_id,
                 "worker_type": data.get("worker_type", ""), "attempt_id": data.get("attempt_id", ""),

@@ -5,6 +5,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from ..core import tracing
+from ..core.channel.events import for_grpc
 from ..core.metrics import API_REQUESTS
 from ..v1 import gateway_pb2, gateway_pb2_grpc
 from .approvals import ApprovalService, Decision
@@ -162,7 +163,7 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
         watch = await self._call("WatchTask", context, request, open_watch)
         try:
             async for event in watch:
-                yield event
+                yield for_grpc(event)
         except CHANNEL_ERRORS as exc:
             API_REQUESTS.labels("grpc", "WatchTask", "unavailable").inc()
             await _abort(context, channel_unavailable(exc))

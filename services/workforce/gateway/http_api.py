@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..core.channel.events import event_json
 from ..core.config import Settings
 from ..v1 import common_pb2
 from . import console
@@ -234,7 +235,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         async def stream():
             try:
                 async for event in watch:
-                    yield {"id": str(event.seq), "event": event.type, "data": json.dumps(to_json(event))}
+                    yield {"id": str(event.seq), "event": event.type, "data": event_json(event)}
             except CHANNEL_ERRORS as exc:
                 err = channel_unavailable(exc)
                 yield {"event": "error", "retry": err.retry_after * 1000, "data": json.dumps(

@@ -433,7 +433,7 @@ class TaskStarted(_message.Message):
     def __init__(self) -> None: ...
 
 class TaskEvent(_message.Message):
-    __slots__ = ("task_id", "seq", "time", "type", "source", "subtask_id", "message", "data", "status")
+    __slots__ = ("task_id", "seq", "time", "type", "source", "subtask_id", "message", "data", "status", "data_json")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -443,6 +443,7 @@ class TaskEvent(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     seq: int
     time: _timestamp_pb2.Timestamp
@@ -452,4 +453,5 @@ class TaskEvent(_message.Message):
     message: str
     data: _struct_pb2.Struct
     status: _common_pb2.TaskStatus
-    def __init__(self, task_id: _Optional[str] = ..., seq: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., source: _Optional[str] = ..., subtask_id: _Optional[str] = ..., message: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ...) -> None: ...
+    data_json: bytes
+    def __init__(self, task_id: _Optional[str] = ..., seq: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., source: _Optional[str] = ..., subtask_id: _Optional[str] = ..., message: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, str]] = ..., data_json: _Optional[bytes] = ...) -> None: ...

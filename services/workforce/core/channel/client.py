@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 import nats
 from google.protobuf.message import Message
-from google.protobuf.struct_pb2 import Struct
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, ConsumerConfig, KeyValueConfig, StorageType
@@ -16,6 +15,7 @@ from ...v1 import channel_pb2, common_pb2
 from .. import tracing
 from ..config import Settings
 from . import identities, layout
+from .events import encode_data
 from .auth import connect_options
 from .state import KVStore
 
@@ -231,9 +231,7 @@ class Channel:
         )
         event.time.GetCurrentTime()
         if data:
-            struct = Struct()
-            struct.update(_jsonable(data))
-            event.data.CopyFrom(struct)
+            event.data_json = encode_data(data)
         return layout.events_subject(task_id), event.SerializeToString(), msg_id
 
     async def watch(self, task_id: str, from_seq: int = 0, idle_timeout: float | None = None) -> AsyncIterator[channel_pb2.TaskEvent]:
@@ -292,17 +290,6 @@ class Channel:
 
 
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, bool, float)) or value is None:
-        return value
-    if isinstance(value, int):
-        return float(value)
-    return str(value)
 
 
 __all__ = ["Channel", "connect", "KeyNotFoundError", "KeyWrongLastSequenceError"]
