@@ -86,7 +86,7 @@ class Channel:
         self.leases = await self.bucket(layout.LEASES_BUCKET, history=1, ttl=max(3.0, 3 * s.sweep_period_s))
         try:
             self.files = await self.js.object_store(layout.FILES_BUCKET)
-            await self._keep_max_age(f"OBJ_{layout.FILES_BUCKET}", s.file_ttl_s)
+            await self._keep_settings(f"OBJ_{layout.FILES_BUCKET}", s.file_ttl_s)
         except (NotFoundError, BadRequestError):
             self.files = await self.js.create_object_store(
                 bucket=layout.FILES_BUCKET, storage=StorageType.FILE, replicas=s.stream_replicas,
@@ -111,7 +111,7 @@ class Channel:
         """A KV bucket, created when missing; an existing one gets the configured TTL (0/None = none). An erasable
         bucket takes per-message TTLs, for KVStore.erase."""
         try:
-            await self._keep_max_age(f"KV_{name}", ttl or 0, erasable)
+            await self._keep_settings(f"KV_{name}", ttl or 0, erasable)
             kv = await self.js.key_value(name)
         except (NotFoundError, BadRequestError):
             config = KeyValueConfig(
@@ -123,10 +123,10 @@ class Channel:
             except BadRequestError:  # created concurrently by another service
                 kv = await self.js.key_value(name)
             if erasable:
-                await self._keep_max_age(f"KV_{name}", ttl or 0, erasable)
+                await self._keep_settings(f"KV_{name}", ttl or 0, erasable)
         return KVStore(kv)
 
-    async def _keep_max_age(self, stream: str, seconds: float, message_ttls: bool = False) -> None:
+    async def _keep_settings(self, stream: str, seconds: float, message_ttls: bool = False) -> None:
         """Retention settings apply to buckets made before they changed (the stream's max_age is the TTL)."""
         config = (await self.js.stream_info(stream)).config
         direct = stream.startswith("KV_")
@@ -287,9 +287,6 @@ class Channel:
         except NotFoundError:
             return 0
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
-
-
-
 
 
 __all__ = ["Channel", "connect", "KeyNotFoundError", "KeyWrongLastSequenceError"]
