@@ -70,3 +70,33 @@ def test_submissions_per_minute_quota(system, clients):
     # Refused submissions wrote nothing.
     listed = [t["question"] for t in burst.http.get("/v1/tasks").json()["tasks"]]
     assert "burst 4" not in listed and "burst 5" not in listed and len(listed) == 3
+
+
+def test_a_finished_task_gives_back_its_reservation(system, clients):
+    """A task counted against an in-flight quota says so on its record, and its reservation is gone once it ends by
+    itself (the coordinator releases it); a task of an identity without that quota holds none."""
+    import asyncio
+
+    import nats
+
+    slow, fuzz = clients["slow"], clients["fuzz"]
+    system.llm.script([])
+    task_id = slow.submit("SUBTASKS:\n- quick one @echo")
+    record = wait_status(slow, task_id)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED" and record.get("quota_reserved") is True, record
+    free = fuzz.submit("SUBTASKS:\n- quick free @echo")
+    assert "quota_reserved" not in wait_status(fuzz, free)
+
+    async def reservations() -> dict:
+        nc = await nats.connect(system.nats.url)
+        try:
+            info = await nc.jetstream().stream_info("KV_wf-quota-inflight",
+                                                    subjects_filter=f"$KV.wf-quota-inflight.*.{task_id}")
+            return info.state.subjects or {}
+        finally:
+            await nc.close()
+
+    deadline = time.time() + 10
+    while asyncio.run(reservations()):
+        assert time.time() < deadline, "the finished task still holds its reservation"
+        time.sleep(0.2)
