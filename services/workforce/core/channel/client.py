@@ -127,7 +127,8 @@ class Channel:
         return KVStore(kv)
 
     async def _keep_settings(self, stream: str, seconds: float, message_ttls: bool = False) -> None:
-        """Retention settings apply to buckets made before they changed (the stream's max_age is the TTL)."""
+        """Settings apply to buckets made before they changed: the TTL (the stream's max_age), direct gets, and
+        per-message TTLs for an erasable bucket."""
         config = (await self.js.stream_info(stream)).config
         direct = stream.startswith("KV_")
         if abs((config.max_age or 0) - seconds) < 1 and (config.allow_direct or not direct) and \
