@@ -19,7 +19,6 @@ from ..v1 import channel_pb2
 from .engine import Coordinator, UnknownTask
 
 log = logging.getLogger(__name__)
-GAUGE_PERIOD_S = 10.0   # queue-depth gauges at most this often (Prometheus scrapes every 15–30 s)
 
 
 class Interrupted(Exception):
@@ -46,7 +45,6 @@ class CoordinatorConsumers:
         self._locks: dict[str, asyncio.Lock] = {}
         # Results of a task that arrive while one of its transitions runs wait here and go in as one transition.
         self._waiting: dict[str, list[tuple[str, channel_pb2.CoordinatorMessage, asyncio.Future]]] = {}
-        self._gauged_at = 0.0
 
     def _lock(self, task_id: str) -> asyncio.Lock:
         lock = self._locks.get(task_id)
@@ -157,12 +155,6 @@ class CoordinatorConsumers:
                 continue   # busy (e.g. an assignment call): its own message moves it on
             async with lock:
                 await self.coordinator.sweep_task(task_id, now)
-        if now - self._gauged_at >= GAUGE_PERIOD_S:
-            self._gauged_at = now
-            await self._gauge_queues()
-
-    async def _gauge_queues(self) -> None:
-        """The queue-depth gauges (three API requests; dashboards, not autoscaling, read them)."""
         for name, stream in ((layout.PLANNER_CONSUMER, layout.CONTROL_STREAM),
                              (layout.COORDINATOR_CONSUMER, layout.CONTROL_STREAM)):
             QUEUE_DEPTH.labels(name).set(await self.channel.consumer_lag(stream, name))
