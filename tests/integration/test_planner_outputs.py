@@ -9,7 +9,7 @@ import pytest
 from tests.support.scripted_llm import ScriptedLLM
 from workforce.core.channel import layout
 from workforce.core.config import Settings
-from workforce.core.llm.client import ChatClient
+from workforce.core.llm.client import ChatClient, close_clients
 from workforce.planner.consumer import PlannerConsumer
 from workforce.planner.logic import Planner
 from workforce.v1 import channel_pb2, common_pb2
@@ -49,3 +49,4 @@ async def test_a_redelivered_request_leaves_the_first_plan_the_only_one(channel,
     trace = json.loads(plans[0].plan.trace_json)   # what the coordinator records as plan.created
     assert "first" in trace["planner_output"] and trace["subtasks"][0]["content"] == "first"
     assert trace["planner_messages"][-1]["role"] == "user"
+    await close_clients()

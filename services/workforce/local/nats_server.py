@@ -1,6 +1,7 @@
 """A real nats-server with JetStream on a free port and a data directory, for local mode and the tests."""
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -10,10 +11,37 @@ import time
 from pathlib import Path
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port free to listen on now, for a process that binds it a little later. It is taken below the kernel's
+    ephemeral range: a port from that range (what binding port 0 gives) can meanwhile become the source port of
+    any outgoing connection on the machine, and the listener then fails with "address already in use". Never the
+    same port twice in one process."""
+    low = _ephemeral_low()
+    band = (max(1024, low - 12_000), low - 1)
+    for _ in range(500 if band[0] < band[1] else 0):
+        port = random.randint(*band)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    with socket.socket() as s:   # that band is full: an ephemeral port, as a last resort
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768   # Linux's default
 
 
 def nats_server_binary() -> str:
