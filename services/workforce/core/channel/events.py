@@ -22,25 +22,26 @@ def event_data(event: channel_pb2.TaskEvent) -> dict:
 
 def event_dict(event: channel_pb2.TaskEvent) -> dict:
     """The event as the HTTP API shows it: its fields by their proto names, `data` an object."""
-    if not event.data_json:
-        return MessageToDict(event, preserving_proto_field_name=True)
-    bare = channel_pb2.TaskEvent()
-    bare.CopyFrom(event)
-    bare.ClearField("data_json")
-    out = MessageToDict(bare, preserving_proto_field_name=True)
-    out["data"] = json.loads(event.data_json)
+    out = _fields(event)
+    if event.data_json:
+        out["data"] = json.loads(event.data_json)
     return out
 
 
 def event_json(event: channel_pb2.TaskEvent) -> str:
     """event_dict as JSON text, the data spliced in as stored (not parsed and written again)."""
+    text = json.dumps(_fields(event), ensure_ascii=False)
+    return f'{text[:-1]}, "data": {event.data_json.decode()}}}' if event.data_json else text
+
+
+def _fields(event: channel_pb2.TaskEvent) -> dict:
+    """Every field but data_json, by proto name (a Struct `data` of an older event included)."""
     if not event.data_json:
-        return json.dumps(MessageToDict(event, preserving_proto_field_name=True), ensure_ascii=False)
+        return MessageToDict(event, preserving_proto_field_name=True)
     bare = channel_pb2.TaskEvent()
     bare.CopyFrom(event)
     bare.ClearField("data_json")
-    text = json.dumps(MessageToDict(bare, preserving_proto_field_name=True), ensure_ascii=False)
-    return f'{text[:-1]}, "data": {event.data_json.decode()}}}'
+    return MessageToDict(bare, preserving_proto_field_name=True)
 
 
 def for_grpc(event: channel_pb2.TaskEvent) -> channel_pb2.TaskEvent:
