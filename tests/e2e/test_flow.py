@@ -38,7 +38,10 @@ def test_slow_steps_show_progress_on_the_record_and_in_the_events(system):
     kinds = types(events)
     assert kinds.count("task.planning") == 1 and kinds.index("task.planning") < kinds.index("plan.created")
     assert kinds.count("task.synthesizing") == 1
-    assert kinds.index("subtask.succeeded") < kinds.index("task.synthesizing") < kinds.index("answer.created")
+    assert kinds.index("subtask.succeeded") < kinds.index("task.synthesizing") < kinds.index("task.succeeded")
+    succeeded = events[kinds.index("task.succeeded")]   # the answer and the planner call that wrote it
+    assert "answer.created" not in kinds and succeeded["message"] == system.get(task_id)["answer"]
+    assert succeeded["data"]["planner_messages"] and succeeded["data"]["planner_output"], succeeded
     started = [e["subtask_id"] for e in events if e["type"] == "subtask.started"]
     assert sorted(started) == ["1", "2", "3"], kinds
     for sid in "123":

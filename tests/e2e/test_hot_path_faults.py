@@ -41,12 +41,12 @@ def assert_causal_order(events: list[dict]) -> None:
         if kind != "dispatched":
             dispatched = seen.get(("dispatched", attempt))
             assert dispatched is not None and dispatched < index, f"{kind} of {attempt} before its dispatch: {kinds}"
-    for kind in ("task.submitted", "task.planning", "plan.created", "task.synthesizing", "answer.created"):
+    for kind in ("task.submitted", "task.planning", "plan.created", "task.synthesizing", "task.succeeded"):
         assert kinds.count(kind) <= 1, kinds
     plans = 1 + kinds.count("plan.replanned")   # one assignment per plan version
     assert kinds.count("plan.assigned") <= plans, kinds
-    if "answer.created" in kinds and "task.synthesizing" in kinds:   # sent only for a slow synthesis
-        assert kinds.index("task.synthesizing") < kinds.index("answer.created"), kinds
+    if "task.succeeded" in kinds and "task.synthesizing" in kinds:   # sent only for a slow synthesis
+        assert kinds.index("task.synthesizing") < kinds.index("task.succeeded"), kinds
 
 
 def _wait_exit(service, timeout: float = 30) -> None:
@@ -144,7 +144,7 @@ def test_a_task_past_its_deadline_ends_failed_and_its_work_stops(tmp_path):
         events = stored_events(system.nats.url, task_id)
         assert_causal_order(events)
         kinds = [e["type"] for e in events]
-        assert "subtask.succeeded" not in kinds and "answer.created" not in kinds, kinds
+        assert "subtask.succeeded" not in kinds and "task.succeeded" not in kinds, kinds
         assert "subtask.failed" in kinds or "subtask.cancelled" in kinds, kinds
     finally:
         system.stop()

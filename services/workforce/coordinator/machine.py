@@ -89,7 +89,8 @@ class Machine:
         for s, item in items:  # after the event, so no worker's subtask.started can precede it
             self._out(plan, layout.work_subject(s.assignee), s.attempt_id, item)
 
-    def finish(self, plan, status: int, effects: Effects, reason: str = "", answer: str = "") -> None:
+    def finish(self, plan, status: int, effects: Effects, reason: str = "", answer: str = "",
+               data: dict | None = None) -> None:
         if plan.status in TERMINAL:
             return
         plan.status = status
@@ -101,7 +102,7 @@ class Machine:
                 s.status = S.SUBTASK_STATUS_CANCELLED
         if status != S.TASK_STATUS_SUCCEEDED:
             self._out(plan, layout.cancel_subject(plan.task_id), "", channel_pb2.CancelTask(reason=reason))
-        self.event(plan, TERMINAL_EVENT[status], answer or reason, status=status,
+        self.event(plan, TERMINAL_EVENT[status], answer or reason, status=status, data=data,
                    msg_id=terminal_event_id(plan.task_id))
         effects.finished = status
 
@@ -226,10 +227,9 @@ class Machine:
         self.on_result(plan, result, effects, reason_prefix="dead letter: ")
 
     def on_final(self, plan, final: channel_pb2.FinalAnswer, effects: Effects) -> None:
-        if plan.status == S.TASK_STATUS_SYNTHESIZING:
-            self.event(plan, "answer.created", final.answer[:500], data=planner_trace(final.trace_json),
-                       msg_id=f"ev:{plan.task_id}:answer")
-            self.finish(plan, S.TASK_STATUS_SUCCEEDED, effects, answer=final.answer)
+        if plan.status == S.TASK_STATUS_SYNTHESIZING:   # task.succeeded carries the answer and its planner call
+            self.finish(plan, S.TASK_STATUS_SUCCEEDED, effects, answer=final.answer,
+                        data=planner_trace(final.trace_json))
 
     def on_cancel(self, plan, cancel: channel_pb2.CancelTask, effects: Effects) -> None:
         self.finish(plan, S.TASK_STATUS_CANCELLED, effects, reason=cancel.reason or "cancelled")

@@ -12,7 +12,7 @@
 from collections import Counter
 
 PLAN_EVENTS = ("plan.created", "plan.replanned")
-PLANNER_EVENTS = (*PLAN_EVENTS, "answer.created")
+PLANNER_EVENTS = (*PLAN_EVENTS, "task.succeeded", "answer.created")   # the synthesis call: on task.succeeded
 
 
 def _mean(values) -> float | None:

@@ -5,12 +5,20 @@ Event types (data fields): plan.created / plan.replanned (planner_messages, plan
 plan.assigned (assignments, the coordinator's assignment call), subtask.started, tool.call (tool, arguments,
 result, ok), subtask.succeeded / subtask.failed (content; trajectory: the worker's messages), replan.requested,
 and on any event `dispatched` (the subtasks it set going: subtask_id, worker_type, attempt_id),
-answer.created (planner_messages, planner_output), task.succeeded / failed / cancelled; with plan review:
+task.succeeded (the answer; planner_messages, planner_output of the synthesis call, which older streams kept
+in an answer.created event), task.failed / cancelled; with plan review:
 approval.requested (subtasks as proposed), approval.approved / approval.edited (decided_by, via, changes,
 subtasks as run) / approval.rejected (reason), so training data keeps what a person changed.
 """
 
 PLANNER_EVENTS = {"plan.created": "plan", "plan.replanned": "replan", "answer.created": "answer"}
+
+
+def planner_call(kind: str, data: dict) -> str | None:
+    """Which planner call an event records ("plan", "replan", "answer"), if any."""
+    if kind == "task.succeeded":
+        return "answer" if "planner_messages" in data or "planner_output" in data else None
+    return PLANNER_EVENTS.get(kind)
 
 
 def _subtask(trajectory: dict, subtask_id: str) -> dict:
@@ -44,10 +52,11 @@ def build_trajectory(events: list[dict]) -> dict:
             sub = _subtask(trajectory, dispatched.get("subtask_id", ""))
             sub["attempts"] += 1
             sub["worker"] = dispatched.get("worker_type") or sub["worker"]
-        if kind in PLANNER_EVENTS:
+        call = planner_call(kind, data)
+        if call:
             trajectory["planner_calls"].append(
                 {
-                    "kind": PLANNER_EVENTS[kind],
+                    "kind": call,
                     "seq": event["seq"],
                     "messages": data.get("planner_messages") or [],
                     "output": data.get("planner_output", ""),
