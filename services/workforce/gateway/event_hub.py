@@ -4,7 +4,9 @@ A watcher registers for its task, then reads the task's events from its start se
 when the hub saw the task from its first event (`recent`, bounded by bytes), else with direct gets (one request
 per stored event, no consumer) — then follows what the hub delivers, skipping what it already read by sequence. Registering before reading leaves no gap: an event stored after the registration is delivered by
 the hub, one stored before it is found by the reads (or both: the sequence drops the second copy). When the hub
-has to re-subscribe (NATS restarted), each watcher reads what it may have missed again.
+has to re-subscribe (NATS restarted), each watcher reads what it may have missed again. Every KEEPALIVE_S the hub
+puts a tick on every watcher's queue (one timer for all: a watcher that asks for keepalives gets None for it, and an
+hour of ticks without an event ends a watch); when the gateway stops, every watch ends.
 """
 
 import asyncio
@@ -28,6 +30,10 @@ TERMINAL_EVENTS = {"task.succeeded", "task.failed", "task.cancelled"}
 _RESYNC = object()   # put on every watcher's queue when the hub re-subscribed
 RESYNC = _RESYNC     # …and on every listener's: what came meanwhile may not have been delivered
 RECENT_BYTES = 64 * 1024 * 1024   # events kept in memory for watchers that start late (oldest tasks go first)
+KEEPALIVE_S = 15.0
+WATCH_IDLE_S = 3600.0   # a watch with no event for this long ends
+_TICK = object()
+_CLOSED = object()
 
 
 class EventHub:
@@ -45,14 +51,33 @@ class EventHub:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.running = True
-        while not stop.is_set():
-            try:
-                await self._follow(stop)
-            except Exception:
-                log.exception("event hub stopped; re-subscribing")
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1)
-            self.ready.clear()
+        ticker = asyncio.create_task(self._tick(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    await self._follow(stop)
+                except Exception:
+                    log.exception("event hub stopped; re-subscribing")
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1)
+                self.ready.clear()
+        finally:
+            self.running = False   # a watch opened from now on reads the stream itself
+            ticker.cancel()
+            self._to_watchers(_CLOSED)
+
+    async def _tick(self, stop: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), KEEPALIVE_S)
+            if stop.is_set():
+                return
+            self._to_watchers(_TICK)
+
+    def _to_watchers(self, item) -> None:
+        for queues in self.watchers.values():
+            for queue in queues:
+                queue.put_nowait(item)
 
     async def _follow(self, stop: asyncio.Event) -> None:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
@@ -62,9 +87,7 @@ class EventHub:
         # current watcher reads it from the stream, and the memory starts over (it must hold whole histories).
         self.recent.clear()
         self.recent_bytes = 0
-        for queues in self.watchers.values():
-            for queue in queues:
-                queue.put_nowait(_RESYNC)
+        self._to_watchers(_RESYNC)
         for queue in self.listeners:
             queue.put_nowait(RESYNC)
         self.ready.set()
@@ -105,10 +128,11 @@ class EventHub:
         """Whether every event of the task so far is in memory here (the hub saw its first one)."""
         return task_id in self.recent
 
-    async def watch(self, task_id: str, from_seq: int = 0,
-                    idle_timeout: float | None = None) -> AsyncIterator[channel_pb2.TaskEvent]:
-        """The task's events from stream sequence from_seq (0 = all) until its terminal event, or until nothing
-        came for idle_timeout seconds (default an hour)."""
+    async def watch(self, task_id: str, from_seq: int = 0, idle_timeout: float | None = None,
+                    keepalive: bool = False) -> AsyncIterator[channel_pb2.TaskEvent | None]:
+        """The task's events from stream sequence from_seq (0 = all) until its terminal event, until nothing came
+        for idle_timeout seconds (default an hour, counted in keepalive ticks), or until the gateway stops. With
+        keepalive, None for each tick."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.ready.wait(), 5)
         queue: asyncio.Queue = asyncio.Queue()
@@ -133,11 +157,25 @@ class EventHub:
                     yield event
                     if event.type in TERMINAL_EVENTS:
                         return
+                idle = 0.0
                 while True:
-                    try:
-                        item = await asyncio.wait_for(queue.get(), idle_timeout or 3600)
-                    except asyncio.TimeoutError:
+                    if idle_timeout is None:
+                        item = await queue.get()   # no timer per event: the hub's ticks count the idle time
+                    else:
+                        try:
+                            item = await asyncio.wait_for(queue.get(), idle_timeout)
+                        except asyncio.TimeoutError:
+                            return
+                    if item is _TICK:
+                        idle += KEEPALIVE_S
+                        if idle >= WATCH_IDLE_S:
+                            return
+                        if keepalive:
+                            yield None
+                        continue
+                    if item is _CLOSED:
                         return
+                    idle = 0.0
                     if item is _RESYNC:
                         break   # read what may have been missed, then follow again
                     if item.seq <= last:

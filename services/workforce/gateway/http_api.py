@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
-from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.channel.events import event_json
@@ -23,6 +22,7 @@ from ..v1 import common_pb2
 from . import console
 from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, TooLarge, channel_unavailable
 from .limits import SEQ_MAX, EarlyReject, safe_text
+from .sse import KEEPALIVE, EventStream, frame
 from .tasks import Submission, TaskService
 from .tenancy import Caller, Tenancy
 
@@ -220,7 +220,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         return to_json(await tasks.cancel(who, task_id, body.reason if body else ""))
 
     @app.get("/v1/tasks/{task_id}/events", tags=["tasks"], responses=errors(400, 404, 422),
-             response_class=EventSourceResponse)
+             response_class=EventStream)
     async def events(task_id: str, from_seq: int = Query(0, ge=0, le=SEQ_MAX),
                      last_event_id: str | None = Header(None, max_length=64), who: Caller = Depends(caller)):
         """Server-Sent Events from stream sequence `from_seq` (or after `Last-Event-ID`) until the task ends; a
@@ -230,18 +230,19 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
             if not last_event_id.isdigit() or int(last_event_id) >= SEQ_MAX:
                 raise InvalidInput("Last-Event-ID must be the id (sequence number) of an event")
             start = int(last_event_id) + 1
-        watch = await tasks.open_watch(who, task_id, start)
+        watch = await tasks.open_watch(who, task_id, start, keepalive=True)
 
         async def stream():
             try:
                 async for event in watch:
-                    yield {"id": str(event.seq), "event": event.type, "data": event_json(event)}
+                    yield KEEPALIVE if event is None else frame(event.type, event_json(event), id=str(event.seq))
             except CHANNEL_ERRORS as exc:
                 err = channel_unavailable(exc)
-                yield {"event": "error", "retry": err.retry_after * 1000, "data": json.dumps(
-                    {"error": {"code": err.code, "message": err.message, "retry_after": err.retry_after}})}
+                yield frame("error", json.dumps({"error": {"code": err.code, "message": err.message,
+                                                           "retry_after": err.retry_after}}),
+                            retry_ms=err.retry_after * 1000)
 
-        return EventSourceResponse(stream(), ping=15)
+        return EventStream(stream())
 
     @app.get("/v1/workers", tags=["workers"], responses=errors())
     async def workers(who: Caller = Depends(caller)):

@@ -257,16 +257,17 @@ class TaskService:
             task_id=task_id, cancel=channel_pb2.CancelTask(reason=reason)), msg_id=f"cancel:{task_id}")
         return updated
 
-    async def open_watch(self, caller: Caller, task_id: str,
-                         from_seq: int = 0) -> AsyncIterator[channel_pb2.TaskEvent]:
+    async def open_watch(self, caller: Caller, task_id: str, from_seq: int = 0,
+                         keepalive: bool = False) -> AsyncIterator[channel_pb2.TaskEvent | None]:
         """Check everything first (so errors come before a stream starts), then the task's events from stream
         sequence from_seq (0 = all) until its terminal event. A finished task's watch ends after the events it
-        has, at once when from_seq is past them."""
+        has, at once when from_seq is past them. With keepalive, None comes now and then while nothing happens
+        (from the event hub; a TaskService without one sends none)."""
         owner = self.owners.get(task_id)
         if owner is not None and not from_seq and self.hub.running and self.hub.holds_history(task_id):
             if not caller.sees(owner):
                 raise NotFound(f"no task {task_id!r}")
-            return self.hub.watch(task_id)   # ends at the terminal event, which the hub holds if it came
+            return self.hub.watch(task_id, keepalive=keepalive)   # ends at the terminal event the hub holds
         record = await self.get(caller, task_id)
         if from_seq:
             check_from_seq(from_seq, (await self.channel.js.stream_info(layout.EVENTS_STREAM)).state.last_seq)
@@ -277,7 +278,7 @@ class TaskService:
                 return _nothing()
             idle = FINISHED_WATCH_IDLE_S
         if self.hub.running:
-            return self.hub.watch(task_id, from_seq, idle_timeout=idle)
+            return self.hub.watch(task_id, from_seq, idle_timeout=idle, keepalive=keepalive)
         return self.channel.watch(task_id, from_seq, idle_timeout=idle)   # no hub (a TaskService without serve)
 
     async def _last_event_seq(self, task_id: str) -> int:
