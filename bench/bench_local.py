@@ -203,7 +203,8 @@ def run_system(questions: list[dict], data_dir: Path) -> dict:
             record = http.get(f"/v1/tasks/{task_id}").json()
             seconds = time.perf_counter() - t0
             answer = record.get("answer", "")
-            plans = [e for e in events if e["type"] in ("plan.created", "plan.replanned")]
+            plans = [e for e in events if e["type"] in ("plan.created", "plan.replanned")
+                     or e["type"] == "plan.assigned" and "subtasks" in (e.get("data") or {})]
             direct = ask_directly(model_url, model, q)
             direct_constrained = ask_directly(model_url, model, q, constrained=True)
             rows.append({

@@ -38,7 +38,7 @@ def details(event: dict, verbose: bool = False) -> list[str]:
     data = event.get("data") or {}
     kind = event.get("type", "")
     out: list[str] = []
-    for s in data.get("subtasks", []) if kind in ("plan.created", "plan.replanned") else []:
+    for s in data.get("subtasks", []) if kind in ("plan.created", "plan.replanned", "plan.assigned") else []:
         deps = ", ".join(s.get("dependencies", [])) or "-"
         out.append(f"{s.get('id')}. {_short(s.get('content'), 140)}  (after: {deps})")
     assignment = data.get("assignment") or {}   # the coordinator's call, on plan.assigned / approval.requested

@@ -37,6 +37,9 @@ def test_slow_steps_show_progress_on_the_record_and_in_the_events(system):
     events = system.events(task_id)
     kinds = types(events)
     assert kinds.count("task.planning") == 1 and kinds.index("task.planning") < kinds.index("plan.created")
+    # the assignment call outlasted the delay too: the plan had its own event, before plan.assigned
+    assert kinds.index("plan.created") < kinds.index("plan.assigned")
+    assert "subtasks" not in events[kinds.index("plan.assigned")]["data"]
     assert kinds.count("task.synthesizing") == 1
     assert kinds.index("subtask.succeeded") < kinds.index("task.synthesizing") < kinds.index("task.succeeded")
     succeeded = events[kinds.index("task.succeeded")]   # the answer and the planner call that wrote it
@@ -63,13 +66,16 @@ def test_three_subtasks_with_a_dependency(system):
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     kinds = types(events)
     assert kinds[0] == "task.submitted" and kinds[-1] == "task.succeeded"
-    assert kinds.index("plan.created") < kinds.index("plan.assigned")
+    assigned = events[kinds.index("plan.assigned")]["data"]   # a quick assignment: the plan rides in plan.assigned
+    assert [t["id"] for t in assigned["subtasks"]] == ["1", "2", "3"] and assigned["planner_output"], assigned
+    assert [a["task_id"] for a in assigned["assignments"]] == ["1", "2", "3"]
     succeeded = {e["subtask_id"]: i for i, e in enumerate(events) if e["type"] == "subtask.succeeded"}
     dispatched = {d["subtask_id"]: i for i, d in dispatches(events)}
     assert dispatched["1"] == dispatched["2"] == kinds.index("plan.assigned")   # set going by the plan itself
     assert dispatched["3"] == max(succeeded["1"], succeeded["2"])   # by the result that made it ready
     # quick steps are told by their outcome alone: no "still working" signals, no event per dispatch
-    assert not {"task.planning", "subtask.started", "subtask.dispatched", "task.synthesizing"} & set(kinds), kinds
+    assert not {"task.planning", "plan.created", "subtask.started", "subtask.dispatched",
+                "task.synthesizing"} & set(kinds), kinds
     assert kinds.count("task.succeeded") == 1
 
     # Watching again from sequence N replays exactly from N.

@@ -57,7 +57,7 @@ def test_run_submit_and_ctrl_c(tmp_path):
                                    capture_output=True, text=True, timeout=60)
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         out = submitted.stdout
-        assert "plan.created" in out and "subtask.succeeded" in out and "task.succeeded" in out
+        assert "plan.assigned" in out and "subtask.succeeded" in out and "task.succeeded" in out
         assert "answer: done: Say hello" in out
         anonymous = httpx.post(f"http://127.0.0.1:{http_port}/v1/tasks", json={"question": "x"})
         assert anonymous.status_code == 401  # auth stays on unless --no-auth

@@ -3,6 +3,8 @@ task stuck in PLANNING, never an endless redelivery. Real processes, the scripte
 
 import pytest
 
+from tests.support.system import plan_events
+
 pytestmark = pytest.mark.e2e
 
 HTML = {"raw_body": "<html><body><h1>502 Bad Gateway</h1></body></html>", "content_type": "text/html"}
@@ -42,7 +44,7 @@ def test_junk_text_from_the_planner_falls_back_to_one_subtask(system):
     task_id = system.submit("What is two plus two?")["task_id"]
     record = system.wait(task_id, timeout=60)
     assert record["status"] == "TASK_STATUS_SUCCEEDED", record
-    plan = next(e for e in system.events(task_id) if e["type"] == "plan.created")
+    plan = plan_events(system.events(task_id))[0]
     assert [s["content"] for s in plan["data"]["subtasks"]] == ["What is two plus two?"]
     assert plan["data"]["repairs"][0].startswith("fallback: one subtask")
     assert [a.get("error", "")[:20] for a in plan["data"]["attempts"]] == ["no subtasks found: a"] * 2

@@ -7,6 +7,8 @@ import time
 import httpx
 import pytest
 
+from tests.support.system import plan_events
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TERMINAL = {"TASK_STATUS_SUCCEEDED", "TASK_STATUS_FAILED", "TASK_STATUS_CANCELLED"}
@@ -15,7 +17,7 @@ TERMINAL = {"TASK_STATUS_SUCCEEDED", "TASK_STATUS_FAILED", "TASK_STATUS_CANCELLE
 def assert_plans_valid(events: list[dict]) -> int:
     """Every plan the system ran: unique ids, known dependencies, no cycles. Returns how many there were."""
     known: set[str] = set()
-    plans = [e for e in events if e["type"] in ("plan.created", "plan.replanned")]
+    plans = plan_events(events)
     for event in plans:
         subtasks = event["data"]["subtasks"]
         ids = [s["id"] for s in subtasks]

@@ -240,6 +240,13 @@ def dispatches(events: list[dict]) -> list[tuple[int, dict]]:
     return [(i, d) for i, e in enumerate(events) for d in (e.get("data") or {}).get("dispatched") or []]
 
 
+def plan_events(events: list[dict]) -> list[dict]:
+    """The events that tell a plan the planner wrote (subtasks, planner call): plan.created / plan.replanned, or
+    plan.assigned when the assignment was quick and no plan.created came before it."""
+    return [e for e in events if e["type"] in ("plan.created", "plan.replanned")
+            or e["type"] == "plan.assigned" and "subtasks" in (e.get("data") or {})]
+
+
 def stored_events(nats_url: str, task_id: str) -> list[dict]:
     """Every event stored for a task, read straight from the stream (also those after the terminal event)."""
     import asyncio

@@ -12,7 +12,6 @@ which first publishes a stored outbox that may not be out yet (another replica's
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -23,6 +22,7 @@ from ..core.channel.state import ERASE_MARKER_TTL_S, CasConflict
 from ..core.config import Settings
 from ..core.ids import created_ms, valid_task_id
 from ..core.llm.client import UsageBook, merge_usage
+from ..core.progress import LateSignal
 from ..core.metrics import DEAD_LETTERS, REPLANS, SUBTASKS, TASK_DURATION, TASKS_FINISHED
 from ..core.task_lifecycle import release_quota, start_task, update_record
 from ..v1 import channel_pb2, common_pb2
@@ -136,45 +136,54 @@ class Coordinator:
         return await self.channel.plans.update(plan.task_id, data, revision)
 
     async def _prepare(self, task_id: str, plan: channel_pb2.PlanState, message) -> tuple:
-        """The model's assignment for a new plan, computed once, before the compare-and-set loop."""
+        """The model's assignment for a new plan, computed once, before the compare-and-set loop:
+        (assignments, usage, failure reason, the assignment call, the plan's own data for plan.assigned or None)."""
         usage = UsageBook()
         held = self.owned.record(task_id) or await self._read_record(task_id)
         if plan.status in TERMINAL or held is not None and held[0].status in TERMINAL:
-            return None, usage, "", {}  # cancelled (or ended) meanwhile: no model call for a dead task
-        # The plan's event goes out now and is confirmed after the assignment call (a round trip less to wait
-        # for); what the plan sends later is stored after it (one connection keeps the order).
-        announced = await self._announce(task_id, message.plan)
-        version = message.plan.plan_version
+            return None, usage, "", {}, None  # cancelled (or ended) meanwhile: no model call for a dead task
+        ready = message.plan
+        version = ready.plan_version
+        announced = []   # [True] once the plan's own event is stored
+
+        async def announce():
+            await self._announce(task_id, ready)
+            announced.append(True)
+
+        # The plan's own event (plan.created) goes out only when the assignment call outlasts the progress delay;
+        # otherwise plan.assigned carries the plan (one event less). A replacement, or a plan a person reviews,
+        # is announced at once.
+        at_once = bool(ready.replaced_subtask_id) or plan.review_plan
+        signal = await LateSignal(0 if at_once else self.settings.progress_signal_delay_s, announce).start()
         try:
             assignments, messages, raw, detail = await self.inflight.run(task_id, self.assigner.assign(
-                task_id, plan.question, list(message.plan.subtasks), await self.registry.workers(), dag.done(plan),
+                task_id, plan.question, list(ready.subtasks), await self.registry.workers(), dag.done(plan),
                 usage))
         except TaskCancelled:
             self.owned.forget_record(task_id)   # the redelivery reads the cancelled record
-            await _settled(announced)
+            await signal.settle()
             raise
         except AssignmentFailed as exc:
-            await _confirmed(announced)
+            await signal.now()   # what the planner wrote, then why it could not run
             await self.channel.emit(task_id, "assignment.failed", str(exc)[:500], data={"attempts": exc.attempts},
                                     msg_id=f"ev:{task_id}:assignfail:{version}")
-            return None, usage, f"coordinator could not assign the subtasks: {exc}", {}
+            return None, usage, f"coordinator could not assign the subtasks: {exc}", {}, None
         except BaseException:
-            await _settled(announced)
+            await signal.settle()
             raise
-        await _confirmed(announced)
+        await signal.settle()   # a plan event being sent lands before plan.assigned
         log.info("assigned %d subtasks", len(assignments))
         # Recorded in the committed outbox (plan.assigned or approval.requested), so the event is the assignment
         # that was applied, even on redelivery.
         event = {"coordinator_messages": messages, "coordinator_output": raw, **detail,
                  "assignments": {sid: {"worker": w, "dependencies": deps} for sid, (w, deps) in assignments.items()}}
-        return assignments, usage, "", event
+        return assignments, usage, "", event, None if announced else planner_trace(ready.trace_json)
 
-    async def _announce(self, task_id: str, ready: channel_pb2.PlanReady) -> asyncio.Future:
-        """The planner's plan as its event (plan.created / plan.replanned), before the assignment call, from the
-        message that is applied: the plan recorded is the plan run. Its id makes a redelivery's repeat a no-op.
-        Returns the publish's acknowledgement, to await."""
+    async def _announce(self, task_id: str, ready: channel_pb2.PlanReady) -> None:
+        """The planner's plan as its event (plan.created / plan.replanned), from the message that is applied: the
+        plan recorded is the plan run. Its id makes a redelivery's repeat a no-op."""
         replaced, count = ready.replaced_subtask_id, len(ready.subtasks)
-        return await self.channel.emit_unconfirmed(
+        await self.channel.emit(
             task_id, "plan.replanned" if replaced else "plan.created",
             f"{replaced} → {count} subtasks" if replaced else f"{count} subtasks", subtask_id=replaced,
             data=planner_trace(ready.trace_json), msg_id=f"ev:{task_id}:plan:{ready.plan_version}")
@@ -183,13 +192,13 @@ class Coordinator:
         """Apply the message to the plan in place (no I/O); the outbox gets what must be published."""
         kind = message.WhichOneof("kind")
         if kind == "plan":
-            assignments, usage, failure, event = pre
+            assignments, usage, failure, event, plan_data = pre
             usage.merge_into(plan.usage)
             _merge(plan.usage, message.plan.usage)
             if failure:
                 self.machine.finish(plan, S.TASK_STATUS_FAILED, effects, reason=failure)
             elif assignments is not None:
-                self.machine.on_plan(plan, message.plan, assignments, effects, event)
+                self.machine.on_plan(plan, message.plan, assignments, effects, event, plan_data)
         elif kind == "result":
             _merge(plan.usage, message.result.usage)
             self.machine.on_result(plan, message.result, effects)
@@ -378,17 +387,6 @@ class Coordinator:
     def _observe_duration(self, task_id: str, status: str) -> None:
         if valid_task_id(task_id):
             TASK_DURATION.labels(status).observe(max(0.0, time.time() - created_ms(task_id) / 1000))
-
-
-async def _confirmed(ack: asyncio.Future, timeout: float = 10.0) -> None:
-    """Wait for a publish's acknowledgement (an error or no answer in time raises: the message is redelivered)."""
-    await asyncio.wait_for(ack, timeout)
-
-
-async def _settled(ack: asyncio.Future) -> None:
-    """Wait for an acknowledgement whose outcome no longer matters (an error is already on its way)."""
-    with contextlib.suppress(Exception):
-        await _confirmed(ack)
 
 
 def _merge(target, usage_map) -> None:

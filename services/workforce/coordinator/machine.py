@@ -145,7 +145,7 @@ class Machine:
     # ---- transitions ----
 
     def on_plan(self, plan, ready_msg: channel_pb2.PlanReady, assignments: dict, effects: Effects,
-                assignment: dict | None = None) -> None:
+                assignment: dict | None = None, plan_data: dict | None = None) -> None:
         if plan.status in TERMINAL:
             return
         new = []
@@ -157,11 +157,13 @@ class Machine:
         if approval.wanted(plan, ready_msg):  # held for a person's decision (approval.on_decision applies it)
             approval.propose(self, plan, ready_msg, new, assignment)
             return
-        self.apply_plan(plan, new, ready_msg.replaced_subtask_id, ready_msg.plan_version, effects, assignment)
+        self.apply_plan(plan, new, ready_msg.replaced_subtask_id, ready_msg.plan_version, effects, assignment,
+                        plan_data)
 
     def apply_plan(self, plan, new: list, replaced_subtask_id: str, plan_version: int, effects: Effects,
-                   assignment: dict | None = None) -> None:
-        """Run a plan (or a replacement): `assignment` is how the model assigned it, kept in plan.assigned."""
+                   assignment: dict | None = None, plan_data: dict | None = None) -> None:
+        """Run a plan (or a replacement): `assignment` is how the model assigned it, kept in plan.assigned, with
+        the planner's call and subtasks (`plan_data`) when no plan.created told them."""
         if replaced_subtask_id:
             if dag.by_id(plan).get(replaced_subtask_id) is None:
                 return
@@ -172,7 +174,7 @@ class Machine:
             plan.subtasks.extend(new)
         plan.status = S.TASK_STATUS_RUNNING
         self.event(plan, "plan.assigned", f"{len(new)} subtasks", data={
-            "plan_version": plan_version, **({"assignment": assignment} if assignment else {}),
+            **(plan_data or {}), "plan_version": plan_version, **({"assignment": assignment} if assignment else {}),
             "assignments": [{"task_id": s.subtask_id, "assignee_id": s.assignee, "dependencies": list(s.dependencies)}
                             for s in new]}, status=S.TASK_STATUS_RUNNING, dispatch=True)
         self.synthesize_when_done(plan)

@@ -11,7 +11,7 @@
 
 from collections import Counter
 
-PLAN_EVENTS = ("plan.created", "plan.replanned")
+PLAN_EVENTS = ("plan.created", "plan.replanned", "plan.assigned")   # plan.assigned: when it carries the plan
 PLANNER_EVENTS = (*PLAN_EVENTS, "task.succeeded", "answer.created")   # the synthesis call: on task.succeeded
 
 
@@ -32,7 +32,12 @@ def planner_models(record: dict) -> Counter:
 
 def _plans(record: dict) -> list[dict]:
     return [e.get("data") or {} for e in (record.get("trajectory") or {}).get("events", [])
-            if e.get("type") in PLAN_EVENTS]
+            if e.get("type") in PLAN_EVENTS[:2] or e.get("type") == "plan.assigned" and _tells_plan(e)]
+
+
+def _tells_plan(event: dict) -> bool:
+    data = event.get("data") or {}
+    return "planner_output" in data or "planner_messages" in data
 
 
 def run_metrics(records: list[dict]) -> dict:

@@ -2,7 +2,8 @@
 and per subtask the worker, the tool trace, the worker's full message history and its result.
 
 Event types (data fields): plan.created / plan.replanned (planner_messages, planner_output, subtasks),
-plan.assigned (assignments, the coordinator's assignment call), subtask.started, tool.call (tool, arguments,
+plan.assigned (assignments, the coordinator's assignment call; and the plan's fields when the assignment was
+quick enough that no plan.created was sent), subtask.started, tool.call (tool, arguments,
 result, ok), subtask.succeeded / subtask.failed (content; trajectory: the worker's messages), replan.requested,
 and on any event `dispatched` (the subtasks it set going: subtask_id, worker_type, attempt_id),
 task.succeeded (the answer; planner_messages, planner_output of the synthesis call, which older streams kept
@@ -15,9 +16,11 @@ PLANNER_EVENTS = {"plan.created": "plan", "plan.replanned": "replan", "answer.cr
 
 
 def planner_call(kind: str, data: dict) -> str | None:
-    """Which planner call an event records ("plan", "replan", "answer"), if any."""
-    if kind == "task.succeeded":
-        return "answer" if "planner_messages" in data or "planner_output" in data else None
+    """Which planner call an event records ("plan", "replan", "answer"), if any: plan.assigned carries the plan
+    when no plan.created came before it, task.succeeded the synthesis."""
+    if kind in ("plan.assigned", "task.succeeded"):
+        told = "planner_messages" in data or "planner_output" in data
+        return ("plan" if kind == "plan.assigned" else "answer") if told else None
     return PLANNER_EVENTS.get(kind)
 
 
@@ -63,7 +66,7 @@ def build_trajectory(events: list[dict]) -> dict:
                     "subtasks": data.get("subtasks") or [],
                 }
             )
-        elif kind == "plan.assigned":
+        if kind == "plan.assigned":
             trajectory["assignments"].append(data.get("assignments") or [])
         elif kind.startswith("approval."):
             trajectory["approvals"].append({"decision": kind.split(".", 1)[1], "seq": event["seq"],

@@ -211,14 +211,6 @@ class Channel:
                                                     status=status, msg_id=msg_id)
         return await self.publish_bytes(subject, payload, msg_id=msg_id, task_id=task_id)
 
-    async def emit_unconfirmed(self, task_id: str, type_: str, message: str = "", *, subtask_id: str = "",
-                               data: dict | None = None, msg_id: str = "") -> asyncio.Future:
-        """Publish an event and return its acknowledgement without waiting for it (await it to know it is
-        stored; this connection's later messages are stored after it)."""
-        subject, payload, msg_id = self.event_entry(task_id, type_, message, subtask_id=subtask_id, data=data,
-                                                    msg_id=msg_id)
-        return await self.js.publish_async(subject, payload, headers=self._headers(msg_id, task_id))
-
     def event_entry(self, task_id: str, type_: str, message: str = "", *, subtask_id: str = "",
                     data: dict | None = None, status: int = 0, msg_id: str = "") -> tuple[str, bytes, str]:
         """An event as (subject, payload, msg id), for publish_pipelined."""

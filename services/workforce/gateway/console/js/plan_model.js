@@ -88,6 +88,11 @@ export class PlanModel {
         this.decide(d.plan_version);
         return true;
       case "plan.assigned":
+        for (const s of d.subtasks || []) {  // the plan itself, when no plan.created told it (a quick assignment)
+          const n = this.node(s.id);
+          n.content = s.content;
+          n.deps = s.dependencies || [];
+        }
         for (const a of d.assignments || []) {
           const n = this.node(a.task_id);
           n.worker = a.assignee_id;
