@@ -127,3 +127,28 @@ async def test_when_the_shared_transition_fails_every_result_fails_with_it(chann
     for m in msgs:
         await m.ack()
     await channel.js.delete_consumer(layout.CONTROL_STREAM, "itest-batch-fail")
+
+
+async def test_a_result_handler_stopped_while_waiting_leaves_the_batch(channel, scripted):
+    consumers = await _coordinator(channel, scripted)
+    task_id = "t-batch-stop"
+    plan = await _planned(channel, consumers, task_id)
+    msgs = await _results(channel, task_id, plan, "itest-batch-stop")
+
+    lock = consumers._lock(task_id)
+    await lock.acquire()
+    handlers = [asyncio.create_task(consumers.handle(m)) for m in msgs]
+    await asyncio.sleep(0.2)
+    handlers[0].cancel()   # its service stops: its message goes back to the stream, not into the others' batch
+    await asyncio.sleep(0)
+    assert len(consumers._waiting[task_id]) == 2
+    lock.release()
+    outcomes = await asyncio.gather(*handlers, return_exceptions=True)
+    assert isinstance(outcomes[0], asyncio.CancelledError) and outcomes[1:] == [None, None], outcomes
+    after, _ = await channel.get_plan(task_id)
+    done = {s.subtask_id for s in after.subtasks if s.status == common_pb2.SUBTASK_STATUS_DONE}
+    first = channel_pb2.CoordinatorMessage.FromString(msgs[0].data).result.subtask_id
+    assert first not in done and len(done) == 2 and task_id not in consumers._waiting
+    for m in msgs:
+        await m.ack()
+    await channel.js.delete_consumer(layout.CONTROL_STREAM, "itest-batch-stop")

@@ -81,21 +81,31 @@ class CoordinatorConsumers:
         handlers gets the task first: one plan write and one outbox for all of them. Each handler acks its own
         message once that transition is committed and published (or sees its error, and is redelivered)."""
         done = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(task_id, []).append((key, message, done))
-        async with self._lock(task_id):
-            if not done.done():
-                batch = self._waiting.pop(task_id)
-                try:
-                    await self._apply(task_id, [(k, m) for k, m, _ in batch])
-                except BaseException as exc:
+        entry = (key, message, done)
+        self._waiting.setdefault(task_id, []).append(entry)
+        try:
+            async with self._lock(task_id):
+                if not done.done():
+                    batch = self._waiting.pop(task_id)
+                    try:
+                        await self._apply(task_id, [(k, m) for k, m, _ in batch])
+                    except BaseException as exc:
+                        for *_, other in batch:
+                            if other is not done:
+                                other.set_exception(Interrupted(f"applied with a result that failed: {exc!r}"[:300]))
+                                other.exception()   # read by its handler, if that still waits; never logged unread
+                        raise
                     for *_, other in batch:
                         if other is not done:
-                            other.set_exception(Interrupted(f"applied with a result that failed: {exc!r}"[:300]))
-                    raise
-                for *_, other in batch:
-                    if other is not done:
-                        other.set_result(None)
-                return
+                            other.set_result(None)
+                    return
+        except asyncio.CancelledError:   # stopped while waiting: its message goes back, not into another's batch
+            waiting = self._waiting.get(task_id)
+            if waiting and entry in waiting:
+                waiting.remove(entry)
+                if not waiting:
+                    del self._waiting[task_id]
+            raise
         done.result()   # applied by another handler's transition, or failed with it (raises)
 
     async def _apply(self, task_id: str, messages: list, first_delivery: bool = False) -> None:
