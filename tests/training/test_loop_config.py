@@ -132,17 +132,21 @@ def test_dpo_pairs_by_score_gap():
 
 
 def test_run_metrics_count_plans_models_and_tokens():
-    def record(qid, correct, attempts, repairs=(), model="m1", answer_event="task.succeeded"):
-        events = [{"type": "plan.created", "data": {"attempts": [{**a, "model": model} for a in attempts],
-                                                    "repairs": list(repairs)}},
-                  {"type": answer_event, "data": {"attempts": [{"raw": "x", "model": model}]}}]
+    def record(qid, correct, attempts, repairs=(), model="m1", plan_event="plan.created",
+               answer_event="task.succeeded"):
+        events = [{"type": plan_event, "data": {"attempts": [{**a, "model": model} for a in attempts],
+                                                "repairs": list(repairs), "planner_output": "{}"}},
+                  {"type": "plan.assigned", "data": {"assignment": {"attempts": [{"raw": "{}", "model": "c"}]}}},
+                  {"type": answer_event, "data": {"attempts": [{"raw": "x", "model": model}],
+                                                  "planner_output": "x"}}]
         return {"id": qid, "status": "succeeded", "replans": 1 if repairs else 0, "latency_s": 2.0,
                 "score": {"value": float(correct), "correct": correct}, "tokens": {"total": 100},
                 "usage": {"planner": {"prompt_tokens": 30, "completion_tokens": 10}}, "trajectory": {"events": events}}
 
     figures = run_metrics([record("a", True, [{"raw": "{}"}]), record("a", False, [{"error": "bad"}, {"raw": "{}"}]),
+                           # a quick assignment's plan.assigned carries the plan; an older stream's answer.created
                            record("b", False, [{"error": "bad"}], repairs=["fallback: one subtask"], model="m2",
-                                  answer_event="answer.created"),   # a stream from before task.succeeded carried it
+                                  plan_event="plan.assigned", answer_event="answer.created"),
                            {"id": "c", "status": "error"}])
     assert figures["attempts"] == 4 and figures["finished"] == 3 and figures["errors"] == 1
     assert figures["accuracy"] == 0.3333 and figures["pass_at_n"] == 0.5 and figures["questions"] == 2

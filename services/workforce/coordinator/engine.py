@@ -22,8 +22,8 @@ from ..core.channel.state import ERASE_MARKER_TTL_S, CasConflict
 from ..core.config import Settings
 from ..core.ids import created_ms, valid_task_id
 from ..core.llm.client import UsageBook, merge_usage
-from ..core.progress import LateSignal
 from ..core.metrics import DEAD_LETTERS, REPLANS, SUBTASKS, TASK_DURATION, TASKS_FINISHED
+from ..core.progress import LateSignal
 from ..core.task_lifecycle import release_quota, start_task, update_record
 from ..v1 import channel_pb2, common_pb2
 from . import approval, faults

@@ -11,8 +11,7 @@
 
 from collections import Counter
 
-PLAN_EVENTS = ("plan.created", "plan.replanned", "plan.assigned")   # plan.assigned: when it carries the plan
-PLANNER_EVENTS = (*PLAN_EVENTS, "task.succeeded", "answer.created")   # the synthesis call: on task.succeeded
+from ..runner.trajectory import planner_call
 
 
 def _mean(values) -> float | None:
@@ -23,7 +22,7 @@ def _mean(values) -> float | None:
 def planner_models(record: dict) -> Counter:
     models: Counter = Counter()
     for event in (record.get("trajectory") or {}).get("events", []):
-        if event.get("type") in PLANNER_EVENTS:
+        if planner_call(event.get("type", ""), event.get("data") or {}):
             for attempt in (event.get("data") or {}).get("attempts") or []:
                 if attempt.get("model"):
                     models[attempt["model"]] += 1
@@ -32,12 +31,7 @@ def planner_models(record: dict) -> Counter:
 
 def _plans(record: dict) -> list[dict]:
     return [e.get("data") or {} for e in (record.get("trajectory") or {}).get("events", [])
-            if e.get("type") in PLAN_EVENTS[:2] or e.get("type") == "plan.assigned" and _tells_plan(e)]
-
-
-def _tells_plan(event: dict) -> bool:
-    data = event.get("data") or {}
-    return "planner_output" in data or "planner_messages" in data
+            if planner_call(e.get("type", ""), e.get("data") or {}) in ("plan", "replan")]
 
 
 def run_metrics(records: list[dict]) -> dict:
