@@ -133,7 +133,7 @@ class TaskRecord(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[FileRef, _Mapping]]] = ..., answer: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., usage: _Optional[_Mapping[str, Usage]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., replans: _Optional[int] = ..., subtasks_total: _Optional[int] = ..., subtasks_done: _Optional[int] = ..., owner: _Optional[str] = ..., review_plan: _Optional[bool] = ..., review_replans: _Optional[bool] = ..., token_budget: _Optional[int] = ..., quota_reserved: _Optional[bool] = ...) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("worker_type", "instance_id", "description", "tools", "concurrency", "heartbeat_at", "busy")
+    __slots__ = ("worker_type", "instance_id", "description", "tools", "concurrency", "heartbeat_at", "busy", "needs_documents")
     WORKER_TYPE_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +141,7 @@ class WorkerInfo(_message.Message):
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
     BUSY_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     worker_type: str
     instance_id: str
     description: str
@@ -148,20 +149,23 @@ class WorkerInfo(_message.Message):
     concurrency: int
     heartbeat_at: _timestamp_pb2.Timestamp
     busy: int
-    def __init__(self, worker_type: _Optional[str] = ..., instance_id: _Optional[str] = ..., description: _Optional[str] = ..., tools: _Optional[_Iterable[str]] = ..., concurrency: _Optional[int] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., busy: _Optional[int] = ...) -> None: ...
+    needs_documents: bool
+    def __init__(self, worker_type: _Optional[str] = ..., instance_id: _Optional[str] = ..., description: _Optional[str] = ..., tools: _Optional[_Iterable[str]] = ..., concurrency: _Optional[int] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., busy: _Optional[int] = ..., needs_documents: _Optional[bool] = ...) -> None: ...
 
 class WorkerPool(_message.Message):
-    __slots__ = ("worker_type", "description", "tools", "replicas", "capacity", "queue_depth")
+    __slots__ = ("worker_type", "description", "tools", "replicas", "capacity", "queue_depth", "needs_documents")
     WORKER_TYPE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     worker_type: str
     description: str
     tools: _containers.RepeatedScalarFieldContainer[str]
     replicas: int
     capacity: int
     queue_depth: int
-    def __init__(self, worker_type: _Optional[str] = ..., description: _Optional[str] = ..., tools: _Optional[_Iterable[str]] = ..., replicas: _Optional[int] = ..., capacity: _Optional[int] = ..., queue_depth: _Optional[int] = ...) -> None: ...
+    needs_documents: bool
+    def __init__(self, worker_type: _Optional[str] = ..., description: _Optional[str] = ..., tools: _Optional[_Iterable[str]] = ..., replicas: _Optional[int] = ..., capacity: _Optional[int] = ..., queue_depth: _Optional[int] = ..., needs_documents: _Optional[bool] = ...) -> None: ...

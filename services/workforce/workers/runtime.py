@@ -74,6 +74,7 @@ class WorkerRuntime:
             tools=[t.name for t in self.spec.tools],
             concurrency=self.settings.worker_concurrency,
             busy=len(self.running),
+            needs_documents=self.spec.needs_documents,
         )
         info.heartbeat_at.GetCurrentTime()
         return info

@@ -160,6 +160,8 @@ class WorkerSpec:
     system_prompt: str = ""
     requires_tool: bool = False     # an answer without any tool call is reported as failed (e.g. web: no invented facts)
     file_tools: tuple[str, ...] = ()  # tools offered only for a subtask that has files (no "no files" answers)
+    # Not offered by the coordinator for a task without files or a URL in its question (it could only say so).
+    needs_documents: bool = False
     # Build a custom agent (α-UMi, AutoAct); default: the tool-calling agent in workers/agent.py.
     make_agent: Callable | None = None
     start: Callable[[], Awaitable[None]] | None = None   # e.g. launch a browser

@@ -22,7 +22,8 @@ async def pools(channel, with_depth: bool = False) -> list[common_pb2.WorkerPool
         pool = by_type.get(info.worker_type)
         if pool is None:
             pool = by_type[info.worker_type] = common_pb2.WorkerPool(
-                worker_type=info.worker_type, description=info.description, tools=list(info.tools))
+                worker_type=info.worker_type, description=info.description, tools=list(info.tools),
+                needs_documents=info.needs_documents)
         pool.replicas += 1
         pool.capacity += info.concurrency
     if with_depth:
@@ -45,6 +46,7 @@ class RegistryCache:
         self.wait_s = wait_s
         self._value: list[dict] = []
         self._at = 0.0
+        self.needs_documents: set[str] = set()   # pools of the last list that need files or a URL (WorkerPool)
 
     async def workers(self) -> list[dict]:
         now = time.monotonic()
@@ -64,5 +66,7 @@ class RegistryCache:
             await asyncio.sleep(1.0)
 
     async def _read(self) -> list[dict]:
-        return [{"id": p.worker_type, "description": p.description, "tools": list(p.tools)}
-                for p in await pools(self.channel)]
+        found = await pools(self.channel)
+        if found:
+            self.needs_documents = {p.worker_type for p in found if p.needs_documents}
+        return [{"id": p.worker_type, "description": p.description, "tools": list(p.tools)} for p in found]

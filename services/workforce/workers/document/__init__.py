@@ -37,4 +37,5 @@ def spec(settings: Settings) -> WorkerSpec:
     return WorkerSpec(
         worker_type="document", description=DESCRIPTION, tools=tools.tools(), system_prompt=SYSTEM_PROMPT,
         requires_tool=True,  # answers come from the files, never from memory
+        needs_documents=True,  # with no file and no URL it can only answer "no files are attached"
     )

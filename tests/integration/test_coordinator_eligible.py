@@ -1,0 +1,71 @@
+"""The coordinator offers worker-document (a pool that needs documents) only to a task with attached files or a URL
+in its question: a small model would otherwise assign it anyway, and it could only answer "no files are attached"
+(real NATS, the real coordinator and registry, the scripted LLM for the assignment call it records)."""
+
+import json
+import re
+
+import pytest
+
+from tests.support.scripted_llm import ScriptedLLM
+from workforce.coordinator.assign import eligible
+from workforce.coordinator.engine import Coordinator
+from workforce.core.config import Settings
+from workforce.core.llm.client import ChatClient, close_clients
+from workforce.v1 import channel_pb2, common_pb2
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory):
+    server = ScriptedLLM(log_dir=str(tmp_path_factory.mktemp("llm"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+async def _close_llm_clients():
+    yield
+    await close_clients()
+
+
+async def _register(channel, worker_type: str, needs_documents: bool) -> None:
+    info = common_pb2.WorkerInfo(worker_type=worker_type, instance_id="i1", description=worker_type,
+                                 needs_documents=needs_documents)
+    info.heartbeat_at.GetCurrentTime()
+    await channel.workers.put(f"{worker_type}.i1", info.SerializeToString())
+
+
+def _offered(scripted, task_id: str) -> list[str]:
+    asked = [r for r in scripted.requests() if r["role"] == "coordinator" and r["task"] == task_id]
+    text = asked[-1]["messages"][-1]["content"]
+    return [w["id"] for w in json.loads(re.search(r"WORKERS_JSON: (\[.*?\])\n", text + "\n").group(1))]
+
+
+async def test_worker_document_is_offered_only_with_files_or_a_url(channel, scripted):
+    await _register(channel, "document", True)
+    await _register(channel, "code", False)
+    settings = Settings(nats_url=channel.settings.nats_url, llm_base_url=scripted.base_url, llm_max_retries=0,
+                        instance_id="c-eligible", record_progress_interval_s=0)
+    coordinator = Coordinator(channel, ChatClient(settings), settings)
+    cases = {"t-elig-none": ("What is the capital of France?", []),
+             "t-elig-url": ("Summarise https://example.org/report.pdf", []),
+             "t-elig-file": ("What does the report say?", [common_pb2.FileRef(name="report.pdf", object_key="k")])}
+    for task_id, (question, files) in cases.items():
+        record = common_pb2.TaskRecord(task_id=task_id, question=question, files=files,
+                                       status=common_pb2.TASK_STATUS_QUEUED)
+        await channel.tasks.put(task_id, record.SerializeToString())
+        ready = channel_pb2.PlanReady(subtasks=[channel_pb2.Subtask(subtask_id="1", content="Read the answer")])
+        await coordinator.apply(task_id, f"plan:{task_id}:0", channel_pb2.CoordinatorMessage(task_id=task_id, plan=ready))
+    assert _offered(scripted, "t-elig-none") == ["code"]
+    assert sorted(_offered(scripted, "t-elig-url")) == ["code", "document"]
+    assert sorted(_offered(scripted, "t-elig-file")) == ["code", "document"]
+    plan, _ = await channel.get_plan("t-elig-none")
+    assert plan.subtasks[0].assignee == "code"
+
+
+def test_every_pool_stays_when_only_pools_that_need_documents_exist():
+    workers = [{"id": "document", "description": "d", "tools": []}]
+    assert eligible(workers, {"document"}, "What is 2 + 2?", has_files=False) == workers
+    both = workers + [{"id": "web", "description": "w", "tools": []}]
+    assert eligible(both, {"document"}, "What is 2 + 2?", has_files=False) == both[1:]
+    assert eligible(both, {"document"}, "Read HTTP://x.org/a.pdf", has_files=False) == both
