@@ -16,6 +16,9 @@ STUCK_LONGER_UNIT = "391.0.0.0" + ":127.0.0" * 20
     (STUCK_LONGER_UNIT, ".0.0:127"),
     ("The result of the subtask is: 1" + "0" * 120, "0"),   # the same trial, "Reverse the string 'workforce'."
     ("ha" * 40, "ha"),
+    # the whole answer one loop cut short by the token limit (11 repeats; another trial, "Which planet is the
+    # largest in the solar system?")
+    ("1.0.0.py</_" * 10 + "1.0.0.py</", "1.0.0.py</_"),
 ])
 def test_a_loop_is_found(text, unit):
     assert repeated_unit(text) == unit
@@ -30,6 +33,9 @@ def test_a_loop_is_found(text, unit):
     ", ".join(str(i) for i in range(1, 60)),
     "hahaha, that is funny",
     "2**100 = 1267650600228229401496703205376",
+    "ab" * 20,                                              # short: under 64 characters
+    "Paris. " * 7 + "The capital of France is Paris, on the Seine, with about two million people in the city.",
+    "- step one: look it up\n- step two: check it\n- step three: write it down\n- step four: done",
 ])
 def test_text_that_repeats_a_little_is_text(text):
     assert repeated_unit(text) is None and loop_error(text) is None

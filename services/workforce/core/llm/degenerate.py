@@ -9,7 +9,11 @@ import re
 MIN_REPEATS = 16     # a unit seen this many times in a row…
 MIN_SPAN = 64        # …covering at least this many characters (a 10-column table's "| --- " row stays legal)
 MIN_SINGLE = 101     # one character: a googol written out (100 zeros) stays legal
+# A reply that is nothing but a loop is one with fewer repeats too (cut short by the token limit):
+WHOLE_REPEATS = 6    # a unit of 2+ different characters seen this many times in a row…
+WHOLE_SHARE = 0.8    # …that makes up this share of the text (and at least MIN_SPAN characters)
 _LOOP = re.compile(r"(.{1,16}?)\1{%d,}" % (MIN_REPEATS - 1), re.S)
+_SHORT_LOOP = re.compile(r"(.{2,16}?)\1{%d,}" % (WHOLE_REPEATS - 1), re.S)
 
 
 def repeated_unit(text: str) -> str | None:
@@ -20,6 +24,16 @@ def repeated_unit(text: str) -> str | None:
         if not any(c.isalnum() for c in unit):
             continue
         if span >= (MIN_SINGLE if len(unit) == 1 else MIN_SPAN):
+            return unit
+    return _whole_loop(text.strip())
+
+
+def _whole_loop(body: str) -> str | None:
+    if len(body) < MIN_SPAN:
+        return None
+    for match in _SHORT_LOOP.finditer(body):
+        unit, span = match.group(1), match.end() - match.start()
+        if len(set(unit)) > 1 and any(c.isalnum() for c in unit) and span >= max(MIN_SPAN, WHOLE_SHARE * len(body)):
             return unit
     return None
 
