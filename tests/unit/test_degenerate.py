@@ -19,6 +19,7 @@ STUCK_LONGER_UNIT = "391.0.0.0" + ":127.0.0" * 20
     # the whole answer one loop cut short by the token limit (11 repeats; another trial, "Which planet is the
     # largest in the solar system?")
     ("1.0.0.py</_" * 10 + "1.0.0.py</", "1.0.0.py</_"),
+    ("1.0.0.0.run_python.pyc:" + "1.0.0.run_python.pyc:" * 4 + "1.0.0.run_c", ".0.0.run_python.pyc:1"),   # 5 of 21 chars
 ])
 def test_a_loop_is_found(text, unit):
     assert repeated_unit(text) == unit
@@ -36,6 +37,7 @@ def test_a_loop_is_found(text, unit):
     "ab" * 20,                                              # short: under 64 characters
     "Paris. " * 7 + "The capital of France is Paris, on the Seine, with about two million people in the city.",
     "- step one: look it up\n- step two: check it\n- step three: write it down\n- step four: done",
+    "Jupiter. Jupiter is the largest planet: 11 times as wide as the Earth and 318 times as heavy.",
 ])
 def test_text_that_repeats_a_little_is_text(text):
     assert repeated_unit(text) is None and loop_error(text) is None

@@ -10,10 +10,10 @@ MIN_REPEATS = 16     # a unit seen this many times in a row…
 MIN_SPAN = 64        # …covering at least this many characters (a 10-column table's "| --- " row stays legal)
 MIN_SINGLE = 101     # one character: a googol written out (100 zeros) stays legal
 # A reply that is nothing but a loop is one with fewer repeats too (cut short by the token limit):
-WHOLE_REPEATS = 6    # a unit of 2+ different characters seen this many times in a row…
+WHOLE_REPEATS = 4    # a unit of 2-40 characters, not all one, seen this many times in a row…
 WHOLE_SHARE = 0.8    # …that makes up this share of the text (and at least MIN_SPAN characters)
 _LOOP = re.compile(r"(.{1,16}?)\1{%d,}" % (MIN_REPEATS - 1), re.S)
-_SHORT_LOOP = re.compile(r"(.{2,16}?)\1{%d,}" % (WHOLE_REPEATS - 1), re.S)
+_SHORT_LOOP = re.compile(r"(.{2,40}?)\1{%d,}" % (WHOLE_REPEATS - 1), re.S)
 
 
 def repeated_unit(text: str) -> str | None:
