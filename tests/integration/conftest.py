@@ -1,7 +1,9 @@
 import pytest
 
+from tests.support.scripted_llm import ScriptedLLM
 from workforce.core.channel import connect
 from workforce.core.config import Settings
+from workforce.core.llm.client import close_clients
 from workforce.local.nats_server import NatsServer
 
 
@@ -18,3 +20,18 @@ async def channel(nats_server):
     ch = await connect(settings)
     yield ch
     await ch.close()
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory):
+    """The scripted OpenAI-compatible server, one per test module."""
+    server = ScriptedLLM(log_dir=str(tmp_path_factory.mktemp("llm"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+async def closes_llm_clients():
+    """Closes the LLM clients a test's services opened on its event loop."""
+    yield
+    await close_clients()

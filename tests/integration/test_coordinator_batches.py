@@ -7,28 +7,17 @@ import asyncio
 
 import pytest
 
-from tests.support.scripted_llm import ScriptedLLM
 from workforce.coordinator.consumers import CoordinatorConsumers, Interrupted
 from workforce.coordinator.engine import Coordinator
 from workforce.core.channel import layout
 from workforce.core.channel.consumer import Poison
 from workforce.core.channel.events import event_data
 from workforce.core.config import Settings
-from workforce.core.llm.client import ChatClient, close_clients
+from workforce.core.llm.client import ChatClient
 from workforce.v1 import channel_pb2, common_pb2
 
 
-@pytest.fixture(scope="module")
-def scripted(tmp_path_factory):
-    server = ScriptedLLM(log_dir=str(tmp_path_factory.mktemp("llm"))).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-async def _close_llm_clients():
-    yield
-    await close_clients()
+pytestmark = pytest.mark.usefixtures("closes_llm_clients")
 
 
 async def _coordinator(channel, scripted) -> CoordinatorConsumers:

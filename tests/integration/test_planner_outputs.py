@@ -4,9 +4,6 @@ recorded plan is always the plan run (real NATS, the scripted LLM)."""
 
 import json
 
-import pytest
-
-from tests.support.scripted_llm import ScriptedLLM
 from workforce.core.channel import layout
 from workforce.core.config import Settings
 from workforce.core.llm.client import ChatClient, close_clients
@@ -15,11 +12,6 @@ from workforce.planner.logic import Planner
 from workforce.v1 import channel_pb2, common_pb2
 
 
-@pytest.fixture(scope="module")
-def scripted(tmp_path_factory):
-    server = ScriptedLLM(log_dir=str(tmp_path_factory.mktemp("llm"))).start()
-    yield server
-    server.stop()
 
 
 async def test_a_redelivered_request_leaves_the_first_plan_the_only_one(channel, scripted):
