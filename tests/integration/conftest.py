@@ -1,6 +1,5 @@
 import pytest
 
-from tests.support.scripted_llm import ScriptedLLM
 from workforce.core.channel import connect
 from workforce.core.config import Settings
 from workforce.core.llm.client import close_clients
@@ -20,14 +19,6 @@ async def channel(nats_server):
     ch = await connect(settings)
     yield ch
     await ch.close()
-
-
-@pytest.fixture(scope="module")
-def scripted(tmp_path_factory):
-    """The scripted OpenAI-compatible server, one per test module."""
-    server = ScriptedLLM(log_dir=str(tmp_path_factory.mktemp("llm"))).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture()

@@ -2,17 +2,9 @@
 
 import pytest
 
-from tests.support.scripted_llm import ScriptedLLM
 from workforce.core.config import Settings
 from workforce.core.llm.client import LLMError, ChatClient, UsageBook, make_llm
 from workforce.v1 import common_pb2
-
-
-@pytest.fixture(scope="module")
-def scripted(tmp_path_factory):
-    server = ScriptedLLM(log_dir=str(tmp_path_factory.mktemp("llm"))).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture()

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.scripted_llm import ScriptedLLM
 from workforce.core.config import Settings
 from workforce.core.llm.client import ChatClient
 from workforce.workers import echo
@@ -14,13 +13,6 @@ from workforce.workers.actions import StepError, action_schema, read_result
 from workforce.workers.agent import ToolCallingAgent
 from workforce.workers.tools import ToolContext
 from workforce.v1 import channel_pb2
-
-
-@pytest.fixture(scope="module")
-def scripted(tmp_path_factory):
-    server = ScriptedLLM(log_dir=str(tmp_path_factory.mktemp("llm"))).start()
-    yield server
-    server.stop()
 
 
 def make_agent(scripted, requires_tool=False, **settings):
