@@ -12,3 +12,12 @@ def scripted(tmp_path_factory):
     server = ScriptedLLM(log_dir=str(tmp_path_factory.mktemp("llm"))).start()
     yield server
     server.stop()
+
+
+@pytest.fixture()
+async def closes_llm_clients():
+    """Closes the LLM clients a test's services or agents opened on its event loop."""
+    yield
+    from workforce.core.llm.client import close_clients
+
+    await close_clients()

@@ -2,7 +2,6 @@ import pytest
 
 from workforce.core.channel import connect
 from workforce.core.config import Settings
-from workforce.core.llm.client import close_clients
 from workforce.local.nats_server import NatsServer
 
 
@@ -19,10 +18,3 @@ async def channel(nats_server):
     ch = await connect(settings)
     yield ch
     await ch.close()
-
-
-@pytest.fixture()
-async def closes_llm_clients():
-    """Closes the LLM clients a test's services opened on its event loop."""
-    yield
-    await close_clients()

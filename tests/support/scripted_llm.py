@@ -115,10 +115,13 @@ def _default_reply(role: str, schema: str, messages) -> dict:
     return {"content": {"content": f"done: {subtask[:200]}", "failed": False}}
 
 
-def _completion(reply: dict, model: str, prompt_text: str) -> dict:
+def _completion(reply: dict, model: str, prompt_text: str, stop: list | None = None) -> dict:
     content = reply.get("content")
     if content is not None and not isinstance(content, str):
         content = json.dumps(content)
+    for sequence in stop or ():   # as a real server does: the text ends before a stop sequence
+        if content and sequence in content:
+            content = content[:content.index(sequence)]
     message: dict = {"role": "assistant", "content": content}
     finish = "stop"
     if reply.get("tool_calls"):
@@ -152,7 +155,8 @@ async def chat(request: Request):
                               "traceparent": request.headers.get("traceparent", ""),
                               "temperature": body.get("temperature"), "tool_choice": body.get("tool_choice"),
                               "json_schema": (fmt.get("json_schema") or {}).get("schema"),
-                              "max_tokens": body.get("max_tokens"), "lora": body.get("lora"), "time": time.time()})
+                              "max_tokens": body.get("max_tokens"), "lora": body.get("lora"), "stop": body.get("stop"),
+                              "time": time.time()})
     rule = _find_rule(role, schema, text)
     delay = (rule or {}).get("delay_ms", STATE["default_delay_ms"])
     if delay:
@@ -166,7 +170,8 @@ async def chat(request: Request):
         return JSONResponse({"error": {"message": "scripted error", "type": "server_error"}},
                             status_code=rule["status"])
     reply = rule["reply"] if rule else _default_reply(role, schema, messages)
-    completion = _completion(reply, body.get("model", "scripted"), text)
+    stop = body.get("stop")
+    completion = _completion(reply, body.get("model", "scripted"), text, [stop] if isinstance(stop, str) else stop)
     if not body.get("stream"):
         return completion
 

@@ -60,6 +60,29 @@ def test_a_dense_garbage_graph_becomes_a_dag():
         order += ready
 
 
+def test_a_subtask_written_again_is_merged_into_the_first():
+    # SmolLM2's plan for "What is 17 * 23? Check it with Python." in a user trial
+    items = [{"content": "Compute 17 * 23.", "dependencies": [2, 3, 4]},
+             {"content": "Check 17 * 23.", "dependencies": [3, 4]},
+             {"content": "compute 17 * 23", "dependencies": [4]},
+             {"content": "Compute  17 * 23.", "dependencies": []}]
+    plan = repair_subtasks(items, 4)
+    assert [(s["id"], s["content"]) for s in plan.subtasks] == [("1", "Compute 17 * 23."), ("2", "Check 17 * 23.")]
+    assert "dropped subtask 3: the same as subtask 1" in plan.repairs
+    assert "dropped subtask 4: the same as subtask 1" in plan.repairs
+    # references to the merged subtasks now point at the first; the cycle that makes is broken as before
+    graph = {s["id"]: s["dependencies"] for s in plan.subtasks}
+    assert graph in ({"1": ["2"], "2": []}, {"1": [], "2": ["1"]})
+
+
+def test_merged_subtasks_keep_their_dependents():
+    items = [{"id": "a", "content": "Find the paper"}, {"id": "b", "content": "find the paper."},
+             {"id": "c", "content": "Read table 2", "dependencies": ["b"]}]
+    plan = repair_subtasks(items, 5)
+    assert plan.subtasks == [{"id": "a", "content": "Find the paper", "dependencies": []},
+                             {"id": "c", "content": "Read table 2", "dependencies": ["a"]}]
+
+
 @pytest.mark.parametrize("items, error", [([], "no subtasks"), ([{"content": " "}], "no subtask with content")])
 def test_unusable_plans_are_explained(items, error):
     with pytest.raises(PlanError, match=error):
@@ -68,7 +91,7 @@ def test_unusable_plans_are_explained(items, error):
 
 def test_too_many_subtasks():
     with pytest.raises(PlanError, match="at most 2"):
-        repair_subtasks([{"content": "x", "dependencies": []} for _ in range(3)], 2)
+        repair_subtasks([{"content": f"x{i}", "dependencies": []} for i in range(3)], 2)
 
 
 def test_no_plan_at_all():

@@ -3,7 +3,8 @@
 
 A plan is repaired rather than rejected where the fix is unambiguous: subtasks are numbered by position;
 a dependency may name a subtask by its id or its position; unknown, self, duplicate and cycle-closing
-dependencies are dropped; empty subtasks are dropped. Each repair is reported so that it is visible in the
+dependencies are dropped; empty subtasks are dropped; a subtask written again word for word is merged into the
+first (a small model repeats "Compute 17 * 23." three times: three runs, three results to reconcile). Each repair is reported so that it is visible in the
 task's events. Only a plan with no usable subtask, or too many, is an error (fed back to the model).
 """
 
@@ -60,6 +61,8 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
     if not isinstance(items, list) or not items:
         raise PlanError("the plan has no subtasks")
     kept: list[tuple[str, str, list, int]] = []   # (given id, content, raw dependencies, position written)
+    first: dict[str, int] = {}                    # normalised content → its index in kept
+    merged: dict[str, int] = {}                   # position / given id of a repeated subtask → index in kept
     for position, item in enumerate(items, 1):
         if isinstance(item, str):
             item = {"content": item}
@@ -76,7 +79,17 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
         deps = item.get("dependencies") or []
         if not isinstance(deps, list):
             deps = [deps]
-        kept.append((str(item.get("id") or "").strip(), content, deps, position))
+        key = " ".join(content.lower().split()).rstrip(".!?")
+        if key in first:
+            j = first[key]
+            kept[j][2].extend(deps)
+            merged[str(position)] = j
+            if str(item.get("id") or "").strip():
+                merged[str(item.get("id")).strip()] = j
+            repairs.append(f"dropped subtask {position}: the same as subtask {kept[j][3]}")
+            continue
+        first[key] = len(kept)
+        kept.append((str(item.get("id") or "").strip(), content, list(deps), position))
     if not kept:
         raise PlanError("the plan has no subtask with content")
     if len(kept) > max_subtasks:
@@ -88,6 +101,7 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
     ids = given if use_given else [str(i) for i in range(1, len(kept) + 1)]
     by_given = {g: ids[i] for i, g in enumerate(given)} if use_given else {}
     by_position = {str(k[3]): ids[i] for i, k in enumerate(kept)}  # positions as the model wrote them
+    by_position |= {ref: ids[j] for ref, j in merged.items() if ref not in by_position}
 
     out = []
     for index, (_, content, raw_deps, _) in enumerate(kept):

@@ -229,10 +229,13 @@ class ChatClient:
         schema_name: str = "",
         temperature: float | None = None,
         max_tokens: int | None = None,
+        stop: list[str] | None = None,
     ) -> ChatResult:
         request = self._request(messages, role, tools, json_schema, schema_name, temperature, max_tokens)
         if tools and tool_choice:
             request["tool_choice"] = tool_choice
+        if stop:
+            request["stop"] = stop
         model = request["model"]
         started = time.perf_counter()
         with tracing.span(f"chat {model}", kind="client", attributes=_span_attributes("chat", role, model, task_id)

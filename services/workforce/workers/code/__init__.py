@@ -7,6 +7,7 @@ from ..document.ask import MediaModels
 from ..document.config import document_settings
 from ..document.tools import DocumentTools
 from ..tools import WorkerSpec
+from .blocks import CodeBlockAgent
 from .limits import code_settings
 from .remote import RemoteSandbox
 from .tools import CodeTools
@@ -30,4 +31,5 @@ def spec(settings: Settings) -> WorkerSpec:
     tools += [t for t in docs.tools() if t.name in ("list_files", "read_document")]
     return WorkerSpec(worker_type="code", description=DESCRIPTION, tools=tools, system_prompt=SYSTEM_PROMPT,
                       requires_tool=True,  # an answer computed in the head is what this worker exists to avoid
-                      file_tools=("list_files", "read_document"))  # without files, a small model reads "no files"
+                      file_tools=("list_files", "read_document"),  # without files, a small model reads "no files"
+                      make_agent=CodeBlockAgent if code.code_blocks() else None)

@@ -4,6 +4,8 @@ The code runs in the sandbox executor (`workforce-service sandbox`, services/wor
 gRPC at WF_SANDBOX_URL; the limits of a run are the executor's settings (the same WF_CODE_* names: the chart
 gives both the same values). The worker keeps the ones that shape its tools and what it stores."""
 
+from typing import Literal
+
 from ...core.config import Settings
 
 
@@ -19,6 +21,12 @@ class CodeSettings(Settings):
     code_workdir_bytes: int = 40 * 1024 * 1024  # the work directory sent with a run (under the gRPC limit)
     code_network: bool = False  # as the executor's (shown to the model)
     code_shell_enabled: bool = False  # offer the run_shell tool
+    # How the model writes code: "tools" = run_python tool calls (native or JSON), "blocks" = a Python code block
+    # per step whose printed output is the result (code/blocks.py); "auto" = blocks where WF_LLM_TOOL_MODE=json.
+    code_actions: Literal["auto", "tools", "blocks"] = "auto"
+
+    def code_blocks(self) -> bool:
+        return self.code_actions == "blocks" or (self.code_actions == "auto" and self.llm_tool_mode == "json")
 
 
 def code_settings(settings: Settings) -> CodeSettings:

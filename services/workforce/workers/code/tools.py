@@ -33,6 +33,18 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return state
 
 
+def run_output(text: str) -> tuple[bool, str]:
+    """(whether the run ended with exit status 0 and no limit hit, what it printed), read back from the text
+    CodeTools.render made of it."""
+    if not text.startswith("exit status: "):
+        return True, text.strip()           # a clean run is rendered as its output alone
+    succeeded = text.startswith("exit status: 0 (success)\n")
+    stdout = text.split("stdout:\n", 1)[1] if "stdout:\n" in text else ""
+    for section in ("\nstderr:\n", "\nfiles produced:\n"):
+        stdout = stdout.split(section, 1)[0]
+    return succeeded, "" if stdout == "(empty)" else stdout.strip()
+
+
 class CodeTools:
     def __init__(self, settings: CodeSettings, sandbox: RemoteSandbox):
         self.settings = settings

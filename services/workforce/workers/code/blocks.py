@@ -1,0 +1,128 @@
+"""worker-code's agent for models without native tool calls (WF_LLM_TOOL_MODE=json, e.g. the local default
+model): the model writes a Python program in a code block, the sandbox runs it, and what a clean run prints is
+the subtask's result (CodeAct, as smolagents' CodeAgent does). A small model writes a short program far more
+reliably than code escaped inside a JSON string, and it cannot garble a result it never has to copy: with the
+JSON tool loop SmolLM2-135M computed 17 * 23 = 391 in the sandbox and then looped on '0' writing the answer.
+
+A failed run (traceback, non-zero exit, a limit) or a run that prints nothing is fed back and the program is
+written again, sampled, until the subtask's tool budget is spent; the result is then failed, with the last output.
+"""
+
+import json
+import re
+
+from ...core.llm.client import LLMError
+from ...core.tool_budget import ToolBudgetExceeded
+from ...v1 import channel_pb2
+from ..agent import RETRY_TEMPERATURE, STEP_RETRIES, AgentOutcome, ToolCallingAgent, _temperature
+from ..prompts import subtask_prompt
+from ..tools import ToolContext
+from .tools import run_output
+
+SYSTEM = """You are {worker_type}, a worker in a team of AI agents. You solve exactly one subtask by writing a \
+short Python program that computes the result and prints it. The task's attached files are in the current \
+directory. Reply with only a Python code block."""
+
+# Worked examples, shown as earlier turns: one idiom each (arithmetic, counting, strings, units, a file).
+DEMOS = [
+    ("What is 3 to the power of 5?", "print(3 ** 5)"),
+    ("How many times does the letter e appear in 'excellence'?", "print('excellence'.count('e'))"),
+    ("Reverse the word 'python'.", "print('python'[::-1])"),
+    ("How many seconds are in 2 hours?", "print(2 * 60 * 60)"),
+    ("What is the sum of the even numbers from 2 to 20?", "print(sum(range(2, 21, 2)))"),
+    ("Write 'hello world' in title case.", "print('hello world'.title())"),
+    ("How many items are in the list 'red, green, blue'?", "print(len('red, green, blue'.split(', ')))"),
+    ("What is the total of the price column in the attached items.csv?",
+     "import pandas as pd\nprint(pd.read_csv('items.csv')['price'].sum())"),
+]
+# …and one with the context a subtask of a larger plan gets, in subtask_prompt's layout.
+CONTEXT_DEMO = channel_pb2.WorkItem(
+    overall_task="What is 6 * 7, plus 8?", subtask="Add 8 to the product.",
+    dependencies=[channel_pb2.DependencyResult(subtask_id="1", content="Compute 6 * 7.", result="42")])
+
+FENCE = "```"
+_BLOCK = re.compile(r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.I | re.M)
+PROGRAM_TOKENS = 400   # a program for one subtask; the stop sequence usually ends it far sooner
+# Generation stops at the closing fence (a fence that opens is followed by "python", not by a newline).
+STOP = ["\n" + FENCE + "\n"]
+
+
+def extract_code(text: str) -> str:
+    """The program in the reply: its first code block (closed or cut off by the stop sequence), or the whole
+    reply when it has no fence at all. Empty when there is none."""
+    text = text or ""
+    match = _BLOCK.search(text)
+    if match:
+        return match.group(1).strip()
+    return "" if FENCE in text else text.strip()
+
+
+def block(code: str) -> str:
+    return f"{FENCE}python\n{code}\n{FENCE}"
+
+
+class CodeBlockAgent(ToolCallingAgent):
+    """Writes programs instead of tool-call JSON; run_python (with its budget, approval and events) runs them."""
+
+    def initial_messages(self, item: channel_pb2.WorkItem, tools: list | None = None) -> list[dict]:
+        messages = [{"role": "system", "content": SYSTEM.format(worker_type=self.spec.worker_type)}]
+        for subtask, code in DEMOS:
+            messages += [{"role": "user", "content": f"Your subtask:\n{subtask}"},
+                         {"role": "assistant", "content": block(code)}]
+        messages += [{"role": "user", "content": subtask_prompt(CONTEXT_DEMO)},
+                     {"role": "assistant", "content": block("print(42 + 8)")}]
+        messages.append({"role": "user", "content": subtask_prompt(item)})
+        return messages
+
+    async def run(self, item: channel_pb2.WorkItem, ctx: ToolContext) -> AgentOutcome:
+        messages = self.initial_messages(item)
+        outcome = AgentOutcome("", False, messages=messages)
+        temperature = _temperature(ctx)
+        last = "no program was written"
+        bad_replies = 0
+        while True:
+            try:
+                result = await self.llm.chat(messages, role=self.role, task_id=item.task_id, stop=STOP,
+                                             temperature=temperature, max_tokens=PROGRAM_TOKENS)
+            except LLMError as exc:
+                return self._end(outcome, f"model error: {exc}", True)
+            outcome.usage.add(self.role, result)
+            # Whatever went wrong, the next program is sampled: greedy decoding would write the same one again.
+            temperature = max(temperature or 0.0, RETRY_TEMPERATURE)
+            code = extract_code(result.content)
+            messages.append({"role": "assistant", "content": block(code) if code else result.content})
+            if not code:
+                bad_replies += 1
+                if bad_replies > STEP_RETRIES:
+                    return self._end(outcome, f"model error: no program after {bad_replies} tries", True)
+                feedback = "That reply has no program. Reply with only a Python code block."
+            else:
+                try:
+                    text, ok = await self._call_tool(ctx, _Call("run_python", code))
+                except ToolBudgetExceeded as exc:
+                    return self._end(outcome, self._capped_summary(ctx, str(exc)), True)
+                outcome.tool_calls += 1
+                succeeded, printed = run_output(text) if ok else (False, "")
+                if succeeded and printed:
+                    return self._end(outcome, printed[:self.settings.result_chars], False)
+                last = text
+                feedback = ("The program ran but printed nothing. Print the result." if succeeded else
+                            f"The program failed:\n{text[-self.settings.tool_result_chars:]}\n\n"
+                            "Write a corrected program in a Python code block.")
+            messages.append({"role": "user", "content": feedback})
+            try:
+                ctx.spend_tool_call("run_python")   # budget left for another program?
+            except ToolBudgetExceeded as exc:
+                return self._end(outcome, f"no program ran cleanly ({exc}); the last output: "
+                                 f"{last[-self.settings.tool_result_chars:]}", True)
+
+
+class _Call:
+    """A run_python call in the shape ToolCallingAgent._call_tool reads."""
+
+    def __init__(self, name: str, code: str):
+        self.name, self.code = name, code
+        self.arguments = json.dumps({"code": code}, ensure_ascii=False)
+
+    def parsed_arguments(self) -> dict:
+        return {"code": self.code}

@@ -1,0 +1,120 @@
+"""worker-code's code-block agent (WF_LLM_TOOL_MODE=json): the model writes programs, the real sandbox executor
+runs them, a clean run's printed output is the result; failures are fed back, and junk never counts."""
+
+import pytest
+
+from tests.workers.worker_helpers import make_context
+from workforce.core.llm.client import ChatClient
+from workforce.v1 import channel_pb2
+from workforce.workers.agent import ToolCallingAgent, make_agent
+from workforce.workers.code import spec
+from workforce.workers.code.blocks import CodeBlockAgent, extract_code
+from workforce.workers.code.limits import CodeSettings
+from workforce.workers.code.remote import RunResult
+from workforce.workers.code.tools import CodeTools, run_output
+
+# fixtures (nats_channel, scripted_llm, sandbox_executor, …) are registered once for the session
+pytest_plugins = ["tests.workers.worker_support"]
+
+SETTINGS = dict(code_cpu_s=30, code_wall_s=60, code_memory_mb=2048, llm_tool_mode="json", llm_max_retries=0)
+ITEM = channel_pb2.WorkItem(task_id="t-blocks", subtask_id="1", attempt_id="t-blocks/1/1",
+                            subtask="Compute the sum of the squares of 1..10.", overall_task="math")
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_url(sandbox_executor, monkeypatch):
+    monkeypatch.setenv("WF_SANDBOX_URL", sandbox_executor.url)
+
+
+pytestmark = pytest.mark.usefixtures("closes_llm_clients")
+
+
+def agent_for(scripted_llm, **extra):
+    settings = CodeSettings(**SETTINGS | {"llm_base_url": scripted_llm.base_url} | extra)
+    return make_agent(ChatClient(settings), spec(settings), settings), settings
+
+
+def program(code: str, prose: str = "") -> dict:
+    return {"role": "worker:code", "times": 1, "reply": {"content": f"{prose}```python\n{code}\n```\nDone."}}
+
+
+def test_json_tool_mode_selects_the_block_agent_and_native_mode_the_tool_loop(scripted_llm):
+    assert isinstance(agent_for(scripted_llm)[0], CodeBlockAgent)
+    native = agent_for(scripted_llm, llm_tool_mode="native")[0]
+    assert type(native) is ToolCallingAgent
+    assert type(agent_for(scripted_llm, code_actions="tools")[0]) is ToolCallingAgent
+    assert isinstance(agent_for(scripted_llm, llm_tool_mode="native", code_actions="blocks")[0], CodeBlockAgent)
+
+
+async def test_a_failed_program_is_fed_back_and_the_clean_runs_output_is_the_result(nats_channel, scripted_llm):
+    scripted_llm.reset()
+    scripted_llm.script([
+        {"role": "worker:code", "contains": "NameError", "times": 1,
+         "reply": {"content": "```python\nprint(sum(i * i for i in range(1, 11)))\n```"}},
+        program("print(sum(squares))", prose="Here is the program:\n"),
+    ])
+    agent, settings = agent_for(scripted_llm)
+    ctx = make_context(nats_channel, settings, task_id="t-blocks", worker_type="code")
+    outcome = await agent.run(ITEM, ctx)
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("385", False, 2)
+    assert [call[1] for call in ctx.tool_history] == ['{"code": "print(sum(squares))"}',
+                                                      '{"code": "print(sum(i * i for i in range(1, 11)))"}']
+    assert "NameError: name 'squares' is not defined" in ctx.tool_history[0][2]
+    first, second = scripted_llm.requests()
+    assert first["stop"] == ["\n```\n"] and first["json_schema"] is None and first["tools"] is None
+    assert second["temperature"] >= 0.7       # the next program is sampled, not the same one again
+    # the worked examples come first, as earlier turns, then the subtask
+    assert first["messages"][2]["content"] == "```python\nprint(3 ** 5)\n```"
+    assert first["messages"][-1]["content"].endswith("Your subtask:\nCompute the sum of the squares of 1..10.")
+
+
+async def test_a_program_that_prints_nothing_is_asked_to_print(nats_channel, scripted_llm):
+    scripted_llm.reset()
+    scripted_llm.script([program("x = 6 * 7"), program("x = 6 * 7\nprint(x)")])
+    agent, settings = agent_for(scripted_llm)
+    outcome = await agent.run(ITEM, make_context(nats_channel, settings, worker_type="code"))
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("42", False, 2)
+    assert "printed nothing" in scripted_llm.requests()[1]["messages"][-1]["content"]
+
+
+async def test_programs_that_keep_failing_end_failed_within_the_budget(nats_channel, scripted_llm):
+    scripted_llm.reset()
+    scripted_llm.script([{"role": "worker:code", "reply": {"content": "```python\n1 / 0\n```"}}])
+    agent, settings = agent_for(scripted_llm, max_tool_calls=3)
+    ctx = make_context(nats_channel, settings, worker_type="code")
+    outcome = await agent.run(ITEM, ctx)
+    assert outcome.failed and outcome.tool_calls == 3 and len(ctx.tool_history) == 3
+    assert outcome.content.startswith("no program ran cleanly") and "ZeroDivisionError" in outcome.content
+
+
+async def test_replies_without_a_program_are_a_model_error(nats_channel, scripted_llm):
+    scripted_llm.reset()
+    scripted_llm.script([{"role": "worker:code", "reply": {"content": "```\n```"}}])
+    agent, settings = agent_for(scripted_llm)
+    outcome = await agent.run(ITEM, make_context(nats_channel, settings, worker_type="code"))
+    assert outcome.failed and outcome.tool_calls == 0
+    assert outcome.content == "model error: no program after 3 tries"
+
+
+@pytest.mark.parametrize("reply, code", [
+    ("```python\nprint(1)\n```", "print(1)"),
+    ("Sure:\n```py\nx = 2\nprint(x)\n```\nThat prints 2.", "x = 2\nprint(x)"),
+    ("```python\nprint(17 * 23)", "print(17 * 23)"),       # cut by the stop sequence
+    ("print(len('abc'))", "print(len('abc'))"),             # no fence at all: the reply is the program
+    ("```\n```", ""),
+    ("", ""),
+])
+def test_extract_code(reply, code):
+    assert extract_code(reply) == code
+
+
+@pytest.mark.parametrize("result, files, expected", [
+    (RunResult(0, None, b"391\n", b"", 0.1, 0.0, "fallback"), [], (True, "391")),
+    (RunResult(0, None, b"", b"", 0.1, 0.0, "fallback"), [], (True, "")),
+    (RunResult(0, None, b"42\n", b"a warning\n", 0.1, 0.0, "fallback"), ["- out.txt (2 bytes)"], (True, "42")),
+    (RunResult(1, None, b"partial\n", b"Traceback ...\n", 0.1, 0.0, "fallback"), [], (False, "partial")),
+    (RunResult(None, 9, b"", b"", 0.1, None, "fallback", errors=["CPU time limit"]), [], (False, "")),
+])
+def test_run_output_reads_back_what_render_wrote(result, files, expected):
+    tools = CodeTools(CodeSettings(**SETTINGS), sandbox=None)
+    assert run_output(tools.render(result, files)) == expected
