@@ -3,7 +3,7 @@ runs them, a clean run's printed output is the result; failures are fed back, an
 
 import pytest
 
-from tests.workers.worker_helpers import make_context
+from tests.workers.worker_helpers import attach, make_context
 from workforce.core.llm.client import ChatClient
 from workforce.v1 import channel_pb2
 from workforce.workers.agent import ToolCallingAgent, make_agent
@@ -79,12 +79,41 @@ async def test_a_program_that_prints_nothing_is_asked_to_print(nats_channel, scr
 
 async def test_programs_that_keep_failing_end_failed_within_the_budget(nats_channel, scripted_llm):
     scripted_llm.reset()
-    scripted_llm.script([{"role": "worker:code", "reply": {"content": "```python\n1 / 0\n```"}}])
+    scripted_llm.script([program(f"{n} / 0") for n in range(1, 10)][::-1])
     agent, settings = agent_for(scripted_llm, max_tool_calls=3)
     ctx = make_context(nats_channel, settings, worker_type="code")
     outcome = await agent.run(ITEM, ctx)
     assert outcome.failed and outcome.tool_calls == 3 and len(ctx.tool_history) == 3
     assert outcome.content.startswith("no program ran cleanly") and "ZeroDivisionError" in outcome.content
+
+
+async def test_a_program_written_again_is_not_run_again(nats_channel, scripted_llm):
+    scripted_llm.reset()
+    scripted_llm.script([{"role": "worker:code", "reply": {"content": "```python\n1 / 0\n```"}}])
+    agent, settings = agent_for(scripted_llm)
+    ctx = make_context(nats_channel, settings, worker_type="code")
+    outcome = await agent.run(ITEM, ctx)
+    assert outcome.failed and outcome.tool_calls == 1 and len(ctx.tool_history) == 1
+    assert outcome.content.startswith("stopped: wrote the same failing program again")
+    assert "ZeroDivisionError" in outcome.content
+    assert "You ran that same program before" in scripted_llm.requests()[2]["messages"][-1]["content"]
+
+
+async def test_an_attached_text_file_is_previewed_and_read_by_the_program(nats_channel, scripted_llm):
+    scripted_llm.reset()
+    scripted_llm.script([program("import pandas as pd\nprint(pd.read_csv('sales.csv')['units'].sum())")])
+    agent, settings = agent_for(scripted_llm)
+    ref = await attach(nats_channel, "t-files", "sales.csv", b"region,units\nnorth,12\nsouth,7\neast,20\nwest,3\n",
+                       "text/csv")
+    image = await attach(nats_channel, "t-files", "chart.png", b"\x89PNG\r\n", "image/png")
+    item = channel_pb2.WorkItem(task_id="t-files", subtask_id="1", attempt_id="t-files/1/1", files=[ref, image],
+                                subtask="Total the units column of sales.csv.", overall_task="sales")
+    ctx = make_context(nats_channel, settings, files=[ref, image], task_id="t-files", worker_type="code")
+    outcome = await agent.run(item, ctx)
+    assert (outcome.content, outcome.failed) == ("42", False)
+    prompt = scripted_llm.requests()[0]["messages"][-1]["content"]
+    assert ("- sales.csv (text/csv, 45 bytes)\n  first lines:\n    region,units\n    north,12\n    south,7\n"
+            "    east,20\n    west,3\n- chart.png (image/png, 6 bytes)\n\nYour subtask:") in prompt   # text files only
 
 
 async def test_replies_without_a_program_are_a_model_error(nats_channel, scripted_llm):

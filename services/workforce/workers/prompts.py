@@ -12,13 +12,19 @@ JSON_MODE_RULES = """Each reply is one JSON object, one step at a time. To use a
 When you have the result, reply {{"content": "<the result>", "failed": false}}."""
 
 
-def subtask_prompt(item: channel_pb2.WorkItem) -> str:
+def subtask_prompt(item: channel_pb2.WorkItem, previews: dict[str, str] | None = None) -> str:
+    """`previews`: the first lines of some attached files, by name, shown under each."""
     parts = [f"Overall task (for context only, do not solve it all):\n{item.overall_task}"]
     if item.dependencies:
         deps = "\n".join(f"- [{d.subtask_id}] {d.content}\n  result: {d.result}" for d in item.dependencies)
         parts.append(f"Results of the subtasks yours depends on:\n{deps}")
     if item.files:
-        files = "\n".join(f"- {f.name} ({f.media_type or 'unknown type'}, {f.size} bytes)" for f in item.files)
+        lines = []
+        for f in item.files:
+            lines.append(f"- {f.name} ({f.media_type or 'unknown type'}, {f.size} bytes)")
+            if (previews or {}).get(f.name):
+                lines.append("  first lines:\n" + "\n".join(f"    {line}" for line in previews[f.name].splitlines()))
+        files = "\n".join(lines)
         parts.append(f"Files attached to the task:\n{files}")
     parts.append(f"Your subtask:\n{item.subtask}")
     return "\n\n".join(parts)

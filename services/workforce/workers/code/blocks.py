@@ -9,15 +9,18 @@ written again, sampled, until the subtask's tool budget is spent; the result is 
 """
 
 import json
+import logging
 import re
 
 from ...core.llm.client import LLMError
 from ...core.tool_budget import ToolBudgetExceeded
-from ...v1 import channel_pb2
+from ...v1 import channel_pb2, common_pb2
 from ..agent import RETRY_TEMPERATURE, STEP_RETRIES, AgentOutcome, ToolCallingAgent, _temperature
 from ..prompts import subtask_prompt
 from ..tools import ToolContext
 from .tools import run_output
+
+log = logging.getLogger(__name__)
 
 SYSTEM = """You are {worker_type}, a worker in a team of AI agents. You solve exactly one subtask by writing a \
 short Python program that computes the result and prints it. The task's attached files are in the current \
@@ -32,13 +35,25 @@ DEMOS = [
     ("What is the sum of the even numbers from 2 to 20?", "print(sum(range(2, 21, 2)))"),
     ("Write 'hello world' in title case.", "print('hello world'.title())"),
     ("How many items are in the list 'red, green, blue'?", "print(len('red, green, blue'.split(', ')))"),
-    ("What is the total of the price column in the attached items.csv?",
-     "import pandas as pd\nprint(pd.read_csv('items.csv')['price'].sum())"),
 ]
-# …and one with the context a subtask of a larger plan gets, in subtask_prompt's layout.
-CONTEXT_DEMO = channel_pb2.WorkItem(
-    overall_task="What is 6 * 7, plus 8?", subtask="Add 8 to the product.",
-    dependencies=[channel_pb2.DependencyResult(subtask_id="1", content="Compute 6 * 7.", result="42")])
+# …and two with the context a subtask gets, in subtask_prompt's layout: an attached file, an earlier result.
+CONTEXT_DEMOS = [
+    (channel_pb2.WorkItem(
+        overall_task="What is the total of the price column in the attached items.csv?",
+        subtask="Compute the total of the price column in items.csv.",
+        files=[common_pb2.FileRef(name="items.csv", media_type="text/csv", size=35)]),
+     "import pandas as pd\nprint(pd.read_csv('items.csv')['price'].sum())"),
+    (channel_pb2.WorkItem(
+        overall_task="What is 6 * 7, plus 8?", subtask="Add 8 to the product.",
+        dependencies=[channel_pb2.DependencyResult(subtask_id="1", content="Compute 6 * 7.", result="42")]),
+     "print(42 + 8)"),
+]
+
+# The first lines of the demo's file, as the subtask's own text files are shown (the model sees the columns).
+DEMO_PREVIEWS = {"items.csv": "item,price\npen,1.5\nbook,12\nlamp,30"}
+PREVIEW_LINES, PREVIEW_LINE_CHARS = 5, 120
+TEXT_TYPES = ("text/", "application/json", "application/csv")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".md")
 
 FENCE = "```"
 _BLOCK = re.compile(r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.I | re.M)
@@ -64,19 +79,37 @@ def block(code: str) -> str:
 class CodeBlockAgent(ToolCallingAgent):
     """Writes programs instead of tool-call JSON; run_python (with its budget, approval and events) runs them."""
 
-    def initial_messages(self, item: channel_pb2.WorkItem, tools: list | None = None) -> list[dict]:
+    def initial_messages(self, item: channel_pb2.WorkItem, tools: list | None = None,
+                         previews: dict[str, str] | None = None) -> list[dict]:
         messages = [{"role": "system", "content": SYSTEM.format(worker_type=self.spec.worker_type)}]
         for subtask, code in DEMOS:
             messages += [{"role": "user", "content": f"Your subtask:\n{subtask}"},
                          {"role": "assistant", "content": block(code)}]
-        messages += [{"role": "user", "content": subtask_prompt(CONTEXT_DEMO)},
-                     {"role": "assistant", "content": block("print(42 + 8)")}]
-        messages.append({"role": "user", "content": subtask_prompt(item)})
+        # The demo most like this subtask goes last, nearest to it: a small model copies the closest example.
+        for demo, code in sorted(CONTEXT_DEMOS, key=lambda d: bool(d[0].files) == bool(item.files)):
+            messages += [{"role": "user", "content": subtask_prompt(demo, DEMO_PREVIEWS)},
+                         {"role": "assistant", "content": block(code)}]
+        messages.append({"role": "user", "content": subtask_prompt(item, previews)})
         return messages
 
+    async def previews(self, item: channel_pb2.WorkItem, ctx: ToolContext) -> dict[str, str]:
+        """The first lines of each attached text file: a small model writes code for columns it can see."""
+        shown = {}
+        for ref in item.files:
+            if not (ref.media_type.startswith(TEXT_TYPES) or ref.name.lower().endswith(TEXT_SUFFIXES)):
+                continue
+            try:
+                head = (await ctx.read_file(ref))[:PREVIEW_LINES * PREVIEW_LINE_CHARS * 2].decode("utf-8", "replace")
+            except Exception as exc:   # the program can still open the file itself
+                log.warning("no preview of %s: %s", ref.name, exc)
+                continue
+            shown[ref.name] = "\n".join(line[:PREVIEW_LINE_CHARS] for line in head.splitlines()[:PREVIEW_LINES])
+        return shown
+
     async def run(self, item: channel_pb2.WorkItem, ctx: ToolContext) -> AgentOutcome:
-        messages = self.initial_messages(item)
+        messages = self.initial_messages(item, previews=await self.previews(item, ctx))
         outcome = AgentOutcome("", False, messages=messages)
+        ran: dict[str, str] = {}    # program → what it printed (a program written again is not run again)
         temperature = _temperature(ctx)
         last = "no program was written"
         bad_replies = 0
@@ -96,6 +129,13 @@ class CodeBlockAgent(ToolCallingAgent):
                 if bad_replies > STEP_RETRIES:
                     return self._end(outcome, f"model error: no program after {bad_replies} tries", True)
                 feedback = "That reply has no program. Reply with only a Python code block."
+            elif code in ran:
+                bad_replies += 1
+                if bad_replies > STEP_RETRIES:
+                    return self._end(outcome, f"stopped: wrote the same failing program again; its output: "
+                                     f"{ran[code][-self.settings.tool_result_chars:]}", True)
+                feedback = (f"You ran that same program before, and it failed:\n{ran[code][-600:]}\n\n"
+                            "Write a different program in a Python code block.")
             else:
                 try:
                     text, ok = await self._call_tool(ctx, _Call("run_python", code))
@@ -105,7 +145,7 @@ class CodeBlockAgent(ToolCallingAgent):
                 succeeded, printed = run_output(text) if ok else (False, "")
                 if succeeded and printed:
                     return self._end(outcome, printed[:self.settings.result_chars], False)
-                last = text
+                last = ran[code] = text
                 feedback = ("The program ran but printed nothing. Print the result." if succeeded else
                             f"The program failed:\n{text[-self.settings.tool_result_chars:]}\n\n"
                             "Write a corrected program in a Python code block.")
