@@ -35,20 +35,20 @@ DEMOS = [
     ("What is the sum of the even numbers from 2 to 20?", "print(sum(range(2, 21, 2)))"),
     ("Write 'hello world' in title case.", "print('hello world'.title())"),
     ("How many items are in the list 'red, green, blue'?", "print(len('red, green, blue'.split(', ')))"),
-]
-# …and two with the context a subtask gets, in subtask_prompt's layout: an attached file, an earlier result.
-CONTEXT_DEMOS = [
-    (channel_pb2.WorkItem(
-        overall_task="What is the total of the price column in the attached items.csv?",
-        subtask="Compute the total of the price column in items.csv.",
-        files=[common_pb2.FileRef(name="items.csv", media_type="text/csv", size=35)]),
+    ("What is the total of the price column in the attached items.csv?",
      "import pandas as pd\nprint(pd.read_csv('items.csv')['price'].sum())"),
-    (channel_pb2.WorkItem(
-        overall_task="What is 6 * 7, plus 8?", subtask="Add 8 to the product.",
-        dependencies=[channel_pb2.DependencyResult(subtask_id="1", content="Compute 6 * 7.", result="42")]),
-     "print(42 + 8)"),
 ]
-
+# …and one with the context a subtask of a larger plan gets, in subtask_prompt's layout.
+CONTEXT_DEMO = (channel_pb2.WorkItem(
+    overall_task="What is 6 * 7, plus 8?", subtask="Add 8 to the product.",
+    dependencies=[channel_pb2.DependencyResult(subtask_id="1", content="Compute 6 * 7.", result="42")]),
+    "print(42 + 8)")
+# A subtask with attached files sees the first lines of each, so it gets a last example laid out the same way.
+FILE_DEMO = (channel_pb2.WorkItem(
+    overall_task="What is the total of the price column in the attached items.csv?",
+    subtask="Compute the total of the price column in items.csv.",
+    files=[common_pb2.FileRef(name="items.csv", media_type="text/csv", size=35)]),
+    "import pandas as pd\nprint(pd.read_csv('items.csv')['price'].sum())")
 # The first lines of the demo's file, as the subtask's own text files are shown (the model sees the columns).
 DEMO_PREVIEWS = {"items.csv": "item,price\npen,1.5\nbook,12\nlamp,30"}
 PREVIEW_LINES, PREVIEW_LINE_CHARS = 5, 120
@@ -85,8 +85,9 @@ class CodeBlockAgent(ToolCallingAgent):
         for subtask, code in DEMOS:
             messages += [{"role": "user", "content": f"Your subtask:\n{subtask}"},
                          {"role": "assistant", "content": block(code)}]
-        # The demo most like this subtask goes last, nearest to it: a small model copies the closest example.
-        for demo, code in sorted(CONTEXT_DEMOS, key=lambda d: bool(d[0].files) == bool(item.files)):
+        # The example most like this subtask goes last, nearest to it: a small model copies the closest one. (The
+        # 135M default model is sensitive to every word here: the local benchmark moves with these examples.)
+        for demo, code in [CONTEXT_DEMO] + ([FILE_DEMO] if item.files else []):
             messages += [{"role": "user", "content": subtask_prompt(demo, DEMO_PREVIEWS)},
                          {"role": "assistant", "content": block(code)}]
         messages.append({"role": "user", "content": subtask_prompt(item, previews)})
