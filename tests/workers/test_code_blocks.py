@@ -94,7 +94,7 @@ async def test_a_program_written_again_is_not_run_again(nats_channel, scripted_l
     ctx = make_context(nats_channel, settings, worker_type="code")
     outcome = await agent.run(ITEM, ctx)
     assert outcome.failed and outcome.tool_calls == 1 and len(ctx.tool_history) == 1
-    assert outcome.content.startswith("stopped: wrote the same failing program again")
+    assert outcome.content.startswith("stopped: wrote the same program again")
     assert "ZeroDivisionError" in outcome.content
     assert "You ran that same program before" in scripted_llm.requests()[2]["messages"][-1]["content"]
 

@@ -4,8 +4,9 @@
 A plan is repaired rather than rejected where the fix is unambiguous: subtasks are numbered by position;
 a dependency may name a subtask by its id or its position; unknown, self, duplicate and cycle-closing
 dependencies are dropped; empty subtasks are dropped; a subtask written again word for word is merged into the
-first (a small model repeats "Compute 17 * 23." three times: three runs, three results to reconcile). Each repair is reported so that it is visible in the
-task's events. Only a plan with no usable subtask, or too many, is an error (fed back to the model).
+first (a small model repeats "Compute 17 * 23." three times: three runs, three results to reconcile). Each repair
+is reported so that it is visible in the task's events. Only a plan with no usable subtask, or too many, is an
+error (fed back to the model).
 """
 
 import re

@@ -133,9 +133,9 @@ class CodeBlockAgent(ToolCallingAgent):
             elif code in ran:
                 bad_replies += 1
                 if bad_replies > STEP_RETRIES:
-                    return self._end(outcome, f"stopped: wrote the same failing program again; its output: "
+                    return self._end(outcome, f"stopped: wrote the same program again; its output: "
                                      f"{ran[code][-self.settings.tool_result_chars:]}", True)
-                feedback = (f"You ran that same program before, and it failed:\n{ran[code][-600:]}\n\n"
+                feedback = (f"You ran that same program before; its output:\n{ran[code][-600:]}\n\n"
                             "Write a different program in a Python code block.")
             else:
                 try:
