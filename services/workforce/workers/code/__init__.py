@@ -26,10 +26,12 @@ SYSTEM_PROMPT = (
 
 def spec(settings: Settings) -> WorkerSpec:
     code = code_settings(settings)
-    tools = CodeTools(code, RemoteSandbox(code)).tools()
+    code_tools = CodeTools(code, RemoteSandbox(code))
+    tools = code_tools.tools()
     docs = DocumentTools(document_settings(settings), MediaModels(document_settings(settings)))
     tools += [t for t in docs.tools() if t.name in ("list_files", "read_document")]
     return WorkerSpec(worker_type="code", description=DESCRIPTION, tools=tools, system_prompt=SYSTEM_PROMPT,
                       requires_tool=True,  # an answer computed in the head is what this worker exists to avoid
                       file_tools=("list_files", "read_document"),  # without files, a small model reads "no files"
-                      make_agent=CodeBlockAgent if code.code_blocks() else None)
+                      make_agent=(lambda llm, worker, s: CodeBlockAgent(llm, worker, s, code_tools.workdir))
+                      if code.code_blocks() else None)

@@ -9,8 +9,10 @@ written again, sampled, until the subtask's tool budget is spent; the result is 
 """
 
 import json
-import logging
+import os
 import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from ...core.llm.client import LLMError
 from ...core.tool_budget import ToolBudgetExceeded
@@ -19,8 +21,6 @@ from ..agent import RETRY_TEMPERATURE, STEP_RETRIES, AgentOutcome, ToolCallingAg
 from ..prompts import subtask_prompt
 from ..tools import ToolContext
 from .tools import run_output
-
-log = logging.getLogger(__name__)
 
 SYSTEM = """You are {worker_type}, a worker in a team of AI agents. You solve exactly one subtask by writing a \
 short Python program that computes the result and prints it. The task's attached files are in the current \
@@ -77,7 +77,12 @@ def block(code: str) -> str:
 
 
 class CodeBlockAgent(ToolCallingAgent):
-    """Writes programs instead of tool-call JSON; run_python (with its budget, approval and events) runs them."""
+    """Writes programs instead of tool-call JSON; run_python (with its budget, approval and events) runs them.
+    `workdir(ctx)` is CodeTools.workdir: the subtask's sandbox directory with the task's files copied in."""
+
+    def __init__(self, llm, spec, settings, workdir: Callable[[ToolContext], Awaitable[Path]]):
+        super().__init__(llm, spec, settings)
+        self.workdir = workdir
 
     def initial_messages(self, item: channel_pb2.WorkItem, tools: list | None = None,
                          previews: dict[str, str] | None = None) -> list[dict]:
@@ -94,17 +99,22 @@ class CodeBlockAgent(ToolCallingAgent):
         return messages
 
     async def previews(self, item: channel_pb2.WorkItem, ctx: ToolContext) -> dict[str, str]:
-        """The first lines of each attached text file: a small model writes code for columns it can see."""
+        """The first lines of each attached text file, read from the copy in the subtask's sandbox directory (made
+        here, once, as the first run would): a small model writes code for columns it can see."""
+        wanted = [ref.name for ref in item.files
+                  if ref.media_type.startswith(TEXT_TYPES) or ref.name.lower().endswith(TEXT_SUFFIXES)]
+        if not wanted:
+            return {}
+        root = await self.workdir(ctx)
         shown = {}
-        for ref in item.files:
-            if not (ref.media_type.startswith(TEXT_TYPES) or ref.name.lower().endswith(TEXT_SUFFIXES)):
-                continue
+        for name in wanted:
+            path = root / Path(name).name
             try:
-                head = (await ctx.read_file(ref))[:PREVIEW_LINES * PREVIEW_LINE_CHARS * 2].decode("utf-8", "replace")
-            except Exception as exc:   # the program can still open the file itself
-                log.warning("no preview of %s: %s", ref.name, exc)
+                with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:   # never a link
+                    head = handle.read(PREVIEW_LINES * PREVIEW_LINE_CHARS * 2).decode("utf-8", "replace")
+            except OSError:   # not copied (too large, a hidden name): the program can still look for it
                 continue
-            shown[ref.name] = "\n".join(line[:PREVIEW_LINE_CHARS] for line in head.splitlines()[:PREVIEW_LINES])
+            shown[name] = "\n".join(line[:PREVIEW_LINE_CHARS] for line in head.splitlines()[:PREVIEW_LINES])
         return shown
 
     async def run(self, item: channel_pb2.WorkItem, ctx: ToolContext) -> AgentOutcome:
