@@ -67,6 +67,20 @@ def test_a_junk_final_answer_is_not_a_success(system):
     assert "synthesize" in record["failure_reason"]
 
 
+def test_a_final_answer_that_repeats_the_plan_is_retried(system):
+    # What the default model did in the user trial: the plan's subtask written back as the answer.
+    system.llm.script([
+        {"role": "worker:", "reply": {"content": {"content": "52", "failed": False}}},
+        {"role": "planner", "schema": "final_answer", "times": 1,
+         "reply": {"content": {"answer": "Sum the amount column of sales.csv"}}},
+    ])
+    task_id = system.submit("Total it SUBTASKS:\n- Sum the amount column of sales.csv.")["task_id"]
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED" and record["answer"] == "52", record
+    done = [e for e in system.events(task_id) if e["type"] == "task.succeeded"][0]
+    assert "repeats the description of subtask 1" in done["data"]["attempts"][0]["error"]
+
+
 def test_a_flaky_backend_is_retried_and_the_task_succeeds(system):
     system.llm.script([{"role": "planner", "schema": "plan", "times": 1, **HTML},
                        {"role": "coordinator", "times": 1, "status": 503, "raw_body": "busy"}])

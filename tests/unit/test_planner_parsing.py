@@ -118,3 +118,17 @@ def test_answer_must_be_the_json_object():
     for junk in ("Paris", '{"answer": ""}', "<html>502 Bad Gateway</html>", '{"other": 1}'):
         with pytest.raises(PlanError):
             parse_answer(junk)
+
+
+def test_an_answer_that_repeats_a_subtask_description_is_not_usable():
+    # The user trial: SmolLM2 wrote the CSV question's subtask back as the answer while the worker's result was 52.
+    results = [{"id": "1", "content": "Read sales.csv and sum the amount column.", "result": "52"},
+               {"id": "2", "content": "Report the total", "result": "The total is 52."}]
+    for copied in ("Read sales.csv and sum the amount column", "report the TOTAL."):
+        with pytest.raises(PlanError, match="repeats the description of subtask"):
+            parse_answer(json.dumps({"answer": copied}), results)
+    assert parse_answer('{"answer": "52"}', results) == "52"
+    assert parse_answer('{"answer": "The total is 52"}', results) == "The total is 52"
+    # a result in the words of its description is still an answer
+    echo = [{"id": "1", "content": "Say hello", "result": "Say hello"}]
+    assert parse_answer('{"answer": "Say hello"}', echo) == "Say hello"

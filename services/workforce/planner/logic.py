@@ -133,7 +133,7 @@ class Planner:
         usage = UsageBook()
         outcome = await self._ask(messages, prompts.answer_schema(self.settings.answer_chars, answer_type),
                                   prompts.ANSWER_SCHEMA_NAME, task_id, usage,
-                                  parse_answer, temperature=temperature)
+                                  lambda text: parse_answer(text, results), temperature=temperature)
         final = channel_pb2.FinalAnswer(answer=outcome.value, planner_output=outcome.raw)
         usage.merge_into(final.usage)
         return final, outcome

@@ -80,7 +80,7 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
         deps = item.get("dependencies") or []
         if not isinstance(deps, list):
             deps = [deps]
-        key = " ".join(content.lower().split()).rstrip(".!?")
+        key = same_text_key(content)
         if key in first:
             j = first[key]
             kept[j][2].extend(deps)
@@ -161,8 +161,15 @@ def check_acyclic(graph: dict[str, list[str]]) -> None:
         visit(node, [])
 
 
-def parse_answer(text: str) -> str:
-    """The final answer from {"answer": ...}; PlanError when the output is not that object."""
+def same_text_key(text: str) -> str:
+    """What two texts written "word for word the same" share: case, spacing and end punctuation aside."""
+    return " ".join(text.lower().split()).rstrip(".!?:")
+
+
+def parse_answer(text: str, subtasks: list[dict] = ()) -> str:
+    """The final answer from {"answer": ...}; PlanError when the output is not that object, or when it only repeats
+    a subtask's description (`subtasks`: id, content, result) — what was to be done, not what came of it: a weak
+    model copies the text it was shown."""
     try:
         value = extract_json(text)
     except ValueError:
@@ -177,4 +184,14 @@ def parse_answer(text: str) -> str:
         raise PlanError("the answer is empty")
     if (loop := loop_error(answer)) is not None:
         raise PlanError(loop)
+    if (restated := _restated_subtask(answer, subtasks)) is not None:
+        raise PlanError(f"the answer repeats the description of subtask {restated}, not what came of it: "
+                        "answer from the results")
     return answer
+
+
+def _restated_subtask(answer: str, subtasks) -> str | None:
+    said = same_text_key(answer)
+    if any(said in same_text_key(s.get("result") or "") for s in subtasks):
+        return None   # a result says it too (a subtask's result may well be its own description's words)
+    return next((s["id"] for s in subtasks if same_text_key(s.get("content") or "") == said), None)
