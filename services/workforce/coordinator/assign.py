@@ -6,7 +6,6 @@ structured output. Dependencies the coordinator adds to the planner's are kept w
 the graph acyclic; others are dropped and reported.
 """
 
-import re
 
 from ..core.config import Settings
 from ..core.llm import extract_json
@@ -16,18 +15,6 @@ from . import prompts
 
 ROLE = "coordinator"
 RAW_KEEP_CHARS = 4000
-
-
-URL = re.compile(r"https?://", re.IGNORECASE)
-
-
-def eligible(workers: list[dict], needs_documents: set[str], question: str, has_files: bool) -> list[dict]:
-    """The worker pools a task can use: one that needs documents (worker-document) only when the task has files
-    or its question a URL — else a small model assigns it anyway and it answers "no files are attached". Every
-    pool when that would leave none."""
-    if has_files or URL.search(question):
-        return workers
-    return [w for w in workers if w["id"] not in needs_documents] or workers
 
 
 class AssignmentError(ValueError):

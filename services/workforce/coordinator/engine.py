@@ -27,7 +27,7 @@ from ..core.progress import LateSignal
 from ..core.task_lifecycle import release_quota, start_task, update_record
 from ..v1 import channel_pb2, common_pb2
 from . import approval, faults
-from .assign import Assigner, AssignmentFailed, eligible
+from .assign import Assigner, AssignmentFailed
 from . import dag
 from .machine import TERMINAL, Effects, Machine, new_plan, planner_trace, terminal_event_id
 from .owned import Owned
@@ -158,7 +158,7 @@ class Coordinator:
         try:
             assignments, messages, raw, detail = await self.inflight.run(task_id, self.assigner.assign(
                 task_id, plan.question, list(ready.subtasks),
-                eligible(await self.registry.workers(), self.registry.needs_documents, plan.question, bool(plan.files)),
+                await self.registry.workers_for(plan.question, bool(plan.files)),
                 dag.done(plan), usage))
         except TaskCancelled:
             self.owned.forget_record(task_id)   # the redelivery reads the cancelled record

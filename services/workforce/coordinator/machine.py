@@ -214,7 +214,8 @@ class Machine:
         effects.replans += 1
         request = channel_pb2.PlannerRequest(task_id=plan.task_id, replan=channel_pb2.ReplanRequest(
             question=plan.question, subtasks=list(plan.subtasks), failed_subtask_id=sub.subtask_id,
-            failure_reason=reason, plan_version=plan.plan_version), metadata=dict(plan.metadata))
+            failure_reason=reason, plan_version=plan.plan_version, has_files=bool(plan.files)),
+            metadata=dict(plan.metadata))
         self._out(plan, layout.PLANNER_SUBJECT, f"replan:{plan.task_id}:{plan.plan_version}", request)
         self.event(plan, "replan.requested", reason[:2000], subtask_id=sub.subtask_id,
                    data={"plan_version": plan.plan_version, "failures": sub.failures})

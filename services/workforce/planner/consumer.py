@@ -103,8 +103,8 @@ class PlannerConsumer:
 
         signal = await LateSignal(self.channel.layout.settings.progress_signal_delay_s, planning).start()
         try:
-            plan, outcome = await self.planner.decompose(task_id, request, await self.registry.workers(),
-                                                         temperature)
+            workers = await self.registry.workers_for(request.question, bool(request.files))
+            plan, outcome = await self.planner.decompose(task_id, request, workers, temperature)
         finally:
             await signal.settle()
         if request.HasField("task") and not signal.sent:   # the record as submitted is still the record
@@ -114,7 +114,8 @@ class PlannerConsumer:
         await self._answer(task_id, plan, outcome, f"plan:{task_id}:0")
 
     async def _replan(self, task_id: str, request: channel_pb2.ReplanRequest, temperature) -> None:
-        plan, outcome = await self.planner.replan(task_id, request, await self.registry.workers(), temperature)
+        workers = await self.registry.workers_for(request.question, request.has_files)
+        plan, outcome = await self.planner.replan(task_id, request, workers, temperature)
         log.info("replanned %s: %d subtasks", request.failed_subtask_id, len(plan.subtasks))
         await self._answer(task_id, plan, outcome, f"plan:{task_id}:{request.plan_version}")
 

@@ -15,14 +15,16 @@ class PlannerServicer(planner_pb2_grpc.PlannerServicer):
         if not call.request.question.strip():
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "question is empty")
         try:
-            plan, _ = await self.planner.decompose(call.task_id, call.request, await self.registry.workers())
+            plan, _ = await self.planner.decompose(call.task_id, call.request, await self.registry.workers_for(
+                call.request.question, bool(call.request.files)))
         except PlannerFailed as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         return plan
 
     async def Replan(self, call, context):
         try:
-            plan, _ = await self.planner.replan(call.task_id, call.request, await self.registry.workers())
+            plan, _ = await self.planner.replan(call.task_id, call.request, await self.registry.workers_for(
+                call.request.question, call.request.has_files))
         except PlannerFailed as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         return plan

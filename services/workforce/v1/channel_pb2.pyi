@@ -225,18 +225,20 @@ class DecomposeRequest(_message.Message):
     def __init__(self, question: _Optional[str] = ..., answer_format: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ..., task: _Optional[_Union[_common_pb2.TaskRecord, _Mapping]] = ..., task_revision: _Optional[int] = ...) -> None: ...
 
 class ReplanRequest(_message.Message):
-    __slots__ = ("question", "subtasks", "failed_subtask_id", "failure_reason", "plan_version")
+    __slots__ = ("question", "subtasks", "failed_subtask_id", "failure_reason", "plan_version", "has_files")
     QUESTION_FIELD_NUMBER: _ClassVar[int]
     SUBTASKS_FIELD_NUMBER: _ClassVar[int]
     FAILED_SUBTASK_ID_FIELD_NUMBER: _ClassVar[int]
     FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    HAS_FILES_FIELD_NUMBER: _ClassVar[int]
     question: str
     subtasks: _containers.RepeatedCompositeFieldContainer[Subtask]
     failed_subtask_id: str
     failure_reason: str
     plan_version: int
-    def __init__(self, question: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., failed_subtask_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., plan_version: _Optional[int] = ...) -> None: ...
+    has_files: bool
+    def __init__(self, question: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[Subtask, _Mapping]]] = ..., failed_subtask_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., plan_version: _Optional[int] = ..., has_files: _Optional[bool] = ...) -> None: ...
 
 class SynthesizeRequest(_message.Message):
     __slots__ = ("question", "answer_format", "subtasks")

@@ -1,6 +1,7 @@
 """The live worker registry: one KV entry per worker replica, expiring when its heartbeats stop."""
 
 import asyncio
+import re
 import time
 
 from ...v1 import common_pb2
@@ -30,6 +31,18 @@ async def pools(channel, with_depth: bool = False) -> list[common_pb2.WorkerPool
         for pool in by_type.values():
             pool.queue_depth = await channel.consumer_lag(layout.WORK_STREAM, layout.pool_consumer(pool.worker_type))
     return sorted(by_type.values(), key=lambda p: p.worker_type)
+
+
+URL = re.compile(r"https?://", re.IGNORECASE)
+
+
+def eligible(workers: list[dict], needs_documents: set[str], question: str, has_files: bool) -> list[dict]:
+    """The worker pools a task can use: one that needs documents (worker-document) only when the task has files
+    or its question a URL — else a small model plans and assigns for it anyway and it answers "no files are
+    attached". Every pool when that would leave none."""
+    if has_files or URL.search(question):
+        return workers
+    return [w for w in workers if w["id"] not in needs_documents] or workers
 
 
 class RegistryCache:
@@ -64,6 +77,11 @@ class RegistryCache:
             if now >= deadline:
                 return []
             await asyncio.sleep(1.0)
+
+    async def workers_for(self, question: str, has_files: bool) -> list[dict]:
+        """The pools this task can use (`eligible`): what the planner plans with and the coordinator assigns to."""
+        workers = await self.workers()
+        return eligible(workers, self.needs_documents, question, has_files)
 
     async def _read(self) -> list[dict]:
         found = await pools(self.channel)
