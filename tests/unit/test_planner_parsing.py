@@ -33,7 +33,11 @@ def test_paper_tasks_form_becomes_a_chain():
 @pytest.mark.parametrize("items, deps, repair", [
     ([{"content": "x", "dependencies": [9]}], [[]], "unknown dependency '9'"),
     ([{"content": "x", "dependencies": [1]}], [[]], "on itself"),
-    ([{"content": "x", "dependencies": [2]}, {"content": "y", "dependencies": [1]}], [["2"], []], "closed a cycle"),
+    ([{"content": "x", "dependencies": [2]}, {"content": "y", "dependencies": [1]}], [[], ["1"]],
+     "dropped dependency on 2, a later subtask"),
+    ([{"content": "x", "dependencies": [2]}, {"content": "y", "dependencies": []}], [["2"], []], ""),  # no cycle: kept
+    ([{"id": "a", "content": "x", "dependencies": ["b"]}, {"id": "b", "content": "y", "dependencies": ["a"]}],
+     [["b"], []], "closed a cycle"),   # ids of its own: no order to go by, broken depth-first
     ([{"id": "1", "content": "x", "dependencies": []}, {"id": "1", "content": "y", "dependencies": ["1"]}],
      [[], ["1"]], ""),   # duplicate ids: renumbered by position, the dependency read as position 1
     ([{"content": "", "dependencies": []}, {"content": "y", "dependencies": [1]}], [[]], "no content"),
@@ -47,10 +51,12 @@ def test_structural_mistakes_are_repaired_and_reported(items, deps, repair):
     assert all(d in ids for s in plan.subtasks for d in s["dependencies"])
 
 
-def test_a_dense_garbage_graph_becomes_a_dag():
+def test_a_dense_garbage_graph_becomes_a_dag_in_the_order_written():
+    # What SmolLM2 wrote in the user trial: every number as every subtask's dependencies.
     n = 4
     items = [{"content": f"step {i}", "dependencies": list(range(1, n + 1))} for i in range(1, n + 1)]
     plan = repair_subtasks(items, n)
+    assert [s["dependencies"] for s in plan.subtasks] == [[], ["1"], ["1", "2"], ["1", "2", "3"]]
     order, seen = [], set()
     graph = {s["id"]: s["dependencies"] for s in plan.subtasks}
     while len(order) < n:  # a topological order exists

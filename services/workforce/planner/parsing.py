@@ -117,8 +117,29 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
             elif target not in deps:
                 deps.append(target)
         out.append({"id": sid, "content": content, "dependencies": deps})
+    if not use_given and _cyclic(out):
+        _drop_later_dependencies(out, repairs)
     _break_cycles(out, repairs)
     return ParsedPlan(out, repairs)
+
+
+def _cyclic(subtasks: list[dict]) -> bool:
+    try:
+        check_acyclic({s["id"]: s["dependencies"] for s in subtasks})
+    except PlanError:
+        return True
+    return False
+
+
+def _drop_later_dependencies(subtasks: list[dict], repairs: list[str]) -> None:
+    """A plan numbered by position names earlier subtasks as dependencies; when its dependencies form a cycle, the
+    ones on later subtasks go, so the order the model wrote is the order run (SmolLM2 lists every number for every
+    subtask; breaking those cycles depth-first ran its last subtask first)."""
+    position = {s["id"]: i for i, s in enumerate(subtasks)}
+    for i, subtask in enumerate(subtasks):
+        for dep in [d for d in subtask["dependencies"] if position.get(d, -1) > i]:
+            subtask["dependencies"].remove(dep)
+            repairs.append(f"subtask {subtask['id']}: dropped dependency on {dep}, a later subtask, which closed a cycle")
 
 
 def _break_cycles(subtasks: list[dict], repairs: list[str]) -> None:
