@@ -132,8 +132,7 @@ class PlannerConsumer:
             await signal.settle()
         log.info("answer created")
         final.trace_json = json.dumps({"planner_messages": outcome.messages, "planner_output": final.planner_output,
-                                       "attempts": outcome.attempts, "repairs": outcome.repairs},
-                                      ensure_ascii=False, default=str)
+                                       "attempts": outcome.attempts}, ensure_ascii=False, default=str)
         await self.channel.to_coordinator(channel_pb2.CoordinatorMessage(task_id=task_id, final_answer=final),
                                           msg_id=f"final:{task_id}")
 

@@ -3,12 +3,10 @@
 so that the task's events show what the planner saw and wrote, also when it failed."""
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 from ..core.config import Settings
 from ..core.llm.client import LLMError, UsageBook
-from ..core.llm.degenerate import loop_error
 from ..v1 import channel_pb2, common_pb2
 from . import prompts
 from .parsing import PlanError, parse_answer, parse_plan, repair_subtasks
@@ -133,37 +131,12 @@ class Planner:
         results = [{"id": s.subtask_id, "content": s.content, "result": s.result} for s in request.subtasks]
         messages = prompts.synthesize_messages(request.question, request.answer_format, results)
         usage = UsageBook()
-        try:
-            outcome = await self._ask(messages, prompts.answer_schema(self.settings.answer_chars, answer_type),
-                                      prompts.ANSWER_SCHEMA_NAME, task_id, usage,
-                                      lambda text: parse_answer(text, results), temperature=temperature)
-        except PlannerFailed as exc:
-            only = _only_result(results, answer_type, self.settings.answer_chars)
-            if only is None or not exc.attempts or not exc.attempts[-1].get("raw"):
-                raise   # the model failed or wrote nothing, or several results to put together: no fallback
-            # A one-subtask plan is the task itself: its result, which its worker checked, is the answer.
-            outcome = Outcome(only, exc.attempts[-1]["raw"], messages[:2], exc.attempts,
-                              [f"fallback: the answer is the result of subtask {results[0]['id']}, the plan's only "
-                               f"subtask ({exc})"])
+        outcome = await self._ask(messages, prompts.answer_schema(self.settings.answer_chars, answer_type),
+                                  prompts.ANSWER_SCHEMA_NAME, task_id, usage,
+                                  lambda text: parse_answer(text, results), temperature=temperature)
         final = channel_pb2.FinalAnswer(answer=outcome.value, planner_output=outcome.raw)
         usage.merge_into(final.usage)
         return final, outcome
-
-
-def _only_result(results: list[dict], answer_type: str, max_chars: int) -> str | None:
-    """The result of a plan's only subtask when it can stand as the answer as it is: not empty, not a loop, of the
-    answer type asked for."""
-    if len(results) != 1:
-        return None
-    answer = results[0]["result"].strip()[:max_chars]
-    spec = prompts.ANSWER_TYPES.get(answer_type)
-    if spec and "enum" in spec:
-        answer = answer.lower()
-    if not answer or loop_error(answer) is not None:
-        return None
-    if spec and not (re.match(spec["pattern"], answer) if "pattern" in spec else answer in spec["enum"]):
-        return None
-    return answer
 
 
 def _subtask_view(s: channel_pb2.Subtask) -> dict:
