@@ -93,6 +93,31 @@ def show(args) -> int:
     return 0
 
 
+def list_tasks(args) -> int:
+    """The caller's tasks, newest first: id, status, when, the question and its answer or failure."""
+    params = {"limit": args.limit, **({"status": args.status} if args.status else {})}
+    with _client(args) as http:
+        response = http.get("/v1/tasks", params=params)
+        if response.status_code >= 400:
+            _fail(response)
+        tasks = response.json()["tasks"]
+    if not tasks:
+        print("no tasks" + (f" with status {args.status}" if args.status else ""), file=sys.stderr)
+        return 0
+    for task in tasks:
+        status = task["status"].removeprefix("TASK_STATUS_").lower()
+        when = task.get("created_at", "")[:19].replace("T", " ")
+        outcome = task.get("answer") or task.get("failure_reason") or ""
+        line = f"{task['task_id']}  {status:<17} {when}  {_clip(task.get('question', ''), 60)}"
+        print(line + (f"  → {_clip(outcome, 60)}" if outcome else ""))
+    return 0
+
+
+def _clip(text: str, chars: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
 def workers(args) -> int:
     with _client(args) as http:
         response = http.get("/v1/workers")
@@ -140,6 +165,10 @@ def main(argv=None) -> None:
         p.add_argument("-v", "--verbose", action="store_true", help="raw model outputs, prompts, trajectories")
         p.add_argument("--json", action="store_true", help="the task record and every event as JSON")
         p.set_defaults(fn=show)
+    p = sub.add_parser("list", help="list your tasks, newest first")
+    p.add_argument("--status", default="", help="only tasks in this status (running, succeeded, failed, …)")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(fn=list_tasks)
     p = sub.add_parser("workers", help="list worker pools")
     p.set_defaults(fn=workers)
     p = sub.add_parser("cancel", help="cancel a task")

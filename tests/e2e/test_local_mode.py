@@ -59,6 +59,15 @@ def test_run_submit_and_ctrl_c(tmp_path):
         out = submitted.stdout
         assert "plan.assigned" in out and "subtask.succeeded" in out and "task.succeeded" in out
         assert "answer: done: Say hello" in out
+        cli = [str(BIN / "workforce"), "--url", f"http://127.0.0.1:{http_port}", "--data-dir", str(tmp_path / "local")]
+        listed = subprocess.run(cli + ["list"], capture_output=True, text=True, timeout=30)
+        task_id = out.split()[1]   # "task <id>"
+        assert listed.returncode == 0 and task_id in listed.stdout, listed.stdout + listed.stderr
+        assert "succeeded" in listed.stdout and "Say hello @echo" in listed.stdout and "→ done: Say hello" in listed.stdout
+        none = subprocess.run(cli + ["list", "--status", "failed"], capture_output=True, text=True, timeout=30)
+        assert none.returncode == 0 and task_id not in none.stdout and "no tasks with status failed" in none.stderr
+        bad = subprocess.run(cli + ["list", "--status", "sleepy"], capture_output=True, text=True, timeout=30)
+        assert bad.returncode != 0 and "400" in bad.stderr and "unknown status" in bad.stderr
         anonymous = httpx.post(f"http://127.0.0.1:{http_port}/v1/tasks", json={"question": "x"})
         assert anonymous.status_code == 401  # auth stays on unless --no-auth
     finally:
