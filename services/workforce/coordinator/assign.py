@@ -6,7 +6,6 @@ structured output. Dependencies the coordinator adds to the planner's are kept w
 the graph acyclic; others are dropped and reported.
 """
 
-
 from ..core.config import Settings
 from ..core.llm import extract_json
 from ..core.llm.client import LLMError, UsageBook
