@@ -214,6 +214,8 @@ def run_system(questions: list[dict], data_dir: Path) -> dict:
                 "plans": len(plans), "plan_repairs": sum(len((e.get("data") or {}).get("repairs", [])) for e in plans),
                 "plan_fallbacks": sum(1 for e in plans for r in (e.get("data") or {}).get("repairs", [])
                                       if r.startswith("fallback")),
+                # fallbacks after plans that were valid but about something else (planner/parsing.py off_topic)
+                "plan_off_topic_fallbacks": sum(1 for e in plans if _off_topic_fallback(e.get("data") or {})),
                 "planner_failed": any(e["type"] == "planner.failed" for e in events),
                 "failure_reason": record.get("failure_reason", ""),
                 "tokens": sum(int(u.get("prompt_tokens", 0)) + int(u.get("completion_tokens", 0))
@@ -240,9 +242,18 @@ def run_system(questions: list[dict], data_dir: Path) -> dict:
         "direct_accuracy": round(sum(r["direct_correct"] for r in rows) / n, 3),
         "direct_constrained_accuracy": round(sum(r["direct_constrained_correct"] for r in rows) / n, 3),
         "median_task_s": statistics.median(r["seconds"] for r in rows),
-        "plans": plans, "plans_schema_valid": plans - sum(r["plan_fallbacks"] for r in rows),
+        "plans": plans,
+        "plans_schema_valid": plans - sum(r["plan_fallbacks"] - r["plan_off_topic_fallbacks"] for r in rows),
+        "plans_off_topic_fallbacks": sum(r["plan_off_topic_fallbacks"] for r in rows),
         "planner_failures": sum(r["planner_failed"] for r in rows), "rows": rows,
     }
+
+
+def _off_topic_fallback(data: dict) -> bool:
+    """A plan that fell back to one subtask because every try was valid but about something else."""
+    attempts = data.get("attempts") or []
+    return (any(r.startswith("fallback") for r in data.get("repairs", [])) and bool(attempts)
+            and all(a.get("error", "").startswith("no subtask mentions anything of the task") for a in attempts))
 
 
 def main() -> None:

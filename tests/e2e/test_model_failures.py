@@ -50,6 +50,19 @@ def test_junk_text_from_the_planner_falls_back_to_one_subtask(system):
     assert [a.get("error", "")[:20] for a in plan["data"]["attempts"]] == ["no subtasks found: a"] * 2
 
 
+def test_a_plan_about_something_else_is_retried_then_the_task_runs_as_one_subtask(system):
+    # What the default model did in the user trial.
+    system.llm.script([{"role": "planner", "schema": "plan", "reply": {"content": {"subtasks": [
+        {"content": "Compute the number of pages that have been updated since the last update.", "dependencies": []}]}}}])
+    task_id = system.submit("Reverse the word 'workforce'.")["task_id"]
+    record = system.wait(task_id, timeout=60)
+    assert record["status"] == "TASK_STATUS_SUCCEEDED", record
+    plan = plan_events(system.events(task_id))[0]
+    assert [s["content"] for s in plan["data"]["subtasks"]] == ["Reverse the word 'workforce'."]
+    assert plan["data"]["repairs"][0].startswith("fallback: one subtask")
+    assert all(a["error"].startswith("no subtask mentions anything of the task") for a in plan["data"]["attempts"])
+
+
 def test_junk_worker_results_are_failures_not_answers(system):
     system.llm.script([{"role": "worker:", "reply": {"content": "I am a teapot"}}])
     task_id = system.submit("Do one thing")["task_id"]
@@ -108,7 +121,7 @@ def test_concurrent_tasks_keep_their_own_temperature(system):
     """Each model request carries its own task's sampling temperature, also when the planner handles several tasks
     at once (best-of-n training data depends on it)."""
     system.llm.script([{"role": "planner", "schema": "plan", "delay_ms": 300,
-                        "reply": {"content": {"subtasks": [{"content": "one step", "dependencies": []}]}}}])
+                        "reply": {"content": {"subtasks": [{"content": "Sample in one step", "dependencies": []}]}}}])
     wanted = {}
     for i in range(6):
         temperature = f"{0.1 * (i + 1):.1f}"

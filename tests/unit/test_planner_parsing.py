@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from workforce.planner.parsing import PlanError, parse_answer, parse_plan, parse_subtasks, repair_subtasks
+from workforce.planner.parsing import (PlanError, off_topic, parse_answer, parse_plan, parse_subtasks,
+                                       repair_subtasks)
 from workforce.planner.prompts import plan_schema
 
 
@@ -138,3 +139,15 @@ def test_an_answer_that_repeats_a_subtask_description_is_not_usable():
     # a result in the words of its description is still an answer
     echo = [{"id": "1", "content": "Say hello", "result": "Say hello"}]
     assert parse_answer('{"answer": "Say hello"}', echo) == "Say hello"
+
+
+def test_a_plan_about_something_else_is_off_topic():
+    # The user trial: SmolLM2's whole plan for reversing a word.
+    unrelated = [{"content": "Compute the number of pages that have been updated since the last update."}]
+    assert "workforce" in off_topic("Reverse the word 'workforce'.", unrelated)
+    assert off_topic("Reverse the word 'workforce'.", [{"content": "print('workforce'[::-1])"}]) is None
+    assert off_topic("What is 17 * 23? Check it with Python.", [{"content": "Multiply 17 by 23."}]) is None
+    assert off_topic("Who is the CEO of the company that makes the iPhone?",
+                     [{"content": "Find the maker of the device"}, {"content": "Find Apple's CEO"}]) is None
+    assert off_topic("Hi?", unrelated) is None            # nothing in the question says what it is about
+    assert off_topic("What is it?", unrelated) is None

@@ -9,7 +9,7 @@ from ..core.config import Settings
 from ..core.llm.client import LLMError, UsageBook
 from ..v1 import channel_pb2, common_pb2
 from . import prompts
-from .parsing import PlanError, parse_answer, parse_plan, repair_subtasks
+from .parsing import PlanError, off_topic, parse_answer, parse_plan, repair_subtasks
 
 log = logging.getLogger(__name__)
 ROLE = "planner"
@@ -78,8 +78,13 @@ class Planner:
         messages = prompts.decompose_messages(request.question, request.answer_format,
                                               [f.name for f in request.files], workers, s.max_subtasks)
         usage = UsageBook()
-        parse = lambda text: parse_plan(text, s.max_subtasks, max_chars=s.subtask_chars,  # noqa: E731
-                                        allow_tags=not self.structured)
+
+        def parse(text: str):
+            parsed = parse_plan(text, s.max_subtasks, max_chars=s.subtask_chars, allow_tags=not self.structured)
+            if (unrelated := off_topic(request.question, parsed.subtasks)) is not None:
+                raise PlanError(unrelated)
+            return parsed
+
         try:
             outcome = await self._ask(messages, prompts.plan_schema(s.max_subtasks, s.subtask_chars),
                                       prompts.PLAN_SCHEMA_NAME, task_id, usage, parse, temperature=temperature)

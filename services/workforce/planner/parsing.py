@@ -16,6 +16,14 @@ from ..core.llm import extract_json
 from ..core.llm.degenerate import loop_error
 
 _TASK = re.compile(r"<task>(.*?)</task>", re.DOTALL | re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+")
+# Words that say nothing of what a task is about (English; a plan in another language than its task is only retried,
+# then run as the task itself).
+_FILLER = frozenset("""the and for with what which who whom whose when where why how many much that this these those
+from into onto about than then them they their there here its it's are was were been being has have had does did
+can could should would will shall may might must not all any each every some one two use using used give tell
+show find get make write answer result results subtask subtasks task step steps check state final question
+please also only just very more most such same other""".split())
 
 
 class PlanError(ValueError):
@@ -180,6 +188,20 @@ def check_acyclic(graph: dict[str, list[str]]) -> None:
 
     for node in graph:
         visit(node, [])
+
+
+def off_topic(question: str, subtasks: list[dict]) -> str | None:
+    """Why a plan is about something else than its task (no subtask shares a word that says what the task is about:
+    a name, a number, a noun or verb of the question), or None. SmolLM2 answered "Reverse the word 'workforce'." with
+    "Compute the number of pages that have been updated since the last update."."""
+    asked = _topic_words(question)
+    if not asked or any(asked & _topic_words(s["content"]) for s in subtasks):
+        return None
+    return ("no subtask mentions anything of the task (" + ", ".join(sorted(asked)[:8]) + "): plan the task itself")
+
+
+def _topic_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if (len(w) >= 3 or w.isdigit()) and w not in _FILLER}
 
 
 def same_text_key(text: str) -> str:
