@@ -39,28 +39,22 @@ def test_an_empty_answer_from_the_planner_is_never_a_success(system):
     assert record["status"] == "TASK_STATUS_FAILED" and "not usable" in record["failure_reason"], record
 
 
-def test_junk_text_from_the_planner_falls_back_to_one_subtask(system):
-    system.llm.script([{"role": "planner", "schema": "plan", "reply": {"content": "Sure! I will think about it."}}])
-    task_id = system.submit("What is two plus two?")["task_id"]
+@pytest.mark.parametrize("question, reply, error", [
+    ("What is two plus two?", "Sure! I will think about it.", "no subtasks found: a"),
+    # a plan about something else: what the default model wrote in the user trial
+    ("Reverse the word 'workforce'.", {"subtasks": [{"content": "Compute the number of pages that have been updated "
+                                                                "since the last update.", "dependencies": []}]},
+     "no subtask mentions anything of the task"),
+])
+def test_an_unusable_plan_is_retried_then_the_task_runs_as_one_subtask(system, question, reply, error):
+    system.llm.script([{"role": "planner", "schema": "plan", "reply": {"content": reply}}])
+    task_id = system.submit(question)["task_id"]
     record = system.wait(task_id, timeout=60)
     assert record["status"] == "TASK_STATUS_SUCCEEDED", record
     plan = plan_events(system.events(task_id))[0]
-    assert [s["content"] for s in plan["data"]["subtasks"]] == ["What is two plus two?"]
+    assert [s["content"] for s in plan["data"]["subtasks"]] == [question]
     assert plan["data"]["repairs"][0].startswith("fallback: one subtask")
-    assert [a.get("error", "")[:20] for a in plan["data"]["attempts"]] == ["no subtasks found: a"] * 2
-
-
-def test_a_plan_about_something_else_is_retried_then_the_task_runs_as_one_subtask(system):
-    # What the default model did in the user trial.
-    system.llm.script([{"role": "planner", "schema": "plan", "reply": {"content": {"subtasks": [
-        {"content": "Compute the number of pages that have been updated since the last update.", "dependencies": []}]}}}])
-    task_id = system.submit("Reverse the word 'workforce'.")["task_id"]
-    record = system.wait(task_id, timeout=60)
-    assert record["status"] == "TASK_STATUS_SUCCEEDED", record
-    plan = plan_events(system.events(task_id))[0]
-    assert [s["content"] for s in plan["data"]["subtasks"]] == ["Reverse the word 'workforce'."]
-    assert plan["data"]["repairs"][0].startswith("fallback: one subtask")
-    assert all(a["error"].startswith("no subtask mentions anything of the task") for a in plan["data"]["attempts"])
+    assert [a.get("error", "")[:len(error)] for a in plan["data"]["attempts"]] == [error] * 2
 
 
 def test_junk_worker_results_are_failures_not_answers(system):
