@@ -10,11 +10,28 @@ import httpx
 
 from . import cli_review, cli_tool_review, story
 
+KEY_HINT = ("the key `make run` wrote is in .local/api-key of its checkout: pass --data-dir DIR/.local, "
+            "--api-key KEY or set WF_API_KEY")
+
+
+def _data_dirs(args) -> list[Path]:
+    """Where `make run`'s API key may be: --data-dir / WF_LOCAL_DIR, else ./.local, else the .local beside the
+    virtualenv this command runs from (the checkout's .venv/bin/workforce, called from another folder)."""
+    if args.data_dir:
+        return [Path(args.data_dir)]
+    return [Path(".local"), Path(sys.prefix).parent / ".local"]
+
+
+def _api_key(args) -> str:
+    key = args.api_key or os.environ.get("WF_API_KEY", "")
+    for folder in ([] if key else _data_dirs(args)):
+        if (folder / "api-key").is_file():
+            return (folder / "api-key").read_text().strip()
+    return key
+
 
 def _client(args) -> httpx.Client:
-    key = args.api_key or os.environ.get("WF_API_KEY", "")
-    if not key and Path(args.data_dir, "api-key").exists():
-        key = Path(args.data_dir, "api-key").read_text().strip()
+    key = _api_key(args)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.Client(base_url=args.url, headers=headers, timeout=httpx.Timeout(30, read=None))
 
@@ -24,6 +41,8 @@ def _fail(response: httpx.Response) -> None:
         message = response.json()["error"]["message"]
     except (ValueError, KeyError):
         message = response.text
+    if response.status_code == 401:
+        message += f" ({KEY_HINT})"
     sys.exit(f"workforce: {response.status_code}: {message}")
 
 
@@ -43,12 +62,22 @@ def _events(http: httpx.Client, task_id: str, on_event=None) -> list[dict]:
     return events
 
 
+def _read_files(paths: list[str]) -> list[tuple]:
+    files = []
+    for path in paths:
+        try:
+            files.append(("files", (Path(path).name, Path(path).read_bytes())))
+        except OSError as exc:
+            sys.exit(f"workforce: cannot read {path}: {exc.strerror or exc}")
+    return files
+
+
 def submit(args) -> int:
+    files = _read_files(args.files)
     with _client(args) as http:
         body = {"question": args.question, "answer_format": args.answer_format, "timeout_s": args.timeout,
                 "review_plan": args.review, "review_replans": args.review_replans, "token_budget": args.token_budget}
-        if args.files:
-            files = [("files", (Path(f).name, Path(f).read_bytes())) for f in args.files]
+        if files:
             form = {k: str(v) for k, v in body.items()}
             response = http.post("/v1/tasks/upload", data=form, files=files)
         else:
@@ -57,6 +86,7 @@ def submit(args) -> int:
             _fail(response)
         task_id = response.json()["task_id"]
         print(f"task {task_id}", flush=True)
+        args.submitted = task_id
 
         def live(event, seen):
             print(story.event_line(event, story.timestamp(seen[0])), flush=True)
@@ -139,46 +169,73 @@ def cancel(args) -> int:
         response = http.post(f"/v1/tasks/{args.task_id}/cancel", json={"reason": args.reason})
         if response.status_code >= 400:
             _fail(response)
-        print(response.json()["status"])
+        print(response.json()["status"].removeprefix("TASK_STATUS_").lower())
     return 0
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="workforce")
-    parser.add_argument("--url", default=os.environ.get("WF_GATEWAY_URL", "http://127.0.0.1:8080"))
-    parser.add_argument("--api-key", default="")
-    parser.add_argument("--data-dir", default=os.environ.get("WF_LOCAL_DIR", ".local"))
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="workforce", description="Submit tasks to a Workforce gateway and follow them: the plan, the workers' "
+        "subtasks, the answer. Run `make run` first for a local one.")
+    parser.add_argument("--url", default=os.environ.get("WF_GATEWAY_URL", "http://127.0.0.1:8080"),
+                        help="the gateway's HTTP API (default: $WF_GATEWAY_URL or %(default)s)")
+    parser.add_argument("--api-key", default="", help="the API key (default: $WF_API_KEY, else DATA_DIR/api-key)")
+    parser.add_argument("--data-dir", default=os.environ.get("WF_LOCAL_DIR", ""),
+                        help="`make run`'s folder, for its API key (default: $WF_LOCAL_DIR, else ./.local, else "
+                             "the .local of the checkout this command is installed in)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("submit", help="submit a task and print its events and answer")
     p.add_argument("question")
-    p.add_argument("--answer-format", default="")
-    p.add_argument("--file", dest="files", action="append", default=[])
-    p.add_argument("--timeout", type=int, default=0)
+    p.add_argument("--answer-format", default="", help="how the answer should look, e.g. 'a number'")
+    p.add_argument("--file", dest="files", action="append", default=[], metavar="PATH",
+                   help="a file the task needs (repeat for several)")
+    p.add_argument("--timeout", type=int, default=0, metavar="SECONDS",
+                   help="the task fails once it has run this long (0 = the server's default)")
     p.add_argument("--token-budget", type=int, default=0, help="tokens the task may use (0 = server default)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print plans, repairs, tool calls")
     p.add_argument("--review", action="store_true", help="approve, edit or reject the plan before it runs")
     p.add_argument("--review-replans", action="store_true", help="review every replan too")
     p.set_defaults(fn=submit)
     for name in ("show", "logs"):
-        p = sub.add_parser(name, help="tell a task's story across services (its events), following it if it runs")
+        p = sub.add_parser(name, help="tell a task's story across services (its events), following it if it runs"
+                           + (" (the same as show)" if name == "logs" else ""))
         p.add_argument("task_id")
         p.add_argument("-v", "--verbose", action="store_true", help="raw model outputs, prompts, trajectories")
         p.add_argument("--json", action="store_true", help="the task record and every event as JSON")
         p.set_defaults(fn=show)
     p = sub.add_parser("list", help="list your tasks, newest first")
     p.add_argument("--status", default="", help="only tasks in this status (running, succeeded, failed, …)")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=int, default=20, help="at most this many (default %(default)s)")
     p.set_defaults(fn=list_tasks)
     p = sub.add_parser("workers", help="list worker pools")
     p.set_defaults(fn=workers)
     p = sub.add_parser("cancel", help="cancel a task")
     p.add_argument("task_id")
-    p.add_argument("--reason", default="")
+    p.add_argument("--reason", default="", help="recorded as the task's failure reason")
     p.set_defaults(fn=cancel)
     cli_review.register(sub, _client)
     cli_tool_review.register(sub, _client)
     args = parser.parse_args(argv)
-    sys.exit(args.fn(args))
+    sys.exit(_run(args))
+
+
+def _run(args) -> int:
+    """The command, with the usual mishaps said in one line instead of a traceback."""
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:
+        task_id = getattr(args, "submitted", "")
+        if task_id:
+            print(f"\nstopped following; task {task_id} keeps running: `workforce show {task_id}` follows it, "
+                  f"`workforce cancel {task_id}` stops it", file=sys.stderr)
+        return 130
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+        sys.exit(f"workforce: --url {args.url!r} is not an HTTP URL like http://127.0.0.1:8080")
+    except httpx.ConnectError:
+        sys.exit(f"workforce: cannot reach the gateway at {args.url} (is `make run` running? set --url or "
+                 "WF_GATEWAY_URL for another one)")
+    except httpx.HTTPError as exc:
+        sys.exit(f"workforce: the request to {args.url} failed: {type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def details(event: dict, verbose: bool = False) -> list[str]:
     if kind == "tool.call":
         args = data.get("arguments", "")
         out.append(f"{data.get('tool')}({_short(args, 200 if not verbose else 4000)}) "
-                   f"{'ok' if data.get('ok') else 'error'} in {float(data.get('duration_s') or 0):.2f} s")
+                   f"{_call_outcome(data)} in {float(data.get('duration_s') or 0):.2f} s")
         out.append(f"   → {_short(data.get('result', ''), 200 if not verbose else 4000)}")
     if verbose and kind in ("subtask.succeeded", "subtask.failed"):
         for m in (data.get("trajectory") or {}).get("messages", []):
@@ -92,3 +92,11 @@ def tell(record: dict, events: list[dict], verbose: bool = False) -> str:
 
 def as_json(record: dict, events: list[dict]) -> str:
     return json.dumps({"task": record, "events": events}, indent=2, ensure_ascii=False)
+
+
+def _call_outcome(data: dict) -> str:
+    """'ok' / 'error' for the call; a program that ran says how it ended ('exit status: 1 (error)')."""
+    if not data.get("ok"):
+        return "error"
+    result = data.get("result", "")
+    return result.split("\n", 1)[0] if result.startswith("exit status: ") else "ok"

@@ -70,6 +70,25 @@ def test_run_submit_and_ctrl_c(tmp_path):
         assert bad.returncode != 0 and "400" in bad.stderr and "unknown status" in bad.stderr
         anonymous = httpx.post(f"http://127.0.0.1:{http_port}/v1/tasks", json={"question": "x"})
         assert anonymous.status_code == 401  # auth stays on unless --no-auth
+        wrong = subprocess.run(cli + ["--api-key", "not-the-key", "list"], capture_output=True, text=True, timeout=30)
+        assert wrong.returncode != 0 and "401: invalid API key" in wrong.stderr and ".local/api-key" in wrong.stderr
+        # Ctrl-C while following a task (one waiting for its plan's review) leaves it running and says how to reach it
+        following = subprocess.Popen(cli + ["submit", "--review", "Say hello @echo"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        first = following.stdout.readline()
+        assert first.startswith("task "), first
+        waiting_id = first.split()[1]
+        deadline = time.time() + 30
+        while time.time() < deadline and httpx.get(
+                f"http://127.0.0.1:{http_port}/v1/tasks/{waiting_id}",
+                headers={"Authorization": f"Bearer {key}"}).json()["status"] != "TASK_STATUS_AWAITING_APPROVAL":
+            time.sleep(0.2)
+        following.send_signal(signal.SIGINT)
+        _, err = following.communicate(timeout=30)
+        assert following.returncode == 130 and "Traceback" not in err, err
+        assert f"task {waiting_id} keeps running" in err and f"workforce cancel {waiting_id}" in err
+        cancelled = subprocess.run(cli + ["cancel", waiting_id], capture_output=True, text=True, timeout=30)
+        assert cancelled.returncode == 0 and cancelled.stdout.strip() == "cancelled", cancelled.stdout + cancelled.stderr
     finally:
         run.send_signal(signal.SIGINT)
         output, _ = run.communicate(timeout=30)

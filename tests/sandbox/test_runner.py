@@ -346,3 +346,17 @@ def _cmdline(pid: str) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b"").decode()
     except OSError:
         return ""
+
+
+@pytest.mark.parametrize("code, error", [
+    ("x = (1,\nprint(x)", "SyntaxError: '(' was never closed"),
+    ("print(undefined_name)", "NameError: name 'undefined_name' is not defined"),
+])
+async def test_an_error_reads_as_python_main_py_prints_it(workdir, code, error):
+    """What the model (and a person reading the failure) sees of its program's error: the program's own lines,
+    no frames or paths of the launcher that runs it."""
+    result = await _sandbox(code_isolation="none").run("python", code, workdir)
+    stderr = result.stderr.decode()
+    assert result.exit_code == 1 and stderr.rstrip().endswith(error), stderr
+    assert 'File "main.py", line 1' in stderr
+    assert "boot.py" not in stderr and "ast.py" not in stderr and str(workdir) not in stderr, stderr

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from workforce.planner.parsing import (PlanError, off_topic, parse_answer, parse_plan, parse_subtasks,
+from workforce.planner.parsing import (PlanError, copied_worker_description, off_topic, parse_answer, parse_plan, parse_subtasks,
                                        repair_subtasks)
 from workforce.planner.prompts import plan_schema
 
@@ -151,3 +151,16 @@ def test_a_plan_about_something_else_is_off_topic():
                      [{"content": "Find the maker of the device"}, {"content": "Find Apple's CEO"}]) is None
     assert off_topic("Hi?", unrelated) is None            # nothing in the question says what it is about
     assert off_topic("What is it?", unrelated) is None
+
+
+def test_a_subtask_that_is_a_workers_description_is_unusable():
+    workers = [{"id": "web", "description": "Finds information on the web: web search, Wikipedia articles."},
+               {"id": "code", "description": "Writes and runs Python code."}]
+    copied = [{"id": "1", "content": "Reverse 'kubernetes' with Python."},
+              {"id": "2", "content": "Finds information on the web."}]
+    assert "subtask 2 is a worker's description" in copied_worker_description(copied, workers)
+    assert copied_worker_description([{"id": "1", "content": "writes and runs python code"}], workers)
+    kept = [{"id": "1", "content": "Find information on the web about the iPhone's maker."},
+            {"id": "2", "content": "Writes"}]        # too short to say it was copied
+    assert copied_worker_description(kept, workers) is None
+

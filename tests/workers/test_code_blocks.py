@@ -11,7 +11,7 @@ from workforce.workers.code import spec
 from workforce.workers.code.blocks import CodeBlockAgent, extract_code
 from workforce.workers.code.limits import CodeSettings
 from workforce.workers.code.remote import RunResult
-from workforce.workers.code.tools import CodeTools, run_output
+from workforce.workers.code.tools import CodeTools, reported_error, run_output, run_summary
 
 # fixtures (nats_channel, scripted_llm, sandbox_executor, …) are registered once for the session
 pytest_plugins = ["tests.workers.worker_support"]
@@ -147,3 +147,39 @@ def test_extract_code(reply, code):
 def test_run_output_reads_back_what_render_wrote(result, files, expected):
     tools = CodeTools(CodeSettings(**SETTINGS), sandbox=None)
     assert run_output(tools.render(result, files)) == expected
+
+
+async def test_a_program_that_prints_a_caught_error_is_not_a_result(nats_channel, scripted_llm):
+    scripted_llm.reset()
+    scripted_llm.script([
+        {"role": "worker:code", "contains": "printed an error", "times": 1,
+         "reply": {"content": "```python\nprint('strawberry'.count('r'))\n```"}},
+        program("try:\n    print(strawberry.count('r'))\nexcept Exception as e:\n    print(f'An error occurred: {e}')"),
+    ])
+    agent, settings = agent_for(scripted_llm)
+    outcome = await agent.run(ITEM, make_context(nats_channel, settings, worker_type="code"))
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("3", False, 2)
+    assert ("The program printed an error instead of the result:\nAn error occurred: name 'strawberry' is not "
+            "defined") in scripted_llm.requests()[1]["messages"][-1]["content"]
+
+
+@pytest.mark.parametrize("printed, error", [
+    ("An error occurred: division by zero", "An error occurred: division by zero"),
+    ("Error: file not found", "Error: file not found"),
+    ("working...\nZeroDivisionError: division by zero", "ZeroDivisionError: division by zero"),
+    ("Traceback (most recent call last):\n  File \"x\", line 1\nNameError: x", "Traceback (most recent call last):"),
+    ("391", ""),
+    ("Error rate: 5%", ""),
+    ("The errors are 3", ""),
+    ("ZeroDivisionError", ""),   # the answer to "which exception does 1 / 0 raise?"
+])
+def test_reported_error(printed, error):
+    assert reported_error(printed) == error
+
+
+def test_a_failure_reason_keeps_the_status_and_the_end_of_a_long_run():
+    text = "exit status: 1 (error)\nstdout:\n" + "pear, apple, " * 200 + "\nstderr:\nTraceback …\nKeyError: 'qty'"
+    summary = run_summary(text, 200)
+    assert summary.startswith("exit status: 1 (error) … ") and summary.endswith("KeyError: 'qty'")
+    assert len(summary) <= 200
+    assert run_summary("exit status: 0 (success)\nstdout:\n(empty)", 200) == "exit status: 0 (success) stdout: (empty)"

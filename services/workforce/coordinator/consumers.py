@@ -10,7 +10,7 @@ from google.protobuf.message import DecodeError
 from nats.js.errors import NotFoundError
 
 from ..core.channel import ConsumerLoop, layout
-from ..core.channel.consumer import Poison
+from ..core.channel.consumer import Interrupted, Poison
 from ..core.channel.inflight import TaskCancelled
 from ..core.channel.lease import Lease
 from ..core.logging import task_context
@@ -19,10 +19,6 @@ from ..v1 import channel_pb2
 from .engine import Coordinator, UnknownTask
 
 log = logging.getLogger(__name__)
-
-
-class Interrupted(Exception):
-    """The message's work was stopped by a cancel; it is redelivered (and then only recorded)."""
 
 
 class CoordinatorConsumers:

@@ -200,6 +200,19 @@ def off_topic(question: str, subtasks: list[dict]) -> str | None:
     return ("no subtask mentions anything of the task (" + ", ".join(sorted(asked)[:8]) + "): plan the task itself")
 
 
+def copied_worker_description(subtasks: list[dict], workers: list[dict]) -> str | None:
+    """Why a plan is unusable when a subtask is only (the start of) a worker pool's description, or None: what a
+    worker can do, not a step of the task. SmolLM2's replan for reversing 'kubernetes' had the subtask "Finds
+    information on the web." (worker-web's description begins so), which then went to worker-code."""
+    described = [same_text_key(w.get("description") or "") for w in workers]
+    for item in subtasks:
+        said = same_text_key(item["content"])
+        if len(said) >= 12 and any(d == said or d.startswith(said) for d in described if d):
+            return (f"subtask {item['id']} is a worker's description ({item['content'][:80]!r}), not a step of the "
+                    "task: say what it must do")
+    return None
+
+
 def _topic_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if (len(w) >= 3 or w.isdigit()) and w not in _FILLER}
 

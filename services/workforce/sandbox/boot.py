@@ -167,10 +167,18 @@ def main() -> None:
     sys.path[:] = ["", *[p for p in sys.path[1:] if p], *config["site"]]
     sys.argv = ["main.py"]
     with open(config["script"], encoding="utf-8") as handle:
-        code, last = _notebook_style(handle.read())
+        source = handle.read()
     module = types.ModuleType("__main__")
     module.__file__ = "main.py"
     sys.modules["__main__"] = module
+    try:
+        code, last = _notebook_style(source)
+    except (SyntaxError, ValueError) as exc:  # as `python main.py` prints it: no frames of this launcher
+        import traceback
+
+        sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+        sys.stderr.flush()
+        os._exit(1)
     try:
         exec(code, module.__dict__)
         if last is not None:  # as in a notebook: the value of a final bare expression is shown

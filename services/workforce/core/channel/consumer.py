@@ -20,6 +20,11 @@ class Poison(Exception):
     """The message can never be handled (undecodable, invalid); it is terminated, not redelivered."""
 
 
+class Interrupted(Exception):
+    """The message's work was stopped on purpose (a cancel): it is redelivered like any failure, but this is no
+    error, and the log says so in one line."""
+
+
 class ConsumerLoop:
     def __init__(
         self,
@@ -192,7 +197,11 @@ class ConsumerLoop:
                 with contextlib.suppress(Exception):
                     await msg.term()
                 return
-            log.exception("handler on %s failed (delivery %d); message will be redelivered", self.durable, delivered)
+            if isinstance(exc, Interrupted):
+                log.info("%s on %s (delivery %d); message will be redelivered", exc, self.durable, delivered)
+            else:
+                log.exception("handler on %s failed (delivery %d); message will be redelivered", self.durable,
+                              delivered)
             with contextlib.suppress(Exception):
                 await msg.nak(delay=self.retry_delay_s * delivered)
             return

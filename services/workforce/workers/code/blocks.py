@@ -4,8 +4,9 @@ the subtask's result (CodeAct, as smolagents' CodeAgent does). A small model wri
 reliably than code escaped inside a JSON string, and it cannot garble a result it never has to copy: with the
 JSON tool loop SmolLM2-135M computed 17 * 23 = 391 in the sandbox and then looped on '0' writing the answer.
 
-A failed run (traceback, non-zero exit, a limit) or a run that prints nothing is fed back and the program is
-written again, sampled, until the subtask's tool budget is spent; the result is then failed, with the last output.
+A failed run (traceback, non-zero exit, a limit), a run that prints nothing and one that prints an error it caught
+are fed back and the program is written again, sampled, until the subtask's tool budget is spent; the result is
+then failed, with the last output.
 """
 
 import json
@@ -20,7 +21,7 @@ from ...v1 import channel_pb2, common_pb2
 from ..agent import RETRY_TEMPERATURE, STEP_RETRIES, AgentOutcome, ToolCallingAgent, _temperature
 from ..prompts import subtask_prompt
 from ..tools import ToolContext
-from .tools import run_output
+from .tools import reported_error, run_output, run_summary
 
 SYSTEM = """You are {worker_type}, a worker in a team of AI agents. You solve exactly one subtask by writing a \
 short Python program that computes the result and prints it. The task's attached files are in the current \
@@ -144,7 +145,7 @@ class CodeBlockAgent(ToolCallingAgent):
                 bad_replies += 1
                 if bad_replies > STEP_RETRIES:
                     return self._end(outcome, f"stopped: wrote the same program again; its output: "
-                                     f"{ran[code][-self.settings.tool_result_chars:]}", True)
+                                     f"{run_summary(ran[code], self.settings.tool_result_chars)}", True)
                 feedback = (f"You ran that same program before; its output:\n{ran[code][-600:]}\n\n"
                             "Write a different program in a Python code block.")
             else:
@@ -154,18 +155,24 @@ class CodeBlockAgent(ToolCallingAgent):
                     return self._end(outcome, self._capped_summary(ctx, str(exc)), True)
                 outcome.tool_calls += 1
                 succeeded, printed = run_output(text) if ok else (False, "")
-                if succeeded and printed:
+                error = reported_error(printed) if succeeded else ""
+                if succeeded and printed and not error:
                     return self._end(outcome, printed[:self.settings.result_chars], False)
                 last = ran[code] = text
-                feedback = ("The program ran but printed nothing. Print the result." if succeeded else
-                            f"The program failed:\n{text[-self.settings.tool_result_chars:]}\n\n"
-                            "Write a corrected program in a Python code block.")
+                if error:
+                    feedback = (f"The program printed an error instead of the result:\n{error[:600]}\n\n"
+                                "Write a corrected program in a Python code block that prints the result.")
+                elif succeeded:
+                    feedback = "The program ran but printed nothing. Print the result."
+                else:
+                    feedback = (f"The program failed:\n{text[-self.settings.tool_result_chars:]}\n\n"
+                                "Write a corrected program in a Python code block.")
             messages.append({"role": "user", "content": feedback})
             try:
                 ctx.spend_tool_call("run_python")   # budget left for another program?
             except ToolBudgetExceeded as exc:
                 return self._end(outcome, f"no program ran cleanly ({exc}); the last output: "
-                                 f"{last[-self.settings.tool_result_chars:]}", True)
+                                 f"{run_summary(last, self.settings.tool_result_chars)}", True)
 
 
 class _Call:

@@ -3,6 +3,7 @@ files are stored."""
 
 import asyncio
 import os
+import re
 from pathlib import Path
 
 from ..tools import Tool, ToolContext
@@ -31,6 +32,35 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
                 continue
             state[os.path.relpath(path, root)] = (st.st_mtime_ns, st.st_size)
     return state
+
+
+# Output that reports an error instead of a result: a program that catches its own exception and prints it
+# ("Error: …", "An error occurred: …", "ValueError: …", a traceback printed to stdout) exits 0 all the same.
+_ERROR_REPORT = re.compile(
+    r"(traceback \(most recent call last\)"
+    r"|(an? )?(unexpected )?(error|exception)( occurred| was raised)?\s*[:!.]"
+    r"|[A-Za-z_]*(error|exception): )", re.IGNORECASE)
+
+
+def reported_error(printed: str) -> str:
+    """The line of a program's output that reports an error instead of a result ('' when there is none): its
+    first or last line, as a caught exception is printed."""
+    lines = [line.strip() for line in printed.strip().splitlines() if line.strip()]
+    for line in lines[:1] + lines[-1:]:
+        if _ERROR_REPORT.match(line):
+            return line
+    return ""
+
+
+def run_summary(text: str, chars: int) -> str:
+    """A run's rendered text cut to about `chars` for a failure reason: its status line, then the end (where the
+    error is), never a piece of the middle without its status."""
+    text = " ".join(text.split())
+    if len(text) <= chars:
+        return text
+    head, _, rest = text.partition(" stdout: ") if text.startswith("exit status: ") else ("", "", text)
+    keep = max(chars - len(head) - 3, chars // 2)
+    return (f"{head} … " if head else "…") + rest[-keep:]
 
 
 def run_output(text: str) -> tuple[bool, str]:

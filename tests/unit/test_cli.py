@@ -1,0 +1,29 @@
+"""The `workforce` CLI (a real process) says the usual mishaps in one line, never with a traceback: no gateway
+there, a URL without its scheme, a file that cannot be read. With a gateway: tests/e2e/test_local_mode.py."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workforce.local.nats_server import free_port
+
+CLI = str(Path(sys.executable).parent / "workforce")
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--url", "http://127.0.0.1:{port}", "list"], "workforce: cannot reach the gateway at http://127.0.0.1:{port}"),
+    (["--url", "127.0.0.1:{port}", "list"], "workforce: --url '127.0.0.1:{port}' is not an HTTP URL"),
+    (["--url", "http://127.0.0.1:{port}", "submit", "--file", "{missing}", "What is in it?"],
+     "workforce: cannot read {missing}: No such file or directory"),
+    (["--url", "http://127.0.0.1:{port}", "submit", "--file", "{folder}", "What is in it?"],
+     "workforce: cannot read {folder}: Is a directory"),
+])
+def test_mishaps_are_one_line(tmp_path, argv, says):
+    values = {"port": free_port(), "missing": str(tmp_path / "nope.csv"), "folder": str(tmp_path)}
+    done = subprocess.run([CLI, *(a.format(**values) for a in argv)], capture_output=True, text=True, timeout=30,
+                          cwd=tmp_path)
+    assert done.returncode != 0 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr   # one line, no traceback
+    assert done.stderr.startswith(says.format(**values)), done.stderr

@@ -1,0 +1,19 @@
+"""`workforce show`'s story lines (story.py) for tool calls: a program that ran and failed says so."""
+
+import pytest
+
+from workforce import story
+
+
+@pytest.mark.parametrize("ok, result, label", [
+    (True, "391", "ok in 0.06 s"),
+    (True, "exit status: 1 (error)\nstdout:\n(empty)\nstderr:\nNameError: x", "exit status: 1 (error) in 0.06 s"),
+    (True, "exit status: 0 (success)\nstdout:\n(empty)", "exit status: 0 (success) in 0.06 s"),
+    (False, "unknown tool 'run_pyhton'", "error in 0.06 s"),
+])
+def test_a_tool_call_line_says_how_its_run_ended(ok, result, label):
+    event = {"type": "tool.call", "data": {"tool": "run_python", "arguments": '{"code": "print(x)"}', "ok": ok,
+                                          "duration_s": 0.06, "result": result}}
+    call, outcome = story.details(event)
+    assert call == f'run_python({{"code": "print(x)"}}) {label}'
+    assert outcome.startswith("   → ")
