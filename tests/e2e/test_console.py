@@ -127,6 +127,7 @@ def test_submit_from_the_page_watch_the_graph_fill_in_and_the_answer_appear(page
     row = page.locator(f'#task-table tr[data-task="{task_id}"]')
     expect(row).to_contain_text("succeeded")
     expect(row).to_contain_text("3/3")
+    expect(row.locator("td.outcome")).to_contain_text("done: find alpha")   # the answer, without opening it
     page.screenshot(path=str(shots / "tasks.png"), full_page=True)
     page.get_by_label("Status").select_option("FAILED")
     expect(row).to_have_count(0)
@@ -237,7 +238,8 @@ def test_a_second_identity_sees_none_of_the_first_ones_tasks(browser, system):
         expect(page.locator("#tasks-updated")).not_to_be_empty()
         shown = set(page.eval_on_selector_all("#task-table tr[data-task]", "els => els.map(e => e.dataset.task)"))
         assert not shown & mine
-        open_task(page, system, sorted(mine)[0])
+        page.goto(f"http://127.0.0.1:{system.http_port}/#/tasks/{sorted(mine)[0]}")
+        expect(page.get_by_role("heading", name="Task not found")).to_be_visible()   # as if there were none
         expect(page.locator("#plan-graph [data-subtask]")).to_have_count(0)
         expect(page.locator("#answer")).to_have_count(0)
     finally:
@@ -424,3 +426,33 @@ def test_approve_a_waiting_tool_call_from_the_page(page, system, shots):
     assert approved["data"]["decided_by"] == "test" and approved["data"]["reason"] == "fine"
     call = next(e for e in events if e["type"] == "tool.call")
     assert call["data"]["ok"] is True and call["data"]["result"] == "5"
+
+
+def test_a_first_visit_asks_for_a_key_and_unknown_pages_say_so(browser, system):
+    context = browser.new_context()
+    page = context.new_page()
+    refused, errors = [], []
+    page.on("response", lambda r: refused.append(r.url) if r.status == 401 else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"http://127.0.0.1:{system.http_port}/")
+        expect(page.get_by_label("API key")).to_be_visible()
+        assert refused == [] and errors == []   # asked for a key, not refused for lacking one
+        page.get_by_label("API key").fill(API_KEY)
+        page.get_by_role("button", name="Use this key").click()
+        expect(page.locator("#identity")).to_have_text(re.compile("key: "))
+
+        page.goto(f"http://127.0.0.1:{system.http_port}/#/tasks/t-no-such-task")
+        expect(page.get_by_role("heading", name="Task not found")).to_be_visible()
+        expect(page.locator("#not-found")).to_contain_text("no task 't-no-such-task'")
+        for gone in ("#cancel-task", "#plan-graph", "#task-status", "#stream-state"):
+            expect(page.locator(gone)).to_have_count(0)
+        page.goto(f"http://127.0.0.1:{system.http_port}/#/nonsense")
+        expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+        page.get_by_role("link", name="All tasks").click()
+        expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
+        assert [e for e in errors if "404" not in e] == []   # the missing task's 404 is the only error logged
+    finally:
+        context.close()
+

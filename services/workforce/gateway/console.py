@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 CONSOLE_DIR = Path(__file__).parent / "console"
@@ -31,12 +31,15 @@ class _ConsoleFiles(StaticFiles):
         return response
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, auth_required: bool = True) -> None:
     app.mount("/console", _ConsoleFiles(directory=CONSOLE_DIR), name="console")
+    # The page says whether the API wants a key, so a first visit asks for one instead of being refused (a 401).
+    page = (CONSOLE_DIR / "index.html").read_text(encoding="utf-8").replace(
+        '<html lang="en">', f'<html lang="en" data-auth="{"on" if auth_required else "off"}">', 1)
 
     @app.get("/", include_in_schema=False)
     async def index():
-        return FileResponse(CONSOLE_DIR / "index.html", headers={
+        return HTMLResponse(page, headers={
             "Content-Security-Policy": CONSOLE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
 
     assets = _docs_assets()

@@ -104,7 +104,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
                   redoc_url=None, description=
                   "Submit tasks to a Workforce (planner → coordinator → workers), watch them, cancel them. "
                   "Each API key is an identity that sees only its own tasks. The web console is at /.")
-    console.install(app)
+    console.install(app, auth_required=not tenancy.keys.disabled)
 
     @app.exception_handler(ApiError)
     async def api_error(request, exc: ApiError):

@@ -16,8 +16,17 @@ function route() {
   if (parts[0] === "tasks" && parts[1]) return {page: taskPage, nav: "tasks", params: {taskId: parts[1]}};
   if (parts[0] === "workers") return {page: workersPage, nav: "workers", params: {}};
   if (parts[0] === "submit") return {page: submitPage, nav: "submit", params: {}};
-  return {page: tasksPage, nav: "tasks", params: {}};
+  if (parts[0] === "tasks" || parts[0].startsWith("tasks?")) return {page: tasksPage, nav: "tasks", params: {}};
+  return {page: notFoundPage, nav: "", params: {path: parts.join("/")}};
 }
+
+const notFoundPage = {
+  mount(into, {path}) {
+    into.append(h("div", {class: "page-head"}, h("h1", {tabindex: "-1", text: "Page not found"})),
+      h("p", {id: "not-found", text: `There is no page “${path}” in this console.`}),
+      h("p", {}, h("a", {href: "#/tasks", text: "All tasks"})));
+  },
+};
 
 function clear() {
   if (unmount) {
@@ -75,6 +84,10 @@ function render() {
 }
 
 async function start() {
+  if (document.documentElement.dataset.auth === "on" && !apiKey()) {
+    showSignIn("");   // the gateway wants a key and this tab has none: ask, rather than be refused
+    return;
+  }
   try {
     me = await whoami();
   } catch (err) {

@@ -1,7 +1,7 @@
 // One task, live: the plan as a graph, plan review, tool calls waiting for approval, the event timeline (resumes after a reconnect from the
 // last sequence it showed), a subtask's result and trajectory, token usage by role, the answer, cancel.
 
-import {api, authHeaders} from "../api.js";
+import {api, authHeaders, ApiError} from "../api.js";
 import {EventStream} from "../sse.js";
 import {renderGraph} from "../graph.js";
 import {PlanModel} from "../plan_model.js";
@@ -111,8 +111,8 @@ export function mount(main, {taskId}) {
     const s = statusName(record.status);
     status.replaceChildren(badge(record.status));
     status.dataset.status = s;
-    meta.textContent = `${age(record.created_at)} old · ${record.subtasks_done || 0}/${record.subtasks_total || 0} ` +
-      `subtasks · ${record.replans || 0} replans`;
+    const subtasks = record.subtasks_total ? `${record.subtasks_done || 0}/${record.subtasks_total} subtasks` : "no subtasks";
+    meta.textContent = `${age(record.created_at)} old · ${subtasks} · ${record.replans || 0} replans`;
     question.textContent = record.question;
     cancelButton.hidden = TERMINAL.has(s);
     if (TERMINAL.has(s)) cancelBox.hidden = true;
@@ -244,7 +244,8 @@ export function mount(main, {taskId}) {
         drawRecord();
         error.textContent = "";
       } catch (err) {
-        if (err.name !== "AbortError") error.textContent = errorText(err);
+        if (err instanceof ApiError && err.status === 404 && !record) notFound(err);
+        else if (err.name !== "AbortError") error.textContent = errorText(err);
       }
     })();
     return refreshing.finally(() => {
@@ -256,6 +257,15 @@ export function mount(main, {taskId}) {
         refreshSoon(1000);  // the task ended but this record does not say so yet: ask again
       }
     });
+  }
+
+  function notFound(err) {   // nothing of a task to show, and nothing to follow or cancel
+    controller.abort();
+    clearTimeout(refreshTimer);
+    main.replaceChildren(
+      h("div", {class: "page-head"}, h("h1", {tabindex: "-1", text: "Task not found"})),
+      h("p", {class: "error", role: "alert", id: "not-found", text: `${errorText(err)} (or it belongs to another API key).`}),
+      h("p", {}, h("a", {href: "#/tasks", text: "All tasks"})));
   }
 
   const count = () => document.getElementById("event-count");
@@ -285,7 +295,7 @@ export function mount(main, {taskId}) {
   api("/v1/workers", {signal: controller.signal}).then(({pools}) => {
     workerTypes = pools.map((p) => p.worker_type);
   }).catch(() => {}).finally(() => {
-    refresh(false).then(() => stream.run());
+    refresh(false).then(() => { if (!controller.signal.aborted) stream.run(); });
   });
 
   return () => {

@@ -1,4 +1,4 @@
-// Task list: status, age, subtasks, tokens, replans; filter by status; refreshed every 2 s.
+// Task list: status, age, subtasks, tokens, replans, the answer or why it failed; filter by status; refreshed every 2 s.
 
 import {api} from "../api.js";
 import {h, age, badge, num, short, tokens, STATUSES, statusLabel, errorText} from "../util.js";
@@ -15,7 +15,8 @@ export function mount(main) {
   const table = h("table", {class: "tasks", id: "task-table"},
     h("caption", {class: "sr-only", text: "Tasks, newest first"}),
     h("thead", {}, h("tr", {},
-      ["Task", "Status", "Age", "Subtasks", "Tokens", "Replans"].map((t) => h("th", {scope: "col", text: t})))),
+      ["Task", "Status", "Age", "Subtasks", "Tokens", "Replans", "Answer or reason"].map(
+        (t) => h("th", {scope: "col", text: t})))),
     body);
   main.append(
     h("div", {class: "page-head"},
@@ -32,7 +33,7 @@ export function mount(main) {
       const q = new URLSearchParams({limit: "100"});
       if (filter) q.set("status", filter);
       const {tasks} = await api(`/v1/tasks?${q}`, {signal: controller.signal});
-      body.replaceChildren(...(tasks.length ? tasks.map(row) : [h("tr", {}, h("td", {colspan: 6, class: "muted",
+      body.replaceChildren(...(tasks.length ? tasks.map(row) : [h("tr", {}, h("td", {colspan: 7, class: "muted",
         text: filter ? `No ${statusLabel(filter)} tasks.` : "No tasks yet."}))]));
       updated.textContent = `updated ${new Date().toLocaleTimeString([], {hour12: false})}`;
       error.textContent = "";
@@ -50,7 +51,9 @@ export function mount(main) {
       h("td", {text: age(t.created_at)}),
       h("td", {text: t.subtasks_total ? `${t.subtasks_done || 0}/${t.subtasks_total}` : "—"}),
       h("td", {class: "num", text: num(tokens(t.usage))}),
-      h("td", {class: "num", text: String(t.replans || 0)}));
+      h("td", {class: "num", text: String(t.replans || 0)}),
+      h("td", {class: t.answer ? "outcome" : "outcome error-text", title: t.answer || t.failure_reason || "",
+               text: short(t.answer || t.failure_reason || "", 80)}));
   }
   select.addEventListener("change", () => {
     filter = select.value;
