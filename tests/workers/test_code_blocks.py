@@ -8,7 +8,7 @@ from workforce.core.llm.client import ChatClient
 from workforce.v1 import channel_pb2
 from workforce.workers.agent import ToolCallingAgent, make_agent
 from workforce.workers.code import spec
-from workforce.workers.code.blocks import CodeBlockAgent, extract_code
+from workforce.workers.code.blocks import CodeBlockAgent, extract_code, unused_quote
 from workforce.workers.code.limits import CodeSettings
 from workforce.workers.code.remote import RunResult
 from workforce.workers.code.tools import CodeTools, reported_error, run_output, run_summary
@@ -183,3 +183,32 @@ def test_a_failure_reason_keeps_the_status_and_the_end_of_a_long_run():
     assert summary.startswith("exit status: 1 (error) … ") and summary.endswith("KeyError: 'qty'")
     assert len(summary) <= 200
     assert run_summary("exit status: 0 (success)\nstdout:\n(empty)", 200) == "exit status: 0 (success) stdout: (empty)"
+
+
+async def test_a_program_that_leaves_out_the_quoted_value_is_sent_back_once_unrun(nats_channel, scripted_llm):
+    scripted_llm.reset()
+    scripted_llm.script([
+        {"role": "worker:code", "contains": "does not use 'workforce'", "times": 1,
+         "reply": {"content": "```python\nprint('workforce'[::-1])\n```"}},
+        program("print('Hello, World!'[::-1])"),
+    ])
+    agent, settings = agent_for(scripted_llm)
+    item = channel_pb2.WorkItem(task_id="t-quote", subtask_id="1", attempt_id="t-quote/1/1",
+                                subtask="Reverse the word 'workforce'.", overall_task="strings")
+    ctx = make_context(nats_channel, settings, worker_type="code")
+    outcome = await agent.run(item, ctx)
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("ecrofkrow", False, 1)   # the first never ran
+    assert [call[1] for call in ctx.tool_history] == ['{"code": "print(\'workforce\'[::-1])"}']
+
+
+@pytest.mark.parametrize("code, subtask, unused", [
+    ("print('Hello, World!'[::-1])", "Reverse the word 'workforce'.", "workforce"),
+    ("w = \"workforce\"\nprint(w[::-1])", "Reverse the word 'workforce'.", ""),
+    ("print(1)", "What's Bob's age?", ""),                        # apostrophes quote nothing
+    ("print(1)", "Upper-case “planner”.", "planner"),
+    ("print('strawberry'.count('r'))", 'Count the "r" letters in "strawberry".', ""),
+    ("print('berry'.count('x'))", 'Count the "r" letters in "strawberry".', "r"),   # a short value must be quoted
+    ("print(17 * 23)", "Compute 17 * 23.", ""),
+])
+def test_unused_quote(code, subtask, unused):
+    assert unused_quote(code, subtask) == unused

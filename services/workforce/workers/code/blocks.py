@@ -4,9 +4,9 @@ the subtask's result (CodeAct, as smolagents' CodeAgent does). A small model wri
 reliably than code escaped inside a JSON string, and it cannot garble a result it never has to copy: with the
 JSON tool loop SmolLM2-135M computed 17 * 23 = 391 in the sandbox and then looped on '0' writing the answer.
 
-A failed run (traceback, non-zero exit, a limit), a run that prints nothing and one that prints an error it caught
-are fed back and the program is written again, sampled, until the subtask's tool budget is spent; the result is
-then failed, with the last output.
+A program that leaves out a value the subtask quotes is sent back once, unrun. A failed run (traceback, non-zero
+exit, a limit), a run that prints nothing and one that prints an error it caught are fed back and the program is
+written again, sampled, until the subtask's tool budget is spent; the result is then failed, with the last output.
 """
 
 import json
@@ -61,6 +61,23 @@ _BLOCK = re.compile(r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:^[ \t]*```|
 PROGRAM_TOKENS = 400   # a program for one subtask; the stop sequence usually ends it far sooner
 # Generation stops at the closing fence (a fence that opens is followed by "python", not by a newline).
 STOP = ["\n" + FENCE + "\n"]
+
+
+# A value the subtask quotes ('workforce', "red, green"): not after a letter (an apostrophe: "What's") and not
+# followed by one.
+_QUOTED = re.compile(r"""(?<![A-Za-z0-9])(?:'([^'\n]{1,80})'|"([^"\n]{1,80})"|"""
+                     r"‘([^’\n]{1,80})’|“([^”\n]{1,80})”)(?![A-Za-z0-9])")
+
+
+def unused_quote(code: str, subtask: str) -> str:
+    """A value the subtask quotes that the program never writes ('' when it uses them all): a small model copies
+    a program it remembers ("Hello, World!" reversed for reversing 'workforce')."""
+    for match in _QUOTED.finditer(subtask):
+        value = next(g for g in match.groups() if g is not None).strip()
+        quoted = f"'{value}'" in code or f'"{value}"' in code
+        if value and not quoted and (len(value) < 4 or value not in code):   # 'r' is in any program's text
+            return value
+    return ""
 
 
 def extract_code(text: str) -> str:
@@ -125,6 +142,7 @@ class CodeBlockAgent(ToolCallingAgent):
         temperature = _temperature(ctx)
         last = "no program was written"
         bad_replies = 0
+        told_quote = False   # said once; a program that still leaves the value out is run
         while True:
             try:
                 result = await self.llm.chat(messages, role=self.role, task_id=item.task_id, stop=STOP,
@@ -141,6 +159,10 @@ class CodeBlockAgent(ToolCallingAgent):
                 if bad_replies > STEP_RETRIES:
                     return self._end(outcome, f"model error: no program after {bad_replies} tries", True)
                 feedback = "That reply has no program. Reply with only a Python code block."
+            elif not told_quote and (value := unused_quote(code, item.subtask)):
+                told_quote = True
+                feedback = (f"That program does not use {value!r} from the subtask. Write the program for the "
+                            "subtask's own values in a Python code block.")
             elif code in ran:
                 bad_replies += 1
                 if bad_replies > STEP_RETRIES:
