@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from workforce.planner.parsing import (PlanError, copied_worker_description, off_topic, parse_answer, parse_plan, parse_subtasks,
+from workforce.planner.parsing import (PlanError, off_topic, parse_answer, parse_plan, parse_subtasks,
                                        repair_subtasks)
 from workforce.planner.prompts import plan_schema
 
@@ -153,14 +153,18 @@ def test_a_plan_about_something_else_is_off_topic():
     assert off_topic("What is it?", unrelated) is None
 
 
-def test_a_subtask_that_is_a_workers_description_is_unusable():
+def test_a_subtask_that_is_a_workers_description_is_dropped():
     workers = [{"id": "web", "description": "Finds information on the web: web search, Wikipedia articles."},
                {"id": "code", "description": "Writes and runs Python code."}]
-    copied = [{"id": "1", "content": "Reverse 'kubernetes' with Python."},
-              {"id": "2", "content": "Finds information on the web."}]
-    assert "subtask 2 is a worker's description" in copied_worker_description(copied, workers)
-    assert copied_worker_description([{"id": "1", "content": "writes and runs python code"}], workers)
-    kept = [{"id": "1", "content": "Find information on the web about the iPhone's maker."},
-            {"id": "2", "content": "Writes"}]        # too short to say it was copied
-    assert copied_worker_description(kept, workers) is None
-
+    plan = json.dumps({"subtasks": [{"content": "Reverse 'kubernetes' with Python.", "dependencies": []},
+                                    {"content": "Finds information on the web.", "dependencies": [1]},
+                                    {"content": "State the reversed word.", "dependencies": [1, 2]}]})
+    parsed = parse_plan(plan, 5, workers=workers)
+    assert [(s["id"], s["content"], s["dependencies"]) for s in parsed.subtasks] == [
+        ("1", "Reverse 'kubernetes' with Python.", []), ("2", "State the reversed word.", ["1"])]
+    assert parsed.repairs == ["dropped subtask 2: a worker's description ('Finds information on the web.'), not a step",
+                              "subtask 2: dropped unknown dependency '2'"]
+    with pytest.raises(PlanError, match="every subtask is a worker's description"):
+        parse_plan(json.dumps({"subtasks": ["writes and runs python code"]}), 5, workers=workers)
+    kept = json.dumps({"subtasks": ["Find information on the web about the iPhone's maker.", "Writes"]})
+    assert len(parse_plan(kept, 5, workers=workers).subtasks) == 2    # a paraphrase, and too short to tell

@@ -9,7 +9,7 @@ from ..core.config import Settings
 from ..core.llm.client import LLMError, UsageBook
 from ..v1 import channel_pb2, common_pb2
 from . import prompts
-from .parsing import PlanError, copied_worker_description, off_topic, parse_answer, parse_plan, repair_subtasks
+from .parsing import PlanError, off_topic, parse_answer, parse_plan, repair_subtasks
 
 log = logging.getLogger(__name__)
 ROLE = "planner"
@@ -80,10 +80,10 @@ class Planner:
         usage = UsageBook()
 
         def parse(text: str):
-            parsed = parse_plan(text, s.max_subtasks, max_chars=s.subtask_chars, allow_tags=not self.structured)
-            if (unusable := off_topic(request.question, parsed.subtasks)
-                    or copied_worker_description(parsed.subtasks, workers)) is not None:
-                raise PlanError(unusable)
+            parsed = parse_plan(text, s.max_subtasks, max_chars=s.subtask_chars, allow_tags=not self.structured,
+                                workers=workers)
+            if (unrelated := off_topic(request.question, parsed.subtasks)) is not None:
+                raise PlanError(unrelated)
             return parsed
 
         try:
@@ -114,13 +114,8 @@ class Planner:
         messages = prompts.replan_messages(request.question, current, failed, request.failure_reason, workers)
         usage = UsageBook()
         s = self.settings
-
-        def parse(text: str):
-            parsed = parse_plan(text, s.max_subtasks, set(done), s.subtask_chars, allow_tags=not self.structured)
-            if (copied := copied_worker_description(parsed.subtasks, workers)) is not None:
-                raise PlanError(copied)
-            return parsed
-
+        parse = lambda text: parse_plan(text, s.max_subtasks, set(done), s.subtask_chars,  # noqa: E731
+                                        allow_tags=not self.structured, workers=workers)
         outcome = await self._ask(messages, prompts.plan_schema(s.max_subtasks, s.subtask_chars, done),
                                   prompts.PLAN_SCHEMA_NAME, task_id, usage, parse, temperature=temperature)
         parsed = outcome.value

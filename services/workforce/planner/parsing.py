@@ -37,7 +37,7 @@ class ParsedPlan:
 
 
 def parse_plan(text: str, max_subtasks: int, known_ids: frozenset | set = frozenset(),
-               max_chars: int = 0, allow_tags: bool = True) -> ParsedPlan:
+               max_chars: int = 0, allow_tags: bool = True, workers: list[dict] = ()) -> ParsedPlan:
     items = _from_json(text)
     if items is None:
         found = [t.strip() for t in _TASK.findall(text or "") if t.strip()] if allow_tags else []
@@ -46,7 +46,7 @@ def parse_plan(text: str, max_subtasks: int, known_ids: frozenset | set = frozen
                             '"dependencies": []}]}')
         # The paper's form has no dependencies: each subtask follows the previous one.
         items = [{"content": c, "dependencies": [i - 1] if i > 1 else []} for i, c in enumerate(found, 1)]
-    return repair_subtasks(items, max_subtasks, known_ids, max_chars)
+    return repair_subtasks(items, max_subtasks, known_ids, max_chars, workers)
 
 
 def parse_subtasks(text: str, max_subtasks: int) -> list[dict]:
@@ -65,8 +65,14 @@ def _from_json(text: str):
     return value
 
 
-def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_chars: int = 0) -> ParsedPlan:
+def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_chars: int = 0,
+                    workers: list[dict] = ()) -> ParsedPlan:
+    """The plan as subtasks with ids and valid dependencies; what was changed is in `repairs`. `workers` (the pools
+    shown to the model) lets a subtask that is only a pool's description be dropped: what a worker can do, not a
+    step of the task (SmolLM2's replan for reversing 'kubernetes' had "Finds information on the web.")."""
     repairs: list[str] = []
+    described = [key for key in (same_text_key(w.get("description") or "") for w in workers) if key]
+    descriptions = 0
     if not isinstance(items, list) or not items:
         raise PlanError("the plan has no subtasks")
     kept: list[tuple[str, str, list, int]] = []   # (given id, content, raw dependencies, position written)
@@ -89,6 +95,10 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
         if not isinstance(deps, list):
             deps = [deps]
         key = same_text_key(content)
+        if len(key) >= 12 and any(d == key or d.startswith(key) for d in described):
+            descriptions += 1
+            repairs.append(f"dropped subtask {position}: a worker's description ({content[:60]!r}), not a step")
+            continue
         if key in first:
             j = first[key]
             kept[j][2].extend(deps)
@@ -100,7 +110,8 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
         first[key] = len(kept)
         kept.append((str(item.get("id") or "").strip(), content, list(deps), position))
     if not kept:
-        raise PlanError("the plan has no subtask with content")
+        raise PlanError("every subtask is a worker's description, not a step of the task: say what each must do"
+                        if descriptions else "the plan has no subtask with content")
     if len(kept) > max_subtasks:
         raise PlanError(f"the plan has {len(kept)} subtasks; at most {max_subtasks} are allowed")
 
@@ -198,19 +209,6 @@ def off_topic(question: str, subtasks: list[dict]) -> str | None:
     if not asked or any(asked & _topic_words(s["content"]) for s in subtasks):
         return None
     return ("no subtask mentions anything of the task (" + ", ".join(sorted(asked)[:8]) + "): plan the task itself")
-
-
-def copied_worker_description(subtasks: list[dict], workers: list[dict]) -> str | None:
-    """Why a plan is unusable when a subtask is only (the start of) a worker pool's description, or None: what a
-    worker can do, not a step of the task. SmolLM2's replan for reversing 'kubernetes' had the subtask "Finds
-    information on the web." (worker-web's description begins so), which then went to worker-code."""
-    described = [same_text_key(w.get("description") or "") for w in workers]
-    for item in subtasks:
-        said = same_text_key(item["content"])
-        if len(said) >= 12 and any(d == said or d.startswith(said) for d in described if d):
-            return (f"subtask {item['id']} is a worker's description ({item['content'][:80]!r}), not a step of the "
-                    "task: say what it must do")
-    return None
 
 
 def _topic_words(text: str) -> set[str]:
