@@ -71,7 +71,7 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
     shown to the model) lets a subtask that is only a pool's description be dropped: what a worker can do, not a
     step of the task (SmolLM2's replan for reversing 'kubernetes' had "Finds information on the web.")."""
     repairs: list[str] = []
-    described = [key for key in (same_text_key(w.get("description") or "") for w in workers) if key]
+    described = [words for words in (set(_words(w.get("description") or "")) for w in workers) if words]
     descriptions = 0
     if not isinstance(items, list) or not items:
         raise PlanError("the plan has no subtasks")
@@ -95,7 +95,7 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
         if not isinstance(deps, list):
             deps = [deps]
         key = same_text_key(content)
-        if len(key) >= 12 and any(d == key or d.startswith(key) for d in described):
+        if _copied_description(content, described):
             descriptions += 1
             repairs.append(f"dropped subtask {position}: a worker's description ({content[:60]!r}), not a step")
             continue
@@ -140,6 +140,18 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
         _drop_later_dependencies(out, repairs)
     _break_cycles(out, repairs)
     return ParsedPlan(out, repairs)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _copied_description(content: str, described: list[set[str]]) -> bool:
+    """Whether a subtask is a pool's description written back, near enough word for word (the model's copy of
+    worker-web's said "WayBackMachine" and "pages with text"): nearly every word of it is one of the
+    description's, and it has enough words to tell (4+)."""
+    words = _words(content)
+    return len(words) >= 4 and any(sum(w in d for w in words) >= 0.85 * len(words) for d in described)
 
 
 def _cyclic(subtasks: list[dict]) -> bool:
