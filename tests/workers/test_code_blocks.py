@@ -209,6 +209,7 @@ async def test_a_program_that_leaves_out_the_quoted_value_is_sent_back_once_unru
     ("print('strawberry'.count('r'))", 'Count the "r" letters in "strawberry".', ""),
     ("print('berry'.count('x'))", 'Count the "r" letters in "strawberry".', "r"),   # a short value must be quoted
     ("print(17 * 23)", "Compute 17 * 23.", ""),
+    ("print(len('Coordinator'))", "Count the letters of 'coordinator'.", ""),   # the value, capitalised
 ])
 def test_unused_quote(code, subtask, unused):
     assert unused_quote(code, subtask) == unused

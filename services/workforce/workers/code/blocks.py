@@ -75,7 +75,7 @@ def unused_quote(code: str, subtask: str) -> str:
     for match in _QUOTED.finditer(subtask):
         value = next(g for g in match.groups() if g is not None).strip()
         quoted = f"'{value}'" in code or f'"{value}"' in code
-        if value and not quoted and (len(value) < 4 or value not in code):   # 'r' is in any program's text
+        if value and not quoted and (len(value) < 4 or value.lower() not in code.lower()):   # 'r' is in any program
             return value
     return ""
 
