@@ -40,7 +40,7 @@ def test_http_bad_input_is_rejected_without_writing(system):
     assert error_of(http.post("/v1/tasks", json={"question": "x" * 20_001}), 413)["code"] == "too_large"
     assert error_of(http.post("/v1/tasks", content=b'{"question": "unterminated',
                               headers={"Content-Type": "application/json"}), 400)["code"] == "invalid_json"
-    assert error_of(http.post("/v1/tasks", json={"question": 42}), 422)["code"] == "invalid_argument"
+    assert error_of(http.post("/v1/tasks", json={"question": 42}), 422)["param"] == "question"
     assert error_of(http.post("/v1/tasks", json={"question": "ok", "timeout_s": -5}), 400)
     assert error_of(http.post("/v1/tasks", json={"question": "ok", "metadata": {f"k{i}": "v" for i in range(40)}}),
                     400)
@@ -54,7 +54,14 @@ def test_http_bad_input_is_rejected_without_writing(system):
     files = [("files", (f"f{i}.txt", b"data", "text/plain")) for i in range(11)]
     assert error_of(http.post("/v1/tasks/upload", data={"question": "read them"}, files=files), 413)
     assert error_of(http.post("/v1/chat/completions", json={"messages": [{"role": "assistant", "content": "hi"}]}),
-                    400)
+                    400)["type"] == "invalid_request_error"
+    # OpenAI's shape on its routes: 400 (not 422) for a malformed request, with the field at fault
+    missing = error_of(http.post("/v1/chat/completions", json={"model": "workforce"}), 400)
+    assert (missing["type"], missing["param"], missing["code"]) == ("invalid_request_error", "messages",
+                                                                     "invalid_argument")
+    assert error_of(http.post("/v1/chat/completions", json={"messages": []}), 400)["param"] == "messages"
+    refused = httpx.post(f"http://127.0.0.1:{system.http_port}/v1/chat/completions", json={"messages": []})
+    assert error_of(refused, 401)["type"] == "authentication_error"
     assert error_of(http.get("/v1/tasks/t00000000000000000000000000"), 404)["code"] == "not_found"
     assert error_of(http.get("/v1/tasks/../../etc"), 404)
     assert error_of(http.post("/v1/tasks/tzzzzzzzzzzzzzzzzzzzzzzzzzz/cancel"), 404)

@@ -144,7 +144,8 @@ def test_failing_beyond_the_threshold_fails_the_task_with_the_reason(system):
     task_id = system.submit("Try. SUBTASKS:\n- doomed step")["task_id"]
     record = system.wait(task_id)
     assert record["status"] == "TASK_STATUS_FAILED"
-    assert "failed 2 time(s)" in record["failure_reason"] and "archive unreachable" in record["failure_reason"]
+    assert record["failure_reason"].startswith("subtask 1.r1.1 failed: archive unreachable")
+    assert record["failure_reason"].endswith("(2 failures with the subtasks it replaces; replan threshold 2)")
     assert record["replans"] == 1
     assert types(system.events(task_id))[-1] == "task.failed"
 

@@ -99,7 +99,9 @@ def test_failure_asks_for_a_replan_until_the_threshold():
     assert dag.by_id(plan)["1.r1.1"].failures == 1
     effects = Effects()
     machine.on_result(plan, result(plan, "1.r1.1", failed=True, content="blocked again"), effects)
-    assert plan.status == S.TASK_STATUS_FAILED and "failed 2 time(s)" in plan.failure_reason
+    assert plan.status == S.TASK_STATUS_FAILED
+    assert plan.failure_reason == ("subtask 1.r1.1 failed: blocked again (2 failures with the subtasks it replaces; "
+                                   "replan threshold 2)"), plan.failure_reason   # the cause first
     assert effects.finished == S.TASK_STATUS_FAILED
     assert dag.by_id(plan)["2"].status == S.SUBTASK_STATUS_CANCELLED
 

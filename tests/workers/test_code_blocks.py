@@ -84,7 +84,8 @@ async def test_programs_that_keep_failing_end_failed_within_the_budget(nats_chan
     ctx = make_context(nats_channel, settings, worker_type="code")
     outcome = await agent.run(ITEM, ctx)
     assert outcome.failed and outcome.tool_calls == 3 and len(ctx.tool_history) == 3
-    assert outcome.content.startswith("no program ran cleanly") and "ZeroDivisionError" in outcome.content
+    assert outcome.content.startswith("no program ran cleanly; the last: exit status: 1 (error): ZeroDivisionError: "
+                                      "division by zero"), outcome.content
 
 
 async def test_a_program_written_again_is_not_run_again(nats_channel, scripted_llm):
@@ -94,8 +95,8 @@ async def test_a_program_written_again_is_not_run_again(nats_channel, scripted_l
     ctx = make_context(nats_channel, settings, worker_type="code")
     outcome = await agent.run(ITEM, ctx)
     assert outcome.failed and outcome.tool_calls == 1 and len(ctx.tool_history) == 1
-    assert outcome.content.startswith("stopped: wrote the same program again")
-    assert "ZeroDivisionError" in outcome.content
+    assert outcome.content.startswith("exit status: 1 (error): ZeroDivisionError: division by zero")
+    assert outcome.content.endswith("(stopped: the same program was written again)")
     assert "You ran that same program before" in scripted_llm.requests()[2]["messages"][-1]["content"]
 
 
@@ -172,17 +173,21 @@ async def test_a_program_that_prints_a_caught_error_is_not_a_result(nats_channel
     ("Error rate: 5%", ""),
     ("The errors are 3", ""),
     ("ZeroDivisionError", ""),   # the answer to "which exception does 1 / 0 raise?"
+    ("The program failed.", "The program failed."),
+    ("The program prints 42", ""),
 ])
 def test_reported_error(printed, error):
     assert reported_error(printed) == error
 
 
-def test_a_failure_reason_keeps_the_status_and_the_end_of_a_long_run():
+def test_a_failure_reason_says_the_status_and_the_error_first():
     text = "exit status: 1 (error)\nstdout:\n" + "pear, apple, " * 200 + "\nstderr:\nTraceback …\nKeyError: 'qty'"
     summary = run_summary(text, 200)
-    assert summary.startswith("exit status: 1 (error) … ") and summary.endswith("KeyError: 'qty'")
+    assert summary.startswith("exit status: 1 (error): KeyError: 'qty' — …") and summary.endswith("KeyError: 'qty'")
     assert len(summary) <= 200
-    assert run_summary("exit status: 0 (success)\nstdout:\n(empty)", 200) == "exit status: 0 (success) stdout: (empty)"
+    assert run_summary("exit status: 0 (success)\nstdout:\n(empty)", 200) == \
+        "exit status: 0 (success) — stdout: (empty)"
+    assert run_summary("wall-time limit of 2 s exceeded", 200) == "wall-time limit of 2 s exceeded"
 
 
 async def test_a_program_that_leaves_out_the_quoted_value_is_sent_back_once_unrun(nats_channel, scripted_llm):

@@ -205,9 +205,11 @@ class Machine:
                          **_trajectory(result)})
         threshold = self.settings.replan_threshold
         if sub.failures >= threshold:
+            # The cause first: a list of tasks shows only the start of each reason.
+            counted = " with the subtasks it replaces" if sub.replaces else ""
             self.finish(plan, S.TASK_STATUS_FAILED, effects,
-                        reason=f"subtask {sub.subtask_id} failed {sub.failures} time(s) "
-                               f"(replan threshold {threshold}): {reason}")
+                        reason=f"subtask {sub.subtask_id} failed: {reason} ({sub.failures} failures{counted}; "
+                               f"replan threshold {threshold})")
             return
         plan.plan_version += 1
         plan.replans += 1

@@ -2,8 +2,8 @@
 
 Every route but /healthz and /readyz needs an API key (`Authorization: Bearer <key>` or `x-api-key: <key>`;
 both are security schemes of the OpenAPI document) and sees only the caller's own tasks. Every status code a
-route can answer is in the OpenAPI document; errors are `{"error": {"code", "message"}}`, and 429 / 503 carry
-Retry-After.
+route can answer is in the OpenAPI document; errors are `{"error": {"code", "message", "type", "param"}}` (`type`
+as OpenAI's API names it), and 429 / 503 carry Retry-After.
 """
 
 import json
@@ -21,12 +21,13 @@ from ..core.config import Settings
 from ..v1 import common_pb2
 from . import console
 from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, TooLarge, channel_unavailable
-from .limits import SEQ_MAX, EarlyReject, safe_text
+from .limits import SEQ_MAX, EarlyReject, error_payload
 from .sse import KEEPALIVE, EventStream, frame
 from .tasks import Submission, TaskService
 from .tenancy import Caller, Tenancy
 
 UPLOAD_PATH = "/v1/tasks/upload"
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")   # answered in the shape OpenAI clients expect
 
 
 def to_json(message) -> dict:
@@ -54,6 +55,9 @@ class CancelBody(BaseModel):
 class ErrorDetail(BaseModel):
     code: str
     message: str
+    type: str = Field(description="OpenAI's error type for the status (invalid_request_error, authentication_error, "
+                                  "not_found_error, rate_limit_error, server_error, …)")
+    param: str | None = Field(None, description="the request field at fault, where one is")
 
 
 class ErrorBody(BaseModel):
@@ -85,10 +89,10 @@ def errors(*codes: int) -> dict:
     return out
 
 
-def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> JSONResponse:
+def error_response(status: int, code: str, message: str, retry_after: int | None = None,
+                   param: str | None = None) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after else None
-    return JSONResponse({"error": {"code": code, "message": safe_text(message)}}, status_code=status,
-                        headers=headers)
+    return JSONResponse(error_payload(status, code, message, param), status_code=status, headers=headers)
 
 
 def build_asgi(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_routers=()) -> EarlyReject:
@@ -128,7 +132,10 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         if any(e.get("type") == "json_invalid" for e in errors_):
             return error_response(400, "invalid_json", "the request body is not valid JSON")
         detail = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg')}" for e in errors_)
-        return error_response(422, "invalid_argument", detail)
+        first = [str(x) for x in errors_[0].get("loc", ())[1:]] if errors_ else []
+        # OpenAI's API answers a malformed request 400; ours 422, as documented.
+        status = 400 if request.url.path.startswith(OPENAI_PATHS) else 422
+        return error_response(status, "invalid_argument", detail, param=".".join(first) or None)
 
     bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
     api_key = APIKeyHeader(name="x-api-key", auto_error=False, description="`x-api-key: <API key>`")

@@ -46,8 +46,16 @@ def safe_text(message: str) -> str:
     return message.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": safe_text(message)}}).encode()
+# OpenAI's error `type` by HTTP status: OpenAI clients read it (our own `code` stays beside it).
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+               404: "not_found_error", 409: "invalid_request_error", 413: "invalid_request_error",
+               422: "invalid_request_error", 429: "rate_limit_error"}
+
+
+def error_payload(status: int, code: str, message: str, param: str | None = None) -> dict:
+    """Every HTTP error's body: {"error": {"code", "message", "type", "param"}}."""
+    return {"error": {"code": code, "message": safe_text(message), "type": ERROR_TYPES.get(status, "server_error"),
+                      "param": param}}
 
 
 class EarlyReject:
@@ -92,7 +100,7 @@ class EarlyReject:
     @staticmethod
     async def _reject(scope, send, status: int, code: str, message: str, unread_body: bool) -> None:
         API_REQUESTS.labels("http", f"{scope.get('method')} unmatched", str(status)).inc()
-        body = error_body(code, message)
+        body = json.dumps(error_payload(status, code, message)).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))

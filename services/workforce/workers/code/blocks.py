@@ -166,8 +166,8 @@ class CodeBlockAgent(ToolCallingAgent):
             elif code in ran:
                 bad_replies += 1
                 if bad_replies > STEP_RETRIES:
-                    return self._end(outcome, f"stopped: wrote the same program again; its output: "
-                                     f"{run_summary(ran[code], self.settings.tool_result_chars)}", True)
+                    return self._end(outcome, f"{run_summary(ran[code], self.settings.tool_result_chars)} "
+                                     "(stopped: the same program was written again)", True)
                 feedback = (f"You ran that same program before; its output:\n{ran[code][-600:]}\n\n"
                             "Write a different program in a Python code block.")
             else:
@@ -193,8 +193,8 @@ class CodeBlockAgent(ToolCallingAgent):
             try:
                 ctx.spend_tool_call("run_python")   # budget left for another program?
             except ToolBudgetExceeded as exc:
-                return self._end(outcome, f"no program ran cleanly ({exc}); the last output: "
-                                 f"{run_summary(last, self.settings.tool_result_chars)}", True)
+                return self._end(outcome, f"no program ran cleanly; the last: "
+                                 f"{run_summary(last, self.settings.tool_result_chars)} ({exc})", True)
 
 
 class _Call:

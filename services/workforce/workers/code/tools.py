@@ -35,11 +35,13 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 # Output that reports an error instead of a result: a program that catches its own exception and prints it
-# ("Error: …", "An error occurred: …", "ValueError: …", a traceback printed to stdout) exits 0 all the same.
+# ("Error: …", "An error occurred: …", "ValueError: …", a traceback printed to stdout), or only says it failed
+# ("The program failed."), exits 0 all the same.
 _ERROR_REPORT = re.compile(
     r"(traceback \(most recent call last\)"
     r"|(an? )?(unexpected )?(error|exception)( occurred| was raised)?\s*[:!.]"
-    r"|[A-Za-z_]*(error|exception): )", re.IGNORECASE)
+    r"|[A-Za-z_]*(error|exception): "
+    r"|(the )?(program|code|script|calculation|computation) (failed|crashed|raised|could not))", re.IGNORECASE)
 
 
 def reported_error(printed: str) -> str:
@@ -53,14 +55,20 @@ def reported_error(printed: str) -> str:
 
 
 def run_summary(text: str, chars: int) -> str:
-    """A run's rendered text cut to about `chars` for a failure reason: its status line, then the end (where the
-    error is), never a piece of the middle without its status."""
-    text = " ".join(text.split())
-    if len(text) <= chars:
-        return text
-    head, _, rest = text.partition(" stdout: ") if text.startswith("exit status: ") else ("", "", text)
-    keep = max(chars - len(head) - 3, chars // 2)
-    return (f"{head} … " if head else "…") + rest[-keep:]
+    """A run's rendered text as a failure reason of about `chars`: its status and the error's own line first (the
+    last line of stderr: `NameError: name 'df' is not defined`), then as much of the rest's end as fits."""
+    if not text.startswith("exit status: "):
+        flat = " ".join(text.split())
+        return flat if len(flat) <= chars else "…" + flat[-(chars - 1):]
+    status, _, rest = text.partition("\n")
+    stderr = rest.split("\nstderr:\n", 1)[1].split("\nfiles produced:\n", 1)[0] if "\nstderr:\n" in rest else ""
+    error = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    head = f"{status}: {error[:chars // 2]}" if error else status
+    flat = " ".join(rest.split())
+    room = chars - len(head) - 3
+    if room < 20 or not flat:
+        return head[:chars]
+    return f"{head} — {flat}" if len(flat) <= room else f"{head} — …{flat[-(room - 1):]}"
 
 
 def run_output(text: str) -> tuple[bool, str]:
