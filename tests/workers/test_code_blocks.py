@@ -1,6 +1,8 @@
 """worker-code's code-block agent (WF_LLM_TOOL_MODE=json): the model writes programs, the real sandbox executor
 runs them, a clean run's printed output is the result; failures are fed back, and junk never counts."""
 
+import json
+
 import pytest
 
 from tests.workers.worker_helpers import attach, make_context
@@ -34,8 +36,12 @@ def agent_for(scripted_llm, **extra):
     return make_agent(ChatClient(settings), spec(settings), settings), settings
 
 
+def block_of(code: str) -> str:
+    return f"```python\n{code}\n```"
+
+
 def program(code: str, prose: str = "") -> dict:
-    return {"role": "worker:code", "times": 1, "reply": {"content": f"{prose}```python\n{code}\n```\nDone."}}
+    return {"role": "worker:code", "times": 1, "reply": {"content": f"{prose}{block_of(code)}\nDone."}}
 
 
 def test_json_tool_mode_selects_the_block_agent_and_native_mode_the_tool_loop(scripted_llm):
@@ -150,20 +156,6 @@ def test_run_output_reads_back_what_render_wrote(result, files, expected):
     assert run_output(tools.render(result, files)) == expected
 
 
-async def test_a_program_that_prints_a_caught_error_is_not_a_result(nats_channel, scripted_llm):
-    scripted_llm.reset()
-    scripted_llm.script([
-        {"role": "worker:code", "contains": "printed an error", "times": 1,
-         "reply": {"content": "```python\nprint('strawberry'.count('r'))\n```"}},
-        program("try:\n    print(strawberry.count('r'))\nexcept Exception as e:\n    print(f'An error occurred: {e}')"),
-    ])
-    agent, settings = agent_for(scripted_llm)
-    outcome = await agent.run(ITEM, make_context(nats_channel, settings, worker_type="code"))
-    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("3", False, 2)
-    assert ("The program printed an error instead of the result:\nAn error occurred: name 'strawberry' is not "
-            "defined") in scripted_llm.requests()[1]["messages"][-1]["content"]
-
-
 @pytest.mark.parametrize("printed, error", [
     ("An error occurred: division by zero", "An error occurred: division by zero"),
     ("Error: file not found", "Error: file not found"),
@@ -190,20 +182,30 @@ def test_a_failure_reason_says_the_status_and_the_error_first():
     assert run_summary("wall-time limit of 2 s exceeded", 200) == "wall-time limit of 2 s exceeded"
 
 
-async def test_a_program_that_leaves_out_the_quoted_value_is_sent_back_once_unrun(nats_channel, scripted_llm):
+@pytest.mark.parametrize("subtask, junk, feedback, fixed, answer, runs", [
+    # a program that prints an error it caught: it ran, exit status 0, and is fed back all the same
+    ("Count the letters r in strawberry.",
+     "try:\n    print(strawberry.count('r'))\nexcept Exception as e:\n    print(f'An error occurred: {e}')",
+     "The program printed an error instead of the result:\nAn error occurred: name 'strawberry' is not defined",
+     "print('strawberry'.count('r'))", "3", 2),
+    # a program that leaves out the value its subtask quotes: sent back once, never run
+    ("Reverse the word 'workforce'.", "print('Hello, World!'[::-1])", "That program does not use 'workforce'",
+     "print('workforce'[::-1])", "ecrofkrow", 1),
+])
+async def test_a_junk_program_is_sent_back(nats_channel, scripted_llm, subtask, junk, feedback, fixed, answer, runs):
     scripted_llm.reset()
     scripted_llm.script([
-        {"role": "worker:code", "contains": "does not use 'workforce'", "times": 1,
-         "reply": {"content": "```python\nprint('workforce'[::-1])\n```"}},
-        program("print('Hello, World!'[::-1])"),
+        {"role": "worker:code", "contains": feedback, "times": 1, "reply": {"content": block_of(fixed)}},
+        program(junk),
     ])
     agent, settings = agent_for(scripted_llm)
-    item = channel_pb2.WorkItem(task_id="t-quote", subtask_id="1", attempt_id="t-quote/1/1",
-                                subtask="Reverse the word 'workforce'.", overall_task="strings")
+    item = channel_pb2.WorkItem(task_id="t-junk", subtask_id="1", attempt_id="t-junk/1/1", subtask=subtask,
+                                overall_task="checks")
     ctx = make_context(nats_channel, settings, worker_type="code")
     outcome = await agent.run(item, ctx)
-    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("ecrofkrow", False, 1)   # the first never ran
-    assert [call[1] for call in ctx.tool_history] == ['{"code": "print(\'workforce\'[::-1])"}']
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == (answer, False, runs)
+    assert feedback in scripted_llm.requests()[1]["messages"][-1]["content"]
+    assert ctx.tool_history[-1][1] == json.dumps({"code": fixed})
 
 
 @pytest.mark.parametrize("code, subtask, unused", [
