@@ -10,7 +10,7 @@ from workforce.core.llm.client import ChatClient
 from workforce.v1 import channel_pb2
 from workforce.workers.agent import ToolCallingAgent, make_agent
 from workforce.workers.code import spec
-from workforce.workers.code.blocks import CodeBlockAgent, extract_code, unused_quote
+from workforce.workers.code.blocks import CodeBlockAgent, block, extract_code, unused_quote
 from workforce.workers.code.limits import CodeSettings
 from workforce.workers.code.remote import RunResult
 from workforce.workers.code.tools import CodeTools, reported_error, run_output, run_summary
@@ -36,12 +36,8 @@ def agent_for(scripted_llm, **extra):
     return make_agent(ChatClient(settings), spec(settings), settings), settings
 
 
-def block_of(code: str) -> str:
-    return f"```python\n{code}\n```"
-
-
 def program(code: str, prose: str = "") -> dict:
-    return {"role": "worker:code", "times": 1, "reply": {"content": f"{prose}{block_of(code)}\nDone."}}
+    return {"role": "worker:code", "times": 1, "reply": {"content": f"{prose}{block(code)}\nDone."}}
 
 
 def test_json_tool_mode_selects_the_block_agent_and_native_mode_the_tool_loop(scripted_llm):
@@ -86,12 +82,18 @@ async def test_a_program_that_prints_nothing_is_asked_to_print(nats_channel, scr
 async def test_programs_that_keep_failing_end_failed_within_the_budget(nats_channel, scripted_llm):
     scripted_llm.reset()
     scripted_llm.script([program(f"{n} / 0") for n in range(1, 10)][::-1])
-    agent, settings = agent_for(scripted_llm, max_tool_calls=3)
+    agent, settings = agent_for(scripted_llm, max_tool_calls=5)
     ctx = make_context(nats_channel, settings, worker_type="code")
     outcome = await agent.run(ITEM, ctx)
-    assert outcome.failed and outcome.tool_calls == 3 and len(ctx.tool_history) == 3
+    assert outcome.failed and outcome.tool_calls == 5 and len(ctx.tool_history) == 5
     assert outcome.content.startswith("no program ran cleanly; the last: exit status: 1 (error): ZeroDivisionError: "
                                       "division by zero"), outcome.content
+    # only the last two programs and their feedback go back to the model (a small model's context is 4096 tokens)
+    requests = scripted_llm.requests()
+    examples = len(requests[0]["messages"])
+    assert [len(r["messages"]) for r in requests] == [examples, examples + 2] + [examples + 4] * 3
+    assert requests[-1]["messages"][-4:] == outcome.messages[-6:-2]   # the latest two programs and their feedback
+    assert len(outcome.messages) == examples + 2 * len(requests)      # the trajectory keeps every turn
 
 
 async def test_a_program_written_again_is_not_run_again(nats_channel, scripted_llm):
@@ -195,7 +197,7 @@ def test_a_failure_reason_says_the_status_and_the_error_first():
 async def test_a_junk_program_is_sent_back(nats_channel, scripted_llm, subtask, junk, feedback, fixed, answer, runs):
     scripted_llm.reset()
     scripted_llm.script([
-        {"role": "worker:code", "contains": feedback, "times": 1, "reply": {"content": block_of(fixed)}},
+        {"role": "worker:code", "contains": feedback, "times": 1, "reply": {"content": block(fixed)}},
         program(junk),
     ])
     agent, settings = agent_for(scripted_llm)

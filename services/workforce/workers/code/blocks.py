@@ -59,6 +59,10 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".md")
 FENCE = "```"
 _BLOCK = re.compile(r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.I | re.M)
 PROGRAM_TOKENS = 400   # a program for one subtask; the stop sequence usually ends it far sooner
+# Earlier programs and their feedback sent back with the next request (the trajectory keeps them all): the worked
+# examples and this many fit a small model's context (4096 tokens a slot on the local model server; six turns did
+# not: "request (4382 tokens) exceeds the available context size").
+HISTORY_TURNS = 2
 # Generation stops at the closing fence (a fence that opens is followed by "python", not by a newline).
 STOP = ["\n" + FENCE + "\n"]
 
@@ -137,6 +141,7 @@ class CodeBlockAgent(ToolCallingAgent):
 
     async def run(self, item: channel_pb2.WorkItem, ctx: ToolContext) -> AgentOutcome:
         messages = self.initial_messages(item, previews=await self.previews(item, ctx))
+        shown = len(messages)   # the examples and the subtask, always sent
         outcome = AgentOutcome("", False, messages=messages)
         ran: dict[str, str] = {}    # program → what it printed (a program written again is not run again)
         temperature = _temperature(ctx)
@@ -145,8 +150,9 @@ class CodeBlockAgent(ToolCallingAgent):
         told_quote = False   # said once; a program that still leaves the value out is run
         while True:
             try:
-                result = await self.llm.chat(messages, role=self.role, task_id=item.task_id, stop=STOP,
-                                             temperature=temperature, max_tokens=PROGRAM_TOKENS)
+                recent = messages[shown:][-2 * HISTORY_TURNS:]
+                result = await self.llm.chat(messages[:shown] + recent, role=self.role, task_id=item.task_id,
+                                             stop=STOP, temperature=temperature, max_tokens=PROGRAM_TOKENS)
             except LLMError as exc:
                 return self._end(outcome, f"model error: {exc}", True)
             outcome.usage.add(self.role, result)
