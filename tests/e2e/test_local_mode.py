@@ -88,7 +88,7 @@ def test_run_submit_and_ctrl_c(tmp_path):
         assert following.returncode == 130 and "Traceback" not in err, err
         assert f"task {waiting_id} keeps running" in err and f"workforce cancel {waiting_id}" in err
         cancelled = subprocess.run(cli + ["cancel", waiting_id], capture_output=True, text=True, timeout=30)
-        assert cancelled.returncode == 0 and cancelled.stdout.strip() == "cancelled", cancelled.stdout + cancelled.stderr
+        assert (cancelled.returncode, cancelled.stdout.strip()) == (0, "cancelled"), cancelled.stderr
     finally:
         run.send_signal(signal.SIGINT)
         output, _ = run.communicate(timeout=30)

@@ -167,7 +167,8 @@ def test_a_subtask_that_is_a_workers_description_is_dropped():
     with pytest.raises(PlanError, match="every subtask is a worker's description"):
         parse_plan(json.dumps({"subtasks": ["writes and runs python code"]}), 5, workers=workers)
     kept = json.dumps({"subtasks": ["Find information on the web about the iPhone's maker.", "Writes",
-                                    "Search the web for the capital of France.", "Run Python code to compute 17 * 23."]})
+                                    "Search the web for the capital of France.",
+                                    "Run Python code to compute 17 * 23."]})
     assert len(parse_plan(kept, 5, workers=workers).subtasks) == 4    # steps that use a worker's words; too short
     # the default model's copy of worker-web's whole description, a few words changed
     web = ("Finds information on the web: web search, Wikipedia articles and their revision history, archived pages "
