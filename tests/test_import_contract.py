@@ -43,9 +43,11 @@ ALLOWED = {
     # `workforce-service NAME`: the one container entry point; it starts a service by calling its `main`.
     "workforce.services": tuple(f"workforce.{s}.main" for s in SERVICES),
     # the `workforce` CLI: an HTTP client of the gateway; its modules use each other.
-    "workforce.cli": ("workforce.cli_review", "workforce.cli_tool_review", "workforce.story", "workforce"),
-    "workforce.cli_review": (),
-    "workforce.cli_tool_review": ("workforce.cli_review",),
+    "workforce.cli": ("workforce.cli_review", "workforce.cli_tool_review", "workforce.cli_errors", "workforce.story",
+                      "workforce"),
+    "workforce.cli_errors": (),
+    "workforce.cli_review": ("workforce.cli_errors",),
+    "workforce.cli_tool_review": ("workforce.cli_errors",),
     "workforce.story": (),
     # `make run`: the local launcher. It starts services as processes (by name, not by import).
     "workforce.local": (),

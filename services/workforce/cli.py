@@ -9,9 +9,7 @@ from pathlib import Path
 import httpx
 
 from . import cli_review, cli_tool_review, story
-
-KEY_HINT = ("the key `make run` wrote is in .local/api-key of its checkout: pass --data-dir DIR/.local, "
-            "--api-key KEY or set WF_API_KEY")
+from .cli_errors import fail as _fail
 
 
 def _data_dirs(args) -> list[Path]:
@@ -34,16 +32,6 @@ def _client(args) -> httpx.Client:
     key = _api_key(args)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.Client(base_url=args.url, headers=headers, timeout=httpx.Timeout(30, read=None))
-
-
-def _fail(response: httpx.Response) -> None:
-    try:
-        message = response.json()["error"]["message"]
-    except (ValueError, KeyError):
-        message = response.text
-    if response.status_code == 401:
-        message += f" ({KEY_HINT})"
-    sys.exit(f"workforce: {response.status_code}: {message}")
 
 
 def _events(http: httpx.Client, task_id: str, on_event=None) -> list[dict]:

@@ -11,20 +11,14 @@ import json
 import sys
 from pathlib import Path
 
+from .cli_errors import fail as _fail
+
 
 def _proposals(http, task_id: str) -> list[dict]:
     response = http.get(f"/v1/tasks/{task_id}/plan")
     if response.status_code >= 400:
         _fail(response)
     return response.json().get("proposals", [])
-
-
-def _fail(response) -> None:
-    try:
-        message = response.json()["error"]["message"]
-    except (ValueError, KeyError):
-        message = response.text
-    sys.exit(f"workforce: {response.status_code}: {message}")
 
 
 def _editable(proposal: dict) -> list[dict]:

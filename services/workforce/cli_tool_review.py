@@ -8,7 +8,7 @@
 import json
 import sys
 
-from .cli_review import _fail
+from .cli_errors import fail as _fail
 
 
 def _calls(http, task_id: str) -> list[dict]:

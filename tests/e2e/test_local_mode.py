@@ -70,8 +70,11 @@ def test_run_submit_and_ctrl_c(tmp_path):
         assert bad.returncode != 0 and "400" in bad.stderr and "unknown status" in bad.stderr
         anonymous = httpx.post(f"http://127.0.0.1:{http_port}/v1/tasks", json={"question": "x"})
         assert anonymous.status_code == 401  # auth stays on unless --no-auth
-        wrong = subprocess.run(cli + ["--api-key", "not-the-key", "list"], capture_output=True, text=True, timeout=30)
-        assert wrong.returncode != 0 and "401: invalid API key" in wrong.stderr and ".local/api-key" in wrong.stderr
+        for command in (["list"], ["plan", task_id], ["calls", task_id]):   # the review commands say it too
+            wrong = subprocess.run(cli + ["--api-key", "not-the-key", *command], capture_output=True, text=True,
+                                   timeout=30)
+            assert wrong.returncode != 0 and "401: invalid API key" in wrong.stderr, (command, wrong.stderr)
+            assert ".local/api-key" in wrong.stderr and "Traceback" not in wrong.stderr, (command, wrong.stderr)
         # Ctrl-C while following a task (one waiting for its plan's review) leaves it running and says how to reach it
         following = subprocess.Popen(cli + ["submit", "--review", "Say hello @echo"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)

@@ -10,7 +10,7 @@ from workforce.core.config import Settings
 from workforce.core.llm.client import ChatClient
 from workforce.workers import echo
 from workforce.workers.actions import StepError, action_schema, read_result
-from workforce.workers.agent import ToolCallingAgent
+from workforce.workers.agent import HISTORY_STEPS, ToolCallingAgent
 from workforce.workers.tools import ToolContext
 from workforce.v1 import channel_pb2
 
@@ -56,6 +56,21 @@ async def test_tool_call_budget_ends_failed_with_history(scripted, tmp_path):
     outcome = await agent.run(ITEM, c)
     assert outcome.failed and outcome.tool_calls == 3 and len(c.tool_history) == 3
     assert "budget of 3 tool calls is spent" in outcome.content and outcome.content.count("call add") == 3
+
+
+async def test_a_long_tool_loop_sends_the_latest_steps_only(scripted, tmp_path):
+    """Every earlier step sent back with each request outgrows a small model's context (4096 tokens a slot on
+    the local model server); the subtask and the latest HISTORY_STEPS steps go back, the trajectory keeps all."""
+    agent, settings = make_agent(scripted, max_tool_calls=8)
+    scripted.script([{"role": "worker:echo", "times": 1, "reply": add(1, i)} for i in range(10)])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert outcome.failed and outcome.tool_calls == 8
+    sent = [r["messages"] for r in scripted.requests()]
+    # the ninth step's call is over the budget
+    assert [len(m) for m in sent] == [2, 4, 6, 8, 10] + [2 + 2 * HISTORY_STEPS] * 4
+    assert all(m[:2] == outcome.messages[:2] for m in sent)                # the system prompt and the subtask
+    assert sent[-1][2:] == outcome.messages[-1 - 2 * HISTORY_STEPS:-1]     # the latest steps, each with its result
+    assert sent[-1][2]["role"] == "assistant" and len(outcome.messages) == 2 + 2 * 8 + 1
 
 
 async def test_repeated_identical_calls_are_stopped_early(scripted, tmp_path):

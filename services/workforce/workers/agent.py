@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 STEP_RETRIES = 2          # unusable steps fed back before the subtask ends as a model error
 REPEATS_ALLOWED = 1       # identical calls answered with feedback before the subtask ends
 RETRY_TEMPERATURE = 0.7   # sampling for a step asked again after an unusable one
+HISTORY_STEPS = 4         # the latest steps sent back with each request (the trajectory keeps every step)
 
 
 @dataclass
@@ -78,8 +79,9 @@ class ToolCallingAgent:
                 if must_answer and self.json_mode and ctx.tool_history:
                     result = await self._conclude(item, ctx, messages, last_ok)
                 else:
-                    result = await self._ask(messages, item.task_id, ctx, "required" if must_call else
-                                             "none" if must_answer else None, resample=bad_steps > 0, tools=tools)
+                    choice = "required" if must_call else "none" if must_answer else None
+                    result = await self._ask(recent_steps(messages), item.task_id, ctx, choice,
+                                             resample=bad_steps > 0, tools=tools)
             except LLMError as exc:
                 return self._end(outcome, f"model error: {exc}", True)
             outcome.usage.add(self.role, result)
@@ -211,6 +213,14 @@ class ToolCallingAgent:
         for name, arguments, result in ctx.tool_history:
             lines.append(f"- call {name}({arguments[:200]})\n  → {result[:limit]}")
         return "\n".join(lines)
+
+
+def recent_steps(messages: list[dict], keep: int = HISTORY_STEPS, head: int = 2) -> list[dict]:
+    """The first `head` messages (the system prompt and the subtask) and the last `keep` steps (each from an
+    assistant message to the next): a long tool loop otherwise outgrows a small model's context (4096 tokens per
+    slot on the local model server); repeats are caught from every call made, sent or not."""
+    starts = [i for i, m in enumerate(messages) if i >= head and m["role"] == "assistant"]
+    return messages if len(starts) <= keep else messages[:head] + messages[starts[-keep]:]
 
 
 def _canonical(arguments: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from ...core.llm.client import LLMError
 from ...core.tool_budget import ToolBudgetExceeded
 from ...v1 import channel_pb2, common_pb2
-from ..agent import RETRY_TEMPERATURE, STEP_RETRIES, AgentOutcome, ToolCallingAgent, _temperature
+from ..agent import RETRY_TEMPERATURE, STEP_RETRIES, AgentOutcome, ToolCallingAgent, _temperature, recent_steps
 from ..prompts import subtask_prompt
 from ..tools import ToolContext
 from .tools import reported_error, run_output, run_summary
@@ -150,9 +150,9 @@ class CodeBlockAgent(ToolCallingAgent):
         told_quote = False   # said once; a program that still leaves the value out is run
         while True:
             try:
-                recent = messages[shown:][-2 * HISTORY_TURNS:]
-                result = await self.llm.chat(messages[:shown] + recent, role=self.role, task_id=item.task_id,
-                                             stop=STOP, temperature=temperature, max_tokens=PROGRAM_TOKENS)
+                sent = recent_steps(messages, HISTORY_TURNS, shown)
+                result = await self.llm.chat(sent, role=self.role, task_id=item.task_id, stop=STOP,
+                                             temperature=temperature, max_tokens=PROGRAM_TOKENS)
             except LLMError as exc:
                 return self._end(outcome, f"model error: {exc}", True)
             outcome.usage.add(self.role, result)
