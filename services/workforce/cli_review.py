@@ -49,10 +49,24 @@ def show_plan(args, client) -> int:
     return 0
 
 
+def _edited_plan(path: str):
+    """The file `plan --json` wrote, edited: {"plan_version", "subtasks": [...]} or the list of subtasks alone."""
+    try:
+        edited = json.loads(Path(path).read_text() if path != "-" else sys.stdin.read())
+    except OSError as exc:
+        sys.exit(f"workforce: cannot read {path}: {exc.strerror or exc}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        sys.exit(f"workforce: {path} is not JSON ({exc}); `workforce plan TASK_ID --json` writes the format")
+    if not isinstance(edited, list) and not (isinstance(edited, dict) and isinstance(edited.get("subtasks"), list)):
+        sys.exit(f'workforce: {path} has no list of subtasks: expected {{"subtasks": [...]}} as '
+                 "`workforce plan TASK_ID --json` writes it")
+    return edited
+
+
 def approve(args, client) -> int:
     body: dict = {"comment": args.comment}
     if args.plan:
-        edited = json.loads(Path(args.plan).read_text() if args.plan != "-" else sys.stdin.read())
+        edited = _edited_plan(args.plan)
         body["subtasks"] = edited["subtasks"] if isinstance(edited, dict) else edited
         if isinstance(edited, dict) and "plan_version" in edited:
             body["plan_version"] = edited["plan_version"]

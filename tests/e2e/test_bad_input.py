@@ -53,6 +53,13 @@ def test_http_bad_input_is_rejected_without_writing(system):
     assert error_of(big, 413)["code"] == "too_large"
     files = [("files", (f"f{i}.txt", b"data", "text/plain")) for i in range(11)]
     assert error_of(http.post("/v1/tasks/upload", data={"question": "read them"}, files=files), 413)
+    # the workers know a task's files by name: two of one name (folders aside) would hide one of them
+    for names in (["a.txt", "a.txt"], ["in/a.txt", "../a.txt"]):
+        twice = [("files", (name, f"data {i}".encode(), "text/plain")) for i, name in enumerate(names)]
+        dup = error_of(http.post("/v1/tasks/upload", data={"question": "read them"}, files=twice), 400)
+        assert "two files are named 'a.txt'" in dup["message"]
+    assert "names no file" in error_of(http.post("/v1/tasks/upload", data={"question": "read it"},
+                                                 files=[("files", ("docs/..", b"x", "text/plain"))]), 400)["message"]
     assert error_of(http.post("/v1/chat/completions", json={"messages": [{"role": "assistant", "content": "hi"}]}),
                     400)["type"] == "invalid_request_error"
     # OpenAI's shape on its routes: 400 (not 422) for a malformed request, with the field at fault
@@ -60,6 +67,9 @@ def test_http_bad_input_is_rejected_without_writing(system):
     assert (missing["type"], missing["param"], missing["code"]) == ("invalid_request_error", "messages",
                                                                      "invalid_argument")
     assert error_of(http.post("/v1/chat/completions", json={"messages": []}), 400)["param"] == "messages"
+    hello = [{"role": "user", "content": "hi"}]
+    for field, value in (("stream", "yes"), ("n", 3), ("temperature", 99)):   # said, not ignored or guessed
+        assert error_of(http.post("/v1/chat/completions", json={"messages": hello, field: value}), 400)["param"] == field
     refused = httpx.post(f"http://127.0.0.1:{system.http_port}/v1/chat/completions", json={"messages": []})
     assert error_of(refused, 401)["type"] == "authentication_error"
     assert error_of(http.get("/v1/tasks/t00000000000000000000000000"), 404)["code"] == "not_found"

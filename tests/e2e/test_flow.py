@@ -166,6 +166,14 @@ def test_idempotency_key_returns_the_first_task(system):
     second = system.submit("Once only @echo", idempotency_key="order-17")
     assert first["created"] is True and second["created"] is False
     assert first["task_id"] == second["task_id"]
+    other = system.http.post("/v1/tasks", json={"question": "Something else @echo", "idempotency_key": "order-17"})
+    assert other.status_code == 409 and first["task_id"] in other.json()["error"]["message"], other.text
+    # with a file (named with folders: the workers see its name alone); a retry of it finds the file stored
+    upload = {"data": {"question": "Read it @echo", "idempotency_key": "upload-3"},
+              "files": [("files", ("../notes/todo.txt", b"buy milk", "text/plain"))]}
+    once, again = system.http.post("/v1/tasks/upload", **upload), system.http.post("/v1/tasks/upload", **upload)
+    assert (once.status_code, again.status_code) == (201, 200), again.text
+    assert [f["name"] for f in once.json()["task"]["files"]] == ["todo.txt"]
 
 
 def test_openai_chat_completions(system):

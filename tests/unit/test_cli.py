@@ -1,5 +1,5 @@
 """The `workforce` CLI (a real process) says the usual mishaps in one line, never with a traceback: no gateway
-there, a URL without its scheme, a file that cannot be read. With a gateway: tests/e2e/test_local_mode.py."""
+there, a URL without its scheme, a file that cannot be read, an edited plan that is not one. With a gateway: tests/e2e/test_local_mode.py."""
 
 import subprocess
 import sys
@@ -19,9 +19,18 @@ CLI = str(Path(sys.executable).parent / "workforce")
      "workforce: cannot read {missing}: No such file or directory"),
     (["--url", "http://127.0.0.1:{port}", "submit", "--file", "{folder}", "What is in it?"],
      "workforce: cannot read {folder}: Is a directory"),
+    # an edited plan that cannot be used is said before anything is sent
+    (["--url", "http://127.0.0.1:{port}", "approve", "t1", "--plan", "{missing}"],
+     "workforce: cannot read {missing}: No such file or directory"),
+    (["--url", "http://127.0.0.1:{port}", "approve", "t1", "--plan", "{junk}"], "workforce: {junk} is not JSON ("),
+    (["--url", "http://127.0.0.1:{port}", "approve", "t1", "--plan", "{empty_object}"],
+     "workforce: {empty_object} has no list of subtasks"),
 ])
 def test_mishaps_are_one_line(tmp_path, argv, says):
-    values = {"port": free_port(), "missing": str(tmp_path / "nope.csv"), "folder": str(tmp_path)}
+    (tmp_path / "junk.json").write_text("not json")
+    (tmp_path / "empty.json").write_text("{}")
+    values = {"port": free_port(), "missing": str(tmp_path / "nope.csv"), "folder": str(tmp_path),
+              "junk": str(tmp_path / "junk.json"), "empty_object": str(tmp_path / "empty.json")}
     done = subprocess.run([CLI, *(a.format(**values) for a in argv)], capture_output=True, text=True, timeout=30,
                           cwd=tmp_path)
     assert done.returncode != 0 and done.stdout == ""

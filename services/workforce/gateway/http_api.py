@@ -38,7 +38,8 @@ class SubmitBody(BaseModel):
     question: str = Field(description="The task, in natural language")
     answer_format: str = Field("", description="Answer-format instructions for the final answer")
     idempotency_key: str = Field("", description="Submitting twice with the same key returns the first task "
-                                 "(keys are per identity and expire after WF_IDEMPOTENCY_TTL_S)")
+                                 "(keys are per identity and expire after WF_IDEMPOTENCY_TTL_S); the key with "
+                                 "another question or answer format is a 409")
     metadata: dict[str, str] = Field(default_factory=dict)
     timeout_s: int = Field(0, description="Task deadline in seconds; 0 = the server default")
     review_plan: bool = Field(False, description="Hold the plan in AWAITING_APPROVAL until a person approves, "
@@ -69,7 +70,8 @@ _MEANING = {
     401: "Missing or invalid API key",
     403: "The caller may see the task but not decide on its plan (only its owner or a WF_APPROVERS identity)",
     404: "No such task (a task of another identity is answered the same way)",
-    409: "The task has already ended (or, for a plan decision, is not waiting for one)",
+    409: "The task has already ended (or, for a plan decision, is not waiting for one); on a submission: its "
+         "idempotency key was used for another request",
     413: "Request body or a field over its limit",
     422: "The request does not match the schema",
     429: "A quota of the calling identity is used up; retry after Retry-After seconds",
@@ -162,7 +164,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         return {"status": "ready"}
 
     @app.post("/v1/tasks", tags=["tasks"], status_code=201, responses={200: {"description": "The task an earlier "
-              "submission with the same idempotency key created"}, **errors(400, 422, 429)})
+              "submission with the same idempotency key created"}, **errors(400, 409, 422, 429)})
     async def submit(body: SubmitBody, who: Caller = Depends(caller)):
         record, created = await tasks.submit(Submission(
             question=body.question, answer_format=body.answer_format, idempotency_key=body.idempotency_key,
@@ -173,7 +175,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
 
     @app.post(UPLOAD_PATH, tags=["tasks"], status_code=201, max_body_size=settings.max_request_bytes,
               responses={200: {"description": "The task an earlier submission with the same idempotency key "
-                                              "created"}, **errors(400, 422, 429)})
+                                              "created"}, **errors(400, 409, 422, 429)})
     async def submit_with_files(question: str = Form(...), answer_format: str = Form(""),
                                 idempotency_key: str = Form(""), metadata: str = Form("{}"),
                                 timeout_s: int = Form(0), review_plan: bool = Form(False),

@@ -4,7 +4,8 @@ The conversation becomes one task (earlier turns as context); the answer comes b
 With stream=true, progress events arrive as `reasoning_content` deltas and the answer as `content` deltas.
 
 Retries are safe with an `Idempotency-Key` header: a request with a key the caller used before (within
-WF_IDEMPOTENCY_TTL_S) answers from the same task instead of starting another. The OpenAI SDKs retry failed
+WF_IDEMPOTENCY_TTL_S) answers from the same task instead of starting another (the key with another conversation
+is a 409). The OpenAI SDKs retry failed
 requests on their own; pass a key per logical request, e.g. `extra_headers={"Idempotency-Key": str(uuid4())}`.
 """
 
@@ -13,11 +14,13 @@ import time
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from ..core.sampling import TEMPERATURE_KEY
 from ..v1 import common_pb2
 from .errors import CHANNEL_ERRORS, InvalidInput, channel_unavailable
 from .http_api import errors
+from .limits import error_payload
 from .tasks import Submission, TaskService
 from .tenancy import Caller
 
@@ -38,7 +41,10 @@ class ChatMessage(BaseModel):
 class ChatRequest(BaseModel):
     model: str = MODEL_ID
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    stream: StrictBool = False
+    n: int = Field(1, ge=1, le=1, description="choices to return: one (a task has one answer)")
+    temperature: float | None = Field(None, ge=0, le=2, description="the task's sampling temperature (planner and "
+                                      "workers); unset: the services' default")
     user: str | None = None
 
 
@@ -68,13 +74,13 @@ def router(tasks: TaskService, caller_dep) -> APIRouter:
     async def models(who: Caller = caller_dep):
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "workforce"}]}
 
-    @api.post("/v1/chat/completions", responses=errors(400, 422, 429, 502))
+    @api.post("/v1/chat/completions", responses=errors(400, 409, 422, 429, 502))
     async def chat(body: ChatRequest, who: Caller = caller_dep,
                    idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200)):
         question, answer_format = to_question(body.messages)
         record, _ = await tasks.submit(Submission(question=question, answer_format=answer_format,
                                                   idempotency_key=f"chat:{idempotency_key}" if idempotency_key else "",
-                                                  metadata={"api": "openai"}), who)
+                                                  metadata=_metadata(body)), who)
         cid, created = f"chatcmpl-{record.task_id}", int(time.time())
         watch = await tasks.open_watch(who, record.task_id)
         if body.stream:
@@ -86,8 +92,9 @@ def router(tasks: TaskService, caller_dep) -> APIRouter:
         record = await tasks.get(who, record.task_id)
         if record.status != common_pb2.TASK_STATUS_SUCCEEDED:
             status = common_pb2.TaskStatus.Name(record.status).removeprefix("TASK_STATUS_").lower()
-            return JSONResponse({"error": {"message": f"task {record.task_id} {status}: {record.failure_reason}",
-                                           "type": "task_" + status, "code": status}}, status_code=502)
+            payload = error_payload(502, status, f"task {record.task_id} {status}: {record.failure_reason}")
+            payload["error"]["type"] = "task_" + status
+            return JSONResponse(payload, status_code=502)
         usage = _usage(record)
         return {"id": cid, "object": "chat.completion", "created": created, "model": MODEL_ID,
                 "choices": [{"index": 0, "finish_reason": "stop",
@@ -95,6 +102,13 @@ def router(tasks: TaskService, caller_dep) -> APIRouter:
                 "usage": usage, "workforce": {"task_id": record.task_id, "last_event": final.type if final else ""}}
 
     return api
+
+
+def _metadata(body: ChatRequest) -> dict[str, str]:
+    metadata = {"api": "openai"}
+    if body.temperature is not None:
+        metadata[TEMPERATURE_KEY] = repr(body.temperature)
+    return metadata
 
 
 def _usage(record) -> dict:

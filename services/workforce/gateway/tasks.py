@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ObjectNotFoundError
 
 from ..core import tracing
 from ..core.channel import Channel, layout
@@ -32,6 +32,11 @@ from .task_index import TaskIndex, decode_token, encode_token
 from .tenancy import Caller
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_name(name: str) -> str:
+    """A file's name as the workers see it: without any folders ('../../etc/passwd' → 'passwd')."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1].strip()
 
 
 @dataclass
@@ -108,6 +113,7 @@ class TaskService:
             raise InvalidInput("timeout_s must be between 0 (server default) and 604800")
         if len(sub.files) > s.max_files:
             raise TooLarge(f"{len(sub.files)} files; at most {s.max_files} per task")
+        names: set[str] = set()
         for name, data, media_type in sub.files:
             if not name or len(name) > 255:
                 raise InvalidInput("every file needs a name of at most 255 characters")
@@ -115,6 +121,11 @@ class TaskService:
             check_text("media type", media_type, multiline=False)
             if len(data) > s.max_file_bytes:
                 raise TooLarge(f"file {name!r} has {len(data)} bytes; the limit is {s.max_file_bytes}")
+            if file_name(name) in ("", ".", ".."):
+                raise InvalidInput(f"file name {name!r} names no file")
+            if file_name(name) in names:   # the workers know a task's files by name: one would hide the other
+                raise InvalidInput(f"two files are named {file_name(name)!r}; give each file its own name")
+            names.add(file_name(name))
 
     # ---- commands ----
 
@@ -138,6 +149,9 @@ class TaskService:
                 earlier = entry.value.decode() if entry else task_id
                 existing = await self.channel.get_task(earlier)
                 if existing is not None:
+                    if (existing.question, existing.answer_format) != (sub.question, sub.answer_format):
+                        raise Conflict(f"the idempotency key was used for another request (task {earlier}): a "
+                                       "retry sends the same request, a new request a new key")
                     if existing.status == common_pb2.TASK_STATUS_QUEUED:
                         await start_task(self.channel, existing)  # finish what an interrupted submit began
                     return existing, False
@@ -190,10 +204,16 @@ class TaskService:
         return record, revision
 
     async def _store_file(self, task_id: str, name: str, data: bytes, media_type: str) -> common_pb2.FileRef:
-        safe = _SAFE_NAME.sub("_", name.rsplit("/", 1)[-1])[:200] or "file"
+        name = file_name(name)
+        safe = _SAFE_NAME.sub("_", name)[:200] or "file"
         digest = hashlib.sha256(data).hexdigest()
         key = f"{task_id}/in/{digest[:16]}/{safe}"
-        await self.channel.files.put(key, data)
+        # Written once: a retry that converges on a submit cut short finds it there (replacing an object purges
+        # its old chunks, which the gateway may not do).
+        try:
+            await self.channel.files.get_info(key)
+        except ObjectNotFoundError:
+            await self.channel.files.put(key, data)
         media_type = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         return common_pb2.FileRef(name=name, object_key=key, size=len(data), media_type=media_type, sha256=digest)
 
