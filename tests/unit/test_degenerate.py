@@ -20,6 +20,8 @@ STUCK_LONGER_UNIT = "391.0.0.0" + ":127.0.0" * 20
     # largest in the solar system?")
     ("1.0.0.py</_" * 10 + "1.0.0.py</", "1.0.0.py</_"),
     ("1.0.0.0.run_python.pyc:" + "1.0.0.run_python.pyc:" * 4 + "1.0.0.run_c", ".0.0.run_python.pyc:1"),   # 5 of 21 chars
+    # an answer ending in a loop cut inside its unit (a user's trial, a question about an empty attached file)
+    ("The attached file is empty.txt" + " (text/plain, 0 bytes)" * 4 + " (", "(text/plain, 0 bytes) "),
 ])
 def test_a_loop_is_found(text, unit):
     assert repeated_unit(text) == unit
@@ -38,6 +40,9 @@ def test_a_loop_is_found(text, unit):
     "Paris. " * 7 + "The capital of France is Paris, on the Seine, with about two million people in the city.",
     "- step one: look it up\n- step two: check it\n- step three: write it down\n- step four: done",
     "Jupiter. Jupiter is the largest planet: 11 times as wide as the Earth and 318 times as heavy.",
+    " ".join(["hello world"] * 4),                          # asked for: "say 'hello world' four times"
+    "hello world " * 3 + "hello world!",
+    "Totals: " + "12.50, " * 4 + "12.5",                     # the loop's unit is under 8 characters
 ])
 def test_text_that_repeats_a_little_is_text(text):
     assert repeated_unit(text) is None and loop_error(text) is None

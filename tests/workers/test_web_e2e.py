@@ -77,5 +77,6 @@ def test_a_web_task_through_the_whole_system(system, site, other):
     assert "The secret number is 42." in calls[2]["result"]
     assert other.hits("/secret") == []
     worker = next(p for p in system.http.get("/v1/workers").json()["pools"] if p["worker_type"] == "web")
-    assert {"fetch_page", "browser_open", "web_search", "wikipedia_page"} <= set(worker["tools"])
+    assert {"fetch_page", "browser_open", "wikipedia_page"} <= set(worker["tools"])
+    assert "web_search" not in worker["tools"]   # no search provider configured here
     assert worker["replicas"] == 1

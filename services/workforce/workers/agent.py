@@ -76,8 +76,11 @@ class ToolCallingAgent:
             # after a repeated call the next step must be the answer (tool_choice "none").
             must_call = self.spec.requires_tool and outcome.tool_calls == 0
             try:
+                if must_answer and self.json_mode and ctx.tool_history and not last_ok:
+                    # a model asked to explain a failed call invents a cause: the tool's own error is the reason
+                    return self._end(outcome, ctx.tool_history[-1][2][:self.settings.result_chars], True)
                 if must_answer and self.json_mode and ctx.tool_history:
-                    result = await self._conclude(item, ctx, messages, last_ok)
+                    result = await self._conclude(item, ctx, messages)
                 else:
                     choice = "required" if must_call else "none" if must_answer else None
                     result = await self._ask(recent_steps(messages), item.task_id, ctx, choice,
@@ -153,10 +156,10 @@ class ToolCallingAgent:
                                    json_schema=None if specs else result, schema_name="subtask_result",
                                    temperature=temperature)
 
-    async def _conclude(self, item, ctx: ToolContext, messages: list[dict], last_ok: bool) -> ChatResult:
-        """The answer in a short, fresh conversation — the subtask, the tool calls and their outputs only — which a
-        small model states far more reliably than at the end of a long tool loop (α-UMi's summarizer idea). Whether
-        it failed is then the tools' verdict, not the model's. The exchange is kept in the history."""
+    async def _conclude(self, item, ctx: ToolContext, messages: list[dict]) -> ChatResult:
+        """The answer after a last call that worked, in a short, fresh conversation — the subtask, the tool calls and
+        their outputs only — which a small model states far more reliably than at the end of a long tool loop
+        (α-UMi's summarizer idea). The exchange is kept in the history."""
         ask = conclude_messages(self.spec.worker_type, item, ctx.tool_history, self.settings.tool_result_chars)
         messages.append({"role": "user", "content": ask[-1]["content"]})
         result = await self.llm.chat(ask, role=self.role, task_id=item.task_id,
@@ -168,7 +171,7 @@ class ToolCallingAgent:
         except ValueError:
             content = None
         if isinstance(content, str) and content.strip():
-            result.content = json.dumps({"content": content.strip(), "failed": not last_ok})
+            result.content = json.dumps({"content": content.strip(), "failed": False})
         return result
 
     def _assistant_step(self, result: ChatResult, step) -> dict:

@@ -12,6 +12,9 @@ MIN_SINGLE = 101     # one character: a googol written out (100 zeros) stays leg
 # A reply that is nothing but a loop is one with fewer repeats too (cut short by the token limit):
 WHOLE_REPEATS = 4    # a unit of 2-40 characters, not all one, seen this many times in a row…
 WHOLE_SHARE = 0.8    # …that makes up this share of the text (and at least MIN_SPAN characters)
+# So is a reply that ends in a loop cut inside its unit ("… (text/plain, 0 bytes) (text/plain, 0 bytes) ("): a
+# unit of CUT_UNIT characters seen WHOLE_REPEATS times in a row up to the end, then less than half of it again.
+CUT_UNIT = range(8, 61)
 _LOOP = re.compile(r"(.{1,16}?)\1{%d,}" % (MIN_REPEATS - 1), re.S)
 _SHORT_LOOP = re.compile(r"(.{2,40}?)\1{%d,}" % (WHOLE_REPEATS - 1), re.S)
 
@@ -25,7 +28,7 @@ def repeated_unit(text: str) -> str | None:
             continue
         if span >= (MIN_SINGLE if len(unit) == 1 else MIN_SPAN):
             return unit
-    return _whole_loop(text.strip())
+    return _whole_loop(text.strip()) or _cut_loop(text.strip())
 
 
 def _whole_loop(body: str) -> str | None:
@@ -38,9 +41,21 @@ def _whole_loop(body: str) -> str | None:
     return None
 
 
+def _cut_loop(body: str) -> str | None:
+    for size in CUT_UNIT:
+        for cut in range(1, (size + 1) // 2):
+            unit = body[-cut - size:-cut]
+            if (len(unit) == size and body.endswith(unit[:cut]) and any(c.isalnum() for c in unit)
+                    and (unit + unit).find(unit, 1) == size    # its own unit, not "abab…" (that is "ab"'s)
+                    and body[-cut - WHOLE_REPEATS * size:-cut] == unit * WHOLE_REPEATS):
+                return unit
+    return None
+
+
 def loop_error(text: str) -> str | None:
     """A short reason to feed back to the model when `text` is stuck in a loop, else None."""
     unit = repeated_unit(text)
     if unit is None:
         return None
     return f"the text repeats {unit!r} over and over: write the result once, without repeating yourself"
+

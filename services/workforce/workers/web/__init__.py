@@ -14,7 +14,8 @@ DESCRIPTION = ("Finds information on the web: web search, Wikipedia articles and
                "for pages that need JavaScript, forms or clicks, with screenshots a vision model can read.")
 
 SYSTEM_PROMPT = """How to work:
-- Search first (web_search, or wikipedia_search for encyclopedic facts), then read the most promising pages.
+- Search first (web_search where you have it, wikipedia_search for encyclopedic facts), then read the most
+  promising pages.
 - Read pages with fetch_page; use the browser (browser_open, browser_click, browser_fill) only when a page
   needs JavaScript or interaction, and browser_screenshot when the answer is visual.
 - For a page as it was at a date use wikipedia_page with as_of, or archive_snapshot with read=true.

@@ -203,11 +203,12 @@ class WebTools:
     def tools(self) -> list[Tool]:
         web, browse = self.web.fetch_timeout_s + 30, self.web.browser_timeout_s * 3 + 10
         api = self.web.api_timeout_s * 3 + 10
-        return [
-            Tool("web_search", "Search the web; returns titles, URLs and snippets.", _schema({
-                "query": {"type": "string", "minLength": 1, "maxLength": 500},
-                "max_results": {"type": "integer", "minimum": 1, "maximum": 20}}, ["query"]),
-                self.web_search, api),
+        # web_search only with a provider to ask: offered without one, a model calls it first, every time
+        search = [Tool("web_search", "Search the web; returns titles, URLs and snippets.", _schema({
+            "query": {"type": "string", "minLength": 1, "maxLength": 500},
+            "max_results": {"type": "integer", "minimum": 1, "maximum": 20}}, ["query"]),
+            self.web_search, api)] if self.search.providers else []
+        return search + [
             Tool("wikipedia_search", "Search Wikipedia articles by keywords.", _schema({
                 "query": {"type": "string", "minLength": 1, "maxLength": 300},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 20}}, ["query"]),
