@@ -72,10 +72,12 @@ async def test_errors_and_limits_come_back_as_text(nats_channel):
     ctx = make_context(nats_channel, settings, worker_type="code")
     run = _tools(settings)["run_python"]
     error = await run.run(ctx, {"code": "print(undefined_name)"})
-    assert error.ok  # the tool worked; the program failed, and the model reads why
-    assert "exit status: 1 (error)" in error.text and "NameError: name 'undefined_name'" in error.text
+    # a failed call (its metric and event say so) whose text is the run's own report, for the model to read
+    assert not error.ok and error.text.startswith("exit status: 1 (error)\n")
+    assert "NameError: name 'undefined_name'" in error.text
     slow = await run.run(ctx, {"code": "import time\ntime.sleep(30)"})
-    assert "wall-time limit of 3 s exceeded" in slow.text
+    assert not slow.ok and "wall-time limit of 3 s exceeded" in slow.text
+    assert (await run.run(ctx, {"code": "print(6 * 7)"})).ok
     chatty = await run.run(ctx, {"code": "for i in range(2000):\n    print(i)"})
     assert "characters omitted" in chatty.text and "\n1999" in chatty.text and len(chatty.text) < 1200
 

@@ -17,6 +17,15 @@ from ..v1 import common_pb2
 from . import tool_approval
 
 
+class ToolFailed(Exception):
+    """Raised by a tool whose work failed with output the model should read as it is (a program that exited
+    with an error): a failed call, told by that text alone."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
 @dataclass
 class ToolOutcome:
     ok: bool
@@ -143,6 +152,8 @@ class Tool:
                                time.perf_counter() - started)
         except asyncio.CancelledError:
             raise
+        except ToolFailed as exc:
+            return ToolOutcome(False, exc.text, time.perf_counter() - started)
         except Exception as exc:  # a tool error is information for the model, not a worker crash
             return ToolOutcome(False, f"{self.name} failed: {type(exc).__name__}: {exc}",
                                time.perf_counter() - started)

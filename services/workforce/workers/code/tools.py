@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from ..tools import Tool, ToolContext
+from ..tools import Tool, ToolContext, ToolFailed
 from .limits import CodeSettings
 from .remote import SCRIPT, RemoteSandbox, RunResult
 
@@ -132,7 +132,10 @@ class CodeTools:
         before = await asyncio.to_thread(_snapshot, root)
         result: RunResult = await self.sandbox.run(language, code, root, timeout_s)
         files = await self._collect(ctx, root, before, lambda uid: uid != 0 or not self.sandbox.drop_uid)
-        return self.render(result, files + [f"- {note}" for note in result.notes])
+        text = self.render(result, files + [f"- {note}" for note in result.notes])
+        if result.errors or result.exit_code != 0:
+            raise ToolFailed(text)   # a failed call (metrics, events) that reads as the run's own report
+        return text
 
     def render(self, result: RunResult, files: list[str]) -> str:
         limit = self.settings.code_result_chars
