@@ -3,7 +3,7 @@
 import pytest
 
 from workforce.gateway.errors import InvalidInput
-from workforce.gateway.limits import check_from_seq, check_text, safe_text
+from workforce.gateway.limits import _route_label, check_from_seq, check_text, safe_text
 from workforce.gateway.quotas import Limits, _retry_after, parse_overrides
 from workforce.gateway.task_index import decode_token, encode_token
 from workforce.gateway.tenancy import Caller, scope_of
@@ -57,3 +57,13 @@ def test_retry_after_is_when_the_window_has_room():
 def test_identity_scopes_are_tokens_and_distinct():
     assert scope_of("alice") != scope_of("bob") and scope_of("a.b*>c").isalnum()
     assert Caller("ops", admin=True).sees("alice") and not Caller("bob").sees("alice")
+
+
+def test_the_request_metric_labels_routes_by_template_and_the_console_by_its_folder():
+    class Route:
+        path = "/v1/tasks/{task_id}"
+
+    assert _route_label({"route": Route(), "path": "/v1/tasks/t123"}) == "/v1/tasks/{task_id}"
+    assert _route_label({"path": "/console/js/app.js"}) == "/console/*"
+    assert _route_label({"path": "/docs-assets/swagger-ui.css"}) == "/docs-assets/*"
+    assert _route_label({"path": "/wp-admin/x"}) == "unmatched"     # whatever clients send: few label values

@@ -58,6 +58,15 @@ def error_payload(status: int, code: str, message: str, param: str | None = None
                       "param": param}}
 
 
+def _route_label(scope) -> str:
+    """A request's route for the metric: the route's template, the static files' folder (the console), else
+    "unmatched" (few values, whatever paths clients send)."""
+    if (route := scope.get("route")) is not None and getattr(route, "path", None):
+        return route.path
+    path = scope.get("path", "")
+    return next((prefix + "*" for prefix in PUBLIC_PREFIXES if path.startswith(prefix)), "unmatched")
+
+
 class EarlyReject:
     """Pure ASGI middleware: 413 for a declared Content-Length over `max_bytes` and 401 for a request without a
     valid key, both before the body is read; and the request counter of every HTTP response."""
@@ -93,8 +102,7 @@ class EarlyReject:
         try:
             await self.app(scope, receive, counting_send)
         finally:
-            route = scope.get("route")
-            API_REQUESTS.labels("http", f"{scope.get('method')} {getattr(route, 'path', 'unmatched')}",
+            API_REQUESTS.labels("http", f"{scope.get('method')} {_route_label(scope)}",
                                 str(status[0] if status else 500)).inc()
 
     @staticmethod
