@@ -152,6 +152,11 @@ def test_a_task_over_its_token_budget_fails_with_the_reason(system):
     assert record["failure_reason"].startswith("token budget exceeded") and record["token_budget"] == "150"
     used = sum(int(u["prompt_tokens"]) + int(u["completion_tokens"]) for u in record["usage"].values())
     assert used > 150
+    # a budget the plan alone spends: no assignment call, no subtask
+    spent = system.submit("SUBTASKS:\n- one @echo", token_budget=1)["task_id"]
+    record = system.wait(spent, timeout=60)
+    assert record["status"] == "TASK_STATUS_FAILED" and "the budget is 1" in record["failure_reason"], record
+    assert {r["role"] for r in system.llm.requests() if r["task"] == spent} == {"planner"}
     ok = system.submit("SUBTASKS:\n- one @echo", token_budget=100_000)["task_id"]
     assert system.wait(ok, timeout=60)["status"] == "TASK_STATUS_SUCCEEDED"
     bad = system.http.post("/v1/tasks", json={"question": "x", "token_budget": -1})

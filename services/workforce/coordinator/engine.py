@@ -143,6 +143,8 @@ class Coordinator:
         if plan.status in TERMINAL or held is not None and held[0].status in TERMINAL:
             return None, usage, "", {}, None  # cancelled (or ended) meanwhile: no model call for a dead task
         ready = message.plan
+        if plan.token_budget and _tokens(plan.usage, ready.usage) > plan.token_budget:
+            return None, usage, "", {}, None  # planning spent the budget: the transition ends the task
         version = ready.plan_version
         announced = []   # [True] once the plan's own event is stored
 
@@ -411,3 +413,7 @@ def _projected(record: common_pb2.TaskRecord, plan: channel_pb2.PlanState) -> bo
     for role, usage in plan.usage.items():
         record.usage[role].CopyFrom(usage)
     return record.SerializeToString() != before
+
+
+def _tokens(*usages) -> int:
+    return sum(u.prompt_tokens + u.completion_tokens for usage in usages for u in usage.values())
