@@ -84,11 +84,15 @@ def test_an_edited_plan_is_checked_then_the_edited_subtasks_run(system):
           {"id": "2", "content": "b", "worker_type": "echo", "dependencies": ["1"]}], "cycle"),
         ([{"id": "1", "content": "  ", "worker_type": "echo"}], "no content"),
         ([], "no subtasks"),
+        ([{"id": str(i), "content": "x", "worker_type": "echo"} for i in range(1, 60)],
+         "the edited plan is not valid: it has 59 subtasks; at most"),
     ]
     for subtasks, message in bad:
         response = system.http.post(url, json={"subtasks": subtasks})
         assert response.status_code == 400, (subtasks, response.text)
         assert message in response.json()["error"]["message"]
+    long_comment = system.http.post(url, json={"comment": "x" * 2001})
+    assert long_comment.status_code == 400 and "the comment is longer than" in long_comment.text
     assert system.http.post(url, json={"plan_version": 4}).status_code == 409
     assert system.get(task_id)["status"] == "TASK_STATUS_AWAITING_APPROVAL"
     edited = [

@@ -52,6 +52,12 @@ def test_structural_mistakes_are_repaired_and_reported(items, deps, repair):
     assert all(d in ids for s in plan.subtasks for d in s["dependencies"])
 
 
+def test_a_reference_written_many_times_is_one_repair():
+    """A small model's replan listed its subtask's own number 16 times: one repair, told once."""
+    plan = repair_subtasks([{"content": "x", "dependencies": [1] * 16 + ["9", 9]}], 5)
+    assert plan.repairs == ["subtask 1: dropped dependency on itself", "subtask 1: dropped unknown dependency '9'"]
+
+
 def test_a_dense_garbage_graph_becomes_a_dag_in_the_order_written():
     # What SmolLM2 wrote in the user trial: every number as every subtask's dependencies.
     n = 4

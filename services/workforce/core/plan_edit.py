@@ -27,9 +27,9 @@ def check_edit(items: list[dict], proposal: channel_pb2.PlanProposal, plan: chan
     worker_types=None skips the registry check (the coordinator, which trusts the gateway's look at the registry).
     """
     if not isinstance(items, list) or not items:
-        raise PlanEditError("the edited plan has no subtasks")
+        raise PlanEditError("it has no subtasks")
     if len(items) > max_subtasks:
-        raise PlanEditError(f"the edited plan has {len(items)} subtasks; at most {max_subtasks} are allowed")
+        raise PlanEditError(f"it has {len(items)} subtasks; at most {max_subtasks} are allowed")
     proposed = {s.subtask_id for s in proposal.subtasks}
     taken = {s.subtask_id for s in plan.subtasks} - proposed
     done = {s.subtask_id for s in plan.subtasks if s.status == common_pb2.SUBTASK_STATUS_DONE}

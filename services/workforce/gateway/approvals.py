@@ -17,7 +17,7 @@ from ..core.ids import valid_task_id
 from ..core.plan_edit import PlanEditError, check_edit
 from ..v1 import channel_pb2, common_pb2
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .limits import check_text
+from .limits import check_text, shown
 from .tasks import TaskService
 from .tenancy import Caller
 
@@ -52,7 +52,7 @@ class ApprovalService:
         record = await self.channel.get_task(task_id) if valid_task_id(task_id) else None
         approver = self.is_approver(caller)
         if record is None or not (caller.sees(record.owner) or approver):
-            raise NotFound(f"no task {task_id!r}")
+            raise NotFound(f"no task {shown(task_id)}")
         if caller.identity != record.owner and not approver:
             raise Forbidden(f"{caller.identity!r} may not decide on task {task_id}: only its owner or a "
                             "configured approver (WF_APPROVERS)")
@@ -67,7 +67,8 @@ class ApprovalService:
         who = caller.identity
         reason = (d.reason or "").strip()
         if len(reason) > MAX_REASON_CHARS:
-            raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters")
+            raise InvalidInput(f"the {'comment' if d.approve else 'reason'} is longer than {MAX_REASON_CHARS} "
+                               "characters")
         if not d.approve and not reason:
             raise InvalidInput("a rejection needs a reason")
         if record.status != S.TASK_STATUS_AWAITING_APPROVAL:

@@ -211,7 +211,9 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         if status:
             name = "TASK_STATUS_" + status.upper().removeprefix("TASK_STATUS_")
             if name not in common_pb2.TaskStatus.keys():
-                raise InvalidInput(f"unknown status {status!r}")
+                known = ", ".join(n.removeprefix("TASK_STATUS_").lower() for n in common_pb2.TaskStatus.keys()
+                                  if n != "TASK_STATUS_UNSPECIFIED")
+                raise InvalidInput(f"unknown status {status[:40]!r}; one of: {known}")
             code = common_pb2.TaskStatus.Value(name)
         records, next_token = await tasks.list_tasks(who, limit, code, page_token)
         return {"tasks": [to_json(r) for r in records], "next_page_token": next_token}

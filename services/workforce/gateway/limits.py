@@ -52,6 +52,11 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "
                422: "invalid_request_error", 429: "rate_limit_error"}
 
 
+def shown(value: str, chars: int = 40) -> str:
+    """A value from the request as an error message quotes it: at most `chars` characters of it."""
+    return repr(value if len(value) <= chars else value[:chars] + "…")
+
+
 def error_payload(status: int, code: str, message: str, param: str | None = None) -> dict:
     """Every HTTP error's body: {"error": {"code", "message", "type", "param"}}."""
     return {"error": {"code": code, "message": safe_text(message), "type": ERROR_TYPES.get(status, "server_error"),

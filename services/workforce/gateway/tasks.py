@@ -26,7 +26,7 @@ from ..core.sampling import answer_type_of, temperature_of
 from ..v1 import channel_pb2, common_pb2
 from .event_hub import EventHub
 from .errors import Conflict, InvalidInput, NotFound, QuotaExceeded, TooLarge, Unavailable
-from .limits import check_from_seq, check_text
+from .limits import check_from_seq, check_text, shown
 from .quotas import Quotas
 from .task_index import TaskIndex, decode_token, encode_token
 from .tenancy import Caller
@@ -221,7 +221,7 @@ class TaskService:
         """The task, if the caller may see it; NotFound (the same answer) when it is missing or not theirs."""
         record = await self.channel.get_task(task_id) if valid_task_id(task_id) else None
         if record is None or not caller.sees(record.owner):
-            raise NotFound(f"no task {task_id!r}")
+            raise NotFound(f"no task {shown(task_id)}")
         return record
 
     async def list_tasks(self, caller: Caller, limit: int = 50, status: int = 0,
@@ -286,7 +286,7 @@ class TaskService:
         owner = self.owners.get(task_id)
         if owner is not None and not from_seq and self.hub.running and self.hub.holds_history(task_id):
             if not caller.sees(owner):
-                raise NotFound(f"no task {task_id!r}")
+                raise NotFound(f"no task {shown(task_id)}")
             return self.hub.watch(task_id, keepalive=keepalive)   # ends at the terminal event the hub holds
         record = await self.get(caller, task_id)
         if from_seq:

@@ -17,7 +17,7 @@ from ..core.ids import valid_task_id
 from ..v1 import channel_pb2, gateway_pb2
 from .approvals import ApprovalService
 from .errors import Conflict, InvalidInput, NotFound
-from .limits import check_text
+from .limits import check_text, shown
 from .tenancy import Caller
 
 APPROVE, REJECT = channel_pb2.APPROVAL_VERDICT_APPROVE, channel_pb2.APPROVAL_VERDICT_REJECT
@@ -35,7 +35,7 @@ class ToolApprovalService:
         """NotFound unless the caller sees the task or is an approver (who may decide on any task)."""
         record = await self.channel.get_task(task_id) if valid_task_id(task_id) else None
         if record is None or not (caller.sees(record.owner) or self.approvals.is_approver(caller)):
-            raise NotFound(f"no task {task_id!r}")
+            raise NotFound(f"no task {shown(task_id)}")
 
     async def _entries(self, prefix: str) -> dict[str, bytes]:
         """The current values under `<prefix>.>` (a KV watch of that subject only, not the whole bucket)."""
@@ -73,10 +73,10 @@ class ToolApprovalService:
             raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters")
         record = await self.approvals.decidable(caller, task_id)  # NotFound / Forbidden as for plans
         if not CALL_ID.match(call_id or ""):
-            raise NotFound(f"no tool call {call_id!r} of task {task_id}")
+            raise NotFound(f"no tool call {shown(call_id)} of task {task_id}")
         entry = await self.channel.approvals.get(layout.tool_request_key(task_id, call_id))
         if entry is None:
-            raise NotFound(f"no tool call {call_id!r} of task {task_id}")
+            raise NotFound(f"no tool call {shown(call_id)} of task {task_id}")
         if record.status in TERMINAL_STATUSES:
             raise Conflict(f"task {task_id} has ended; its tool calls no longer wait")
         decision = channel_pb2.ApprovalDecision(call_id=call_id, verdict=APPROVE if approve else REJECT,

@@ -126,8 +126,7 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
     out = []
     for index, (_, content, raw_deps, _) in enumerate(kept):
         sid, deps = ids[index], []
-        for raw in raw_deps:
-            ref = str(raw).strip()
+        for ref in dict.fromkeys(str(raw).strip() for raw in raw_deps):   # a reference written twice: once
             target = by_given.get(ref) or (ref if ref in known_ids else None) or by_position.get(ref)
             if target is None:
                 repairs.append(f"subtask {sid}: dropped unknown dependency {ref!r}")
