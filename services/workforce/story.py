@@ -75,6 +75,8 @@ def tell(record: dict, events: list[dict], verbose: bool = False) -> str:
     end = timestamp(events[-1]) if events else None
     took = f" in {end - start:.1f} s" if start and end else ""
     lines = [f"task {record.get('task_id')} {status}{took}", f"  question: {_short(record.get('question'), 300)}"]
+    lines += [f"  file: {f.get('name')} ({f.get('media_type') or 'unknown type'}, {f.get('size', 0)} bytes)"
+              for f in record.get("files") or []]
     for e in events:
         lines.append("  " + event_line(e, start))
         lines += ["             " + d for d in details(e, verbose)]
@@ -96,7 +98,7 @@ def as_json(record: dict, events: list[dict]) -> str:
 
 def _call_outcome(data: dict) -> str:
     """'ok' / 'error' for the call; a program that ran says how it ended ('exit status: 1 (error)')."""
-    if not data.get("ok"):
-        return "error"
     result = data.get("result", "")
-    return result.split("\n", 1)[0] if result.startswith("exit status: ") else "ok"
+    if result.startswith("exit status: "):
+        return result.split("\n", 1)[0]
+    return "ok" if data.get("ok") else "error"

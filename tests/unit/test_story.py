@@ -7,7 +7,7 @@ from workforce import story
 
 @pytest.mark.parametrize("ok, result, label", [
     (True, "391", "ok in 0.06 s"),
-    (True, "exit status: 1 (error)\nstdout:\n(empty)\nstderr:\nNameError: x", "exit status: 1 (error) in 0.06 s"),
+    (False, "exit status: 1 (error)\nstdout:\n(empty)\nstderr:\nNameError: x", "exit status: 1 (error) in 0.06 s"),
     (True, "exit status: 0 (success)\nstdout:\n(empty)", "exit status: 0 (success) in 0.06 s"),
     (False, "unknown tool 'run_pyhton'", "error in 0.06 s"),
 ])
@@ -17,3 +17,9 @@ def test_a_tool_call_line_says_how_its_run_ended(ok, result, label):
     call, outcome = story.details(event)
     assert call == f'run_python({{"code": "print(x)"}}) {label}'
     assert outcome.startswith("   → ")
+
+
+def test_the_story_lists_the_tasks_files():
+    record = {"task_id": "t1", "status": "TASK_STATUS_SUCCEEDED", "question": "What is in it?",
+              "files": [{"name": "sales.csv", "media_type": "text/csv", "size": "84"}]}
+    assert "  file: sales.csv (text/csv, 84 bytes)" in story.tell(record, []).splitlines()
