@@ -179,7 +179,8 @@ def main(argv=None) -> None:
                    help="a file the task needs (repeat for several)")
     p.add_argument("--timeout", type=int, default=0, metavar="SECONDS",
                    help="the task fails once it has run this long (0 = the server's default)")
-    p.add_argument("--token-budget", type=int, default=0, help="tokens the task may use (0 = server default)")
+    p.add_argument("--token-budget", type=int, default=0,
+                   help="tokens the task may use (0 = the server default, WF_TASK_TOKEN_BUDGET; none unless set)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print plans, repairs, tool calls")
     p.add_argument("--review", action="store_true", help="approve, edit or reject the plan before it runs")
     p.add_argument("--review-replans", action="store_true", help="review every replan too")

@@ -50,8 +50,8 @@ def shots(tmp_path_factory) -> Path:
     return path
 
 
-def sign_in(browser, system, key=API_KEY):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def sign_in(browser, system, key=API_KEY, width=1400):
+    context = browser.new_context(viewport={"width": width, "height": 1000})
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
@@ -363,9 +363,94 @@ def test_submit_with_a_file_and_review_from_the_page(page, system, tmp_path):
     task_id = page.url.rsplit("/", 1)[-1]
     record = system.get(task_id)
     assert [f["name"] for f in record["files"]] == ["notes.txt"] and record["review_plan"] is True
+    expect(page.locator("#task-files")).to_contain_text("notes.txt")
     expect(page.locator("#review-0")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Approve", exact=True).click()
     expect(page.locator("#answer")).to_contain_text("done: Read the notes", timeout=60_000)
+
+
+def test_a_task_page_lists_its_attached_files(page, system):
+    response = system.http.post("/v1/tasks/upload", data={"question": "Read the attachments @echo"}, files=[
+        ("files", ("notes.txt", b"alpha = 1\n", "text/plain")),
+        ("files", ("table.csv", b"a,b\n" + b"1,2\n" * 1000, "text/csv"))])
+    assert response.status_code == 201, response.text
+    task_id = response.json()["task_id"]
+    open_task(page, system, task_id)
+    files = page.locator("#task-files")
+    expect(files.get_by_role("heading", name="Files")).to_be_visible()
+    expect(files.locator('li[data-file="notes.txt"]')).to_have_text(re.compile(r"notes\.txt\s*text/plain · 10 B"))
+    expect(files.locator('li[data-file="table.csv"]')).to_have_text(re.compile(r"table\.csv\s*text/csv · 3\.9 KiB"))
+    expect(files.locator("li")).to_have_count(2)
+
+    plain = system.submit("No attachments @echo")["task_id"]
+    open_task(page, system, plain)
+    expect(page.locator("#task-status")).to_have_attribute("data-status", re.compile("."))   # the record is in
+    expect(page.locator("#task-files")).to_be_hidden()
+
+
+def test_replacements_branch_from_the_replaced_subtask_and_labels_show_two_whole_lines(page, system, shots):
+    long = "and then a description long enough that the box has to cut it off after its second line"
+    system.llm.script([
+        {"role": "worker:", "contains": "Your subtask:\nshaky", "times": 1,
+         "reply": {"content": {"content": "the mirror was down", "failed": True}}},
+        {"role": "planner", "contains": "FAILED_JSON", "times": 1,
+         "reply": {"content": {"subtasks": [{"id": sid, "content": f"{which} route {long} @echo", "dependencies": []}
+                                            for sid, which in (("1", "first"), ("2", "second"))]}}},
+    ])
+    task_id = system.submit(f"Fetch. SUBTASKS:\n- base facts {long} @echo\n- shaky step {long} after:1\n"
+                            "- wrap up after:2")["task_id"]
+    open_task(page, system, task_id)
+    expect(page.locator("#answer")).to_contain_text("done: second route", timeout=60_000)
+    expect(node(page, "2")).to_have_attribute("data-status", "replaced")
+    links = page.locator("#plan-graph path.edge-replaced")
+    expect(links).to_have_count(2)
+    starts = {d.split(" H")[0] for d in links.evaluate_all("els => els.map(e => e.getAttribute('d'))")}
+    assert len(starts) == 1, starts   # both from the replaced subtask, not one replacement from the other
+    assert sorted(links.locator("title").all_text_contents()) == ["2 replaced by 2.r1.1", "2 replaced by 2.r1.2"]
+    # A label clamped to two lines is no taller than two lines: nothing of the third shows above the status.
+    boxes = page.eval_on_selector_all("#plan-graph .node", """els => els.map(n => {
+        const text = n.querySelector('.node-text'), status = n.querySelector('.node-status');
+        const t = text.getBoundingClientRect();
+        return [n.dataset.subtask, t.height, parseFloat(getComputedStyle(text).lineHeight), t.bottom,
+                status.getBoundingClientRect().top, text.scrollHeight > text.clientHeight];
+    })""")
+    assert any(clamped for *_, clamped in boxes), boxes
+    for sid, height, line, bottom, status_top, _ in boxes:
+        assert height <= 2 * line + 0.5 and bottom <= status_top, (sid, boxes)
+    page.locator("#plan-graph").screenshot(path=str(shots / "replan-graph.png"))
+
+
+def test_every_page_fits_a_420px_wide_screen(browser, system, shots):
+    """Nothing scrolls the page sideways on a phone: the header wraps, tables and the graph scroll in their boxes."""
+    response = system.http.post("/v1/tasks/upload", data={"question": THREE}, files=[
+        ("files", ("a-rather-long-file-name-for-the-quarterly-report-of-2024.csv", b"a,b\n1,2\n", "text/csv"))])
+    task_id = response.json()["task_id"]
+    system.wait(task_id)
+    page = sign_in(browser, system, width=420)
+    base = f"http://127.0.0.1:{system.http_port}/"
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    try:
+        expect(page.locator("#tasks-updated")).not_to_be_empty()
+        assert page.evaluate(fits), page.evaluate("document.documentElement.scrollWidth")
+        assert page.evaluate("(e => e.scrollWidth > e.clientWidth)(document.querySelector('.table-wrap'))")
+        forget = page.get_by_role("button", name="Forget key").bounding_box()
+        assert forget and forget["x"] + forget["width"] <= 420, forget
+
+        open_task(page, system, task_id)
+        expect(page.locator("#answer")).to_be_visible(timeout=30_000)
+        expect(page.locator("#task-files")).to_contain_text("quarterly-report")
+        expect(node(page, "3")).to_have_attribute("data-status", "done")
+        assert page.evaluate(fits), page.evaluate("document.documentElement.scrollWidth")
+        assert page.evaluate("(e => e.scrollWidth > e.clientWidth)(document.getElementById('plan-graph'))")
+        page.screenshot(path=str(shots / "task-420.png"), full_page=True)
+
+        for route, ready in (("#/submit", "#submit-form"), ("#/workers", "#pools")):
+            page.goto(base + route)
+            expect(page.locator(ready)).to_be_visible()
+            assert page.evaluate(fits), (route, page.evaluate("document.documentElement.scrollWidth"))
+        assert not page.errors, page.errors
+    finally:
+        page.context.close()
 
 
 # Answers of GET /v1/tasks/{id} that are not final arrive 1.5 s late, so an answer read before the task ended lands

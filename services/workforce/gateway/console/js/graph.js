@@ -1,9 +1,12 @@
 // The plan as a graph: subtasks are buttons (keyboard-reachable, labelled) placed in columns by dependency
-// depth; dependency edges and "replaced by" links are drawn in an SVG underneath.
+// depth; dependency edges and "replaced by" links are drawn in an SVG underneath. A dependency goes from the
+// middle of one node's right side to the middle of the next one's left; a "replaced by" link leaves the replaced
+// node low on its side and enters each replacement high on its left, so it never meets a dependency's ends.
 
 import {h, short} from "./util.js";
 
 const COL = 236, ROW = 96, NODE_W = 200, NODE_H = 78, PAD = 16;
+const LINK_DY = 16, GUTTER = 9;  // "replaced by" links: their ends' distance from a node's top or bottom; their lane
 const SVG = "http://www.w3.org/2000/svg";
 
 function svg(tag, attrs) {
@@ -45,27 +48,37 @@ export function renderGraph(container, nodes, {selected, onSelect}) {
   const box = h("div", {class: "graph-canvas", style: {width: `${width}px`, height: `${height}px`}});
   const edges = svg("svg", {width, height, class: "graph-edges", "aria-hidden": "true"});
   const defs = svg("defs", {});
-  const marker = svg("marker", {id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7,
-                                orient: "auto-start-reverse"});
-  marker.append(svg("path", {d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead"}));
-  defs.append(marker);
+  for (const [id, cls] of [["arrow", "arrowhead"], ["arrow-replaced", "arrowhead-replaced"]]) {
+    const marker = svg("marker", {id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7,
+                                  orient: "auto-start-reverse"});
+    marker.append(svg("path", {d: "M 0 0 L 10 5 L 0 10 z", class: cls}));
+    defs.append(marker);
+  }
   edges.append(defs);
-  const curve = (a, b, cls) => {
-    const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2;
+  const curve = (x1, y1, x2, y2) => {
     const mx = (x1 + x2) / 2;
-    edges.append(svg("path", {d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2 - 2} ${y2}`, class: cls,
-                              "marker-end": cls === "edge" ? "url(#arrow)" : ""}));
+    return `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2 - 2} ${y2}`;
   };
   for (const n of nodes) {
     const to = pos.get(n.id);
-    for (const dep of n.deps || []) if (pos.has(dep)) curve(pos.get(dep), to, "edge");
+    for (const dep of n.deps || []) {
+      if (!pos.has(dep)) continue;
+      const from = pos.get(dep);
+      edges.append(svg("path", {d: curve(from.x + NODE_W, from.y + NODE_H / 2, to.x, to.y + NODE_H / 2), class: "edge",
+                                "marker-end": "url(#arrow)"}));
+    }
     if (n.replaces && pos.has(n.replaces)) {
       const from = pos.get(n.replaces);
-      if (from.x === to.x) {
-        edges.append(svg("path", {d: `M ${from.x + 12} ${from.y + NODE_H} L ${to.x + 12} ${to.y}`, class: "edge-replaced"}));
-      } else {
-        curve(from, to, "edge-replaced");
-      }
+      const y1 = from.y + NODE_H - LINK_DY, y2 = to.y + LINK_DY;
+      // In one column: out of the replaced node's left side into the lane beside the column and along it, so
+      // several replacements branch off one line instead of seeming to follow one another.
+      const d = from.x === to.x ? `M ${from.x} ${y1} H ${from.x - GUTTER} V ${y2} H ${to.x - 2}`
+                                : curve(from.x + NODE_W, y1, to.x, y2);
+      const link = svg("path", {d, class: "edge-replaced", "marker-end": "url(#arrow-replaced)"});
+      const title = svg("title", {});
+      title.textContent = `${n.replaces} replaced by ${n.id}`;
+      link.append(title);
+      edges.append(link);
     }
   }
   box.append(edges);

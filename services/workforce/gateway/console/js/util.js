@@ -61,6 +61,13 @@ export function num(n) {
   return Number(n || 0).toLocaleString("en-US");
 }
 
+export function bytes(n) {
+  n = Number(n || 0);
+  if (n < 1024) return `${n} B`;
+  const [v, unit] = n < 1024 ** 2 ? [n / 1024, "KiB"] : n < 1024 ** 3 ? [n / 1024 ** 2, "MiB"] : [n / 1024 ** 3, "GiB"];
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${unit}`;
+}
+
 export function short(text, n = 120) {
   text = String(text || "");
   return text.length > n ? text.slice(0, n - 1) + "…" : text;

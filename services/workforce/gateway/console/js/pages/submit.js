@@ -52,7 +52,8 @@ export function mount(main) {
     if (!name) return;
     budgetName = name;
     budget = h("input", {id: "budget", type: "number", min: 0, step: 1});
-    budgetSlot.replaceChildren(field("budget", "Token budget", budget, "0 or empty = no budget."));
+    budgetSlot.replaceChildren(field("budget", "Token budget", budget,
+      "0 or empty = the server's default (WF_TASK_TOKEN_BUDGET; none unless set)."));
   });
 
   form.addEventListener("submit", async (ev) => {

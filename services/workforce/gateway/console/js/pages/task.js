@@ -1,5 +1,6 @@
-// One task, live: the plan as a graph, plan review, tool calls waiting for approval, the event timeline (resumes after a reconnect from the
-// last sequence it showed), a subtask's result and trajectory, token usage by role, the answer, cancel.
+// One task, live: its attached files, the plan as a graph, plan review, tool calls waiting for approval, the event
+// timeline (resumes after a reconnect from the last sequence it showed), a subtask's result and trajectory, token
+// usage by role, the answer, cancel.
 
 import {api, authHeaders, ApiError} from "../api.js";
 import {EventStream} from "../sse.js";
@@ -8,7 +9,7 @@ import {PlanModel} from "../plan_model.js";
 import {reviewForm} from "../review.js";
 import {Timeline} from "../timeline.js";
 import {ToolApprovals} from "../tool_review.js";
-import {h, age, badge, num, short, statusName, errorText, toast, TERMINAL} from "../util.js";
+import {h, age, badge, bytes, num, short, statusName, errorText, toast, TERMINAL} from "../util.js";
 
 const TERMINAL_EVENTS = new Set(["task.succeeded", "task.failed", "task.cancelled"]);
 
@@ -26,12 +27,15 @@ export function mount(main, {taskId}) {
   const meta = h("span", {class: "muted small"});
   const streamState = h("span", {class: "stream-state", id: "stream-state", role: "status", text: "connecting"});
   const question = h("p", {class: "question", id: "task-question"});
+  const files = h("section", {class: "card files", id: "task-files", "aria-labelledby": "files-title", hidden: true});
   const reviews = h("div", {id: "reviews"});
   const toolApprovals = new ToolApprovals(taskId);
   const graph = h("div", {class: "graph", id: "plan-graph", role: "group", "aria-label": "Plan: subtasks by dependency"});
   const legend = h("p", {class: "legend small muted", "aria-hidden": "true"},
     ["planned", "proposed", "pending", "dispatched", "done", "failed", "replaced", "cancelled", "rejected"].map(
-      (s) => h("span", {class: `key st-${s}`, text: s})));
+      (s) => h("span", {class: `key st-${s}`, text: s})),
+    h("span", {class: "key"}, h("span", {class: "line"}), "depends on"),
+    h("span", {class: "key"}, h("span", {class: "line line-replaced"}), "replaced by"));
   const detail = h("aside", {class: "card detail", id: "subtask-detail", "aria-live": "polite", "aria-label": "Subtask"},
     h("p", {class: "muted", text: "Select a subtask to see its result and trajectory."}));
   const outcome = h("section", {id: "outcome", "aria-label": "Outcome"});
@@ -65,7 +69,7 @@ export function mount(main, {taskId}) {
 
   main.append(
     h("div", {class: "page-head"}, title, status, meta, streamState, h("div", {class: "grow"}), cancelButton),
-    cancelBox, error, question, reviews, toolApprovals.section,
+    cancelBox, error, question, files, reviews, toolApprovals.section,
     h("div", {class: "task-grid"},
       h("section", {class: "card plan", "aria-labelledby": "plan-title"},
         h("h2", {id: "plan-title", text: "Plan"}), legend, graph),
@@ -114,6 +118,7 @@ export function mount(main, {taskId}) {
     const subtasks = record.subtasks_total ? `${record.subtasks_done || 0}/${record.subtasks_total} subtasks` : "no subtasks";
     meta.textContent = `${age(record.created_at)} old · ${subtasks} · ${record.replans || 0} replans`;
     question.textContent = record.question;
+    drawFiles(record.files || []);
     cancelButton.hidden = TERMINAL.has(s);
     if (TERMINAL.has(s)) cancelBox.hidden = true;
     if (s === "SUCCEEDED") {
@@ -128,7 +133,7 @@ export function mount(main, {taskId}) {
     const roles = Object.entries(record.usage || {}).sort();
     let total = 0;
     usage.replaceChildren(h("h2", {id: "usage-title", text: "Tokens by role"}),
-      roles.length ? h("table", {id: "usage-table"},
+      roles.length ? h("div", {class: "scroll-x"}, h("table", {id: "usage-table"},
         h("thead", {}, h("tr", {}, ["Role", "Prompt", "Completion", "Calls"].map((t) => h("th", {scope: "col", text: t})))),
         h("tbody", {}, roles.map(([role, u]) => {
           total += Number(u.prompt_tokens || 0) + Number(u.completion_tokens || 0);
@@ -137,7 +142,21 @@ export function mount(main, {taskId}) {
             h("td", {class: "num", text: num(u.requests)}));
         })),
         h("tfoot", {}, h("tr", {}, h("th", {scope: "row", text: "total"}), h("td", {colspan: 3, class: "num",
-          text: num(total)})))) : h("p", {class: "muted", text: "No model calls yet."}));
+          text: num(total)}))))) : h("p", {class: "muted", text: "No model calls yet."}));
+  }
+
+  // The files given at submit (the record's FileRefs); the API has no route to download them.
+  let filesDrawn = "";
+  function drawFiles(refs) {
+    const signature = JSON.stringify(refs);
+    if (signature === filesDrawn) return;
+    filesDrawn = signature;
+    files.hidden = !refs.length;
+    files.replaceChildren(
+      h("h2", {id: "files-title"}, "Files ", h("span", {class: "muted small", text: `(${refs.length})`})),
+      h("ul", {class: "file-list"}, refs.map((f) => h("li", {dataset: {file: f.name}},
+        h("span", {class: "mono file-name", text: f.name}),
+        h("span", {class: "muted small", text: `${f.media_type || "unknown type"} · ${bytes(f.size)}`})))));
   }
 
   function drawReviews() {

@@ -4,10 +4,10 @@ import {api} from "../api.js";
 import {h, age, clock, short, errorText} from "../util.js";
 
 function table(id, caption, headers, rows, empty) {
-  return h("table", {id},
+  return h("div", {class: "table-wrap workers-table"}, h("table", {id},
     h("caption", {text: caption}),
     h("thead", {}, h("tr", {}, headers.map((t) => h("th", {scope: "col", text: t})))),
-    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", {colspan: headers.length, class: "muted", text: empty}))));
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", {colspan: headers.length, class: "muted", text: empty})))));
 }
 
 export function mount(main) {
