@@ -76,7 +76,7 @@ class ToolCallingAgent:
             # after a repeated call the next step must be the answer (tool_choice "none").
             must_call = self.spec.requires_tool and outcome.tool_calls == 0
             try:
-                if must_answer and self.json_mode and ctx.tool_history and not last_ok:
+                if must_answer and ctx.tool_history and not last_ok:
                     # a model asked to explain a failed call invents a cause: the tool's own error is the reason
                     return self._end(outcome, ctx.tool_history[-1][2][:self.settings.result_chars], True)
                 if must_answer and self.json_mode and ctx.tool_history:
