@@ -3,6 +3,7 @@
 import concurrent.futures
 
 import grpc
+import pytest
 
 from tests.support.system import API_KEY, dispatches
 from workforce.v1 import gateway_pb2, gateway_pb2_grpc
@@ -148,6 +149,17 @@ def test_failing_beyond_the_threshold_fails_the_task_with_the_reason(system):
     assert record["failure_reason"].endswith("(2 failures with the subtasks it replaces; replan threshold 2)")
     assert record["replans"] == 1
     assert types(system.events(task_id))[-1] == "task.failed"
+    # Over the OpenAI route the failure is a 422 the SDK does not retry: one call, one task (a 502 made three)
+    import openai
+
+    sdk = openai.OpenAI(base_url=f"http://127.0.0.1:{system.http_port}/v1", api_key=API_KEY, max_retries=2)
+    with pytest.raises(openai.UnprocessableEntityError) as failed:
+        sdk.chat.completions.create(model="workforce",
+                                    messages=[{"role": "user", "content": "SUBTASKS:\n- doomed chat"}])
+    assert failed.value.body["type"] == "task_failed" and "archive unreachable" in failed.value.body["message"]
+    chats = [t for t in system.http.get("/v1/tasks", params={"limit": 500}).json()["tasks"]
+             if "doomed chat" in t["question"]]
+    assert len(chats) == 1
 
 
 def test_fifty_concurrent_tasks_all_finish(system):
@@ -168,6 +180,13 @@ def test_idempotency_key_returns_the_first_task(system):
     assert first["task_id"] == second["task_id"]
     other = system.http.post("/v1/tasks", json={"question": "Something else @echo", "idempotency_key": "order-17"})
     assert other.status_code == 409 and first["task_id"] in other.json()["error"]["message"], other.text
+    # the key as a header, as on the OpenAI route
+    by_header = system.http.post("/v1/tasks", json={"question": "Once only @echo"},
+                                 headers={"Idempotency-Key": "order-17"})
+    assert by_header.status_code == 200 and by_header.json()["task_id"] == first["task_id"], by_header.text
+    both = system.http.post("/v1/tasks", json={"question": "x", "idempotency_key": "a"},
+                            headers={"Idempotency-Key": "b"})
+    assert both.status_code == 400 and "differ" in both.text
     # with a file (named with folders: the workers see its name alone); a retry of it finds the file stored
     upload = {"data": {"question": "Read it @echo", "idempotency_key": "upload-3"},
               "files": [("files", ("../notes/todo.txt", b"buy milk", "text/plain"))]}

@@ -81,6 +81,9 @@ _MEANING = {
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
 
 
+IDEMPOTENCY_HEADER = Header(None, alias="Idempotency-Key", max_length=200,
+                            description="The idempotency key as a header (instead of the idempotency_key field)")
+
 def errors(*codes: int) -> dict:
     """OpenAPI responses for error codes; every authenticated route can answer 401, 413, 422 and 503."""
     out = {}
@@ -165,9 +168,10 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
 
     @app.post("/v1/tasks", tags=["tasks"], status_code=201, responses={200: {"description": "The task an earlier "
               "submission with the same idempotency key created"}, **errors(400, 409, 422, 429)})
-    async def submit(body: SubmitBody, who: Caller = Depends(caller)):
+    async def submit(body: SubmitBody, who: Caller = Depends(caller), header_key: str | None = IDEMPOTENCY_HEADER):
         record, created = await tasks.submit(Submission(
-            question=body.question, answer_format=body.answer_format, idempotency_key=body.idempotency_key,
+            question=body.question, answer_format=body.answer_format,
+            idempotency_key=_idempotency_key(body.idempotency_key, header_key),
             metadata=body.metadata, timeout_s=body.timeout_s, review_plan=body.review_plan,
             review_replans=body.review_replans, token_budget=body.token_budget), who)
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
@@ -178,6 +182,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
                                               "created"}, **errors(400, 409, 422, 429)})
     async def submit_with_files(question: str = Form(...), answer_format: str = Form(""),
                                 idempotency_key: str = Form(""), metadata: str = Form("{}"),
+                                header_key: str | None = IDEMPOTENCY_HEADER,
                                 timeout_s: int = Form(0), review_plan: bool = Form(False),
                                 review_replans: bool = Form(False), token_budget: int = Form(0),
                                 files: list[UploadFile] = File(default=[]),
@@ -195,7 +200,8 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
                 raise TooLarge(f"file {f.filename!r} is over {settings.max_file_bytes} bytes")
             loaded.append((f.filename or "file", data, f.content_type or ""))
         record, created = await tasks.submit(Submission(
-            question=question, answer_format=answer_format, idempotency_key=idempotency_key,
+            question=question, answer_format=answer_format,
+            idempotency_key=_idempotency_key(idempotency_key, header_key),
             metadata={str(k): str(v) for k, v in meta.items()}, timeout_s=timeout_s, files=loaded,
             review_plan=review_plan, review_replans=review_replans, token_budget=token_budget), who)
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
@@ -263,3 +269,11 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
     for make_router in extra_routers:  # factories: (tasks, caller dependency) -> APIRouter
         app.include_router(make_router(tasks, Depends(caller)))
     return app
+
+
+def _idempotency_key(field: str, header: str | None) -> str:
+    """The submission's key: its `idempotency_key` field or the `Idempotency-Key` header (as on the OpenAI route);
+    both, and different, is a 400."""
+    if field and header and field != header:
+        raise InvalidInput("idempotency_key and the Idempotency-Key header differ: send one")
+    return field or header or ""

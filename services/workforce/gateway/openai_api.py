@@ -74,7 +74,7 @@ def router(tasks: TaskService, caller_dep) -> APIRouter:
     async def models(who: Caller = caller_dep):
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "workforce"}]}
 
-    @api.post("/v1/chat/completions", responses=errors(400, 409, 422, 429, 502))
+    @api.post("/v1/chat/completions", responses=errors(400, 409, 422, 429))
     async def chat(body: ChatRequest, who: Caller = caller_dep,
                    idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200)):
         question, answer_format = to_question(body.messages)
@@ -92,9 +92,10 @@ def router(tasks: TaskService, caller_dep) -> APIRouter:
         record = await tasks.get(who, record.task_id)
         if record.status != common_pb2.TASK_STATUS_SUCCEEDED:
             status = common_pb2.TaskStatus.Name(record.status).removeprefix("TASK_STATUS_").lower()
-            payload = error_payload(502, status, f"task {record.task_id} {status}: {record.failure_reason}")
+            # 422, not a 5xx: the OpenAI SDKs retry a 5xx on their own, and each retry would be a new task
+            payload = error_payload(422, status, f"task {record.task_id} {status}: {record.failure_reason}")
             payload["error"]["type"] = "task_" + status
-            return JSONResponse(payload, status_code=502)
+            return JSONResponse(payload, status_code=422)
         usage = _usage(record)
         return {"id": cid, "object": "chat.completion", "created": created, "model": MODEL_ID,
                 "choices": [{"index": 0, "finish_reason": "stop",
