@@ -37,6 +37,8 @@ def test_an_empty_answer_from_the_planner_is_never_a_success(system):
     task_id = system.submit("Plan something")["task_id"]
     record = system.wait(task_id, timeout=60)
     assert record["status"] == "TASK_STATUS_FAILED" and "not usable" in record["failure_reason"], record
+    # two tries at the plan (then the fallback plan) and two at the answer: the failed calls count too
+    assert int(record["usage"]["planner"]["requests"]) == 4, record
 
 
 @pytest.mark.parametrize("question, reply, error", [

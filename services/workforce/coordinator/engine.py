@@ -213,6 +213,7 @@ class Coordinator:
         elif kind == "dead_letter":
             self.machine.on_dead_letter(plan, message.dead_letter, effects)
         elif kind == "planner_failure":
+            _merge(plan.usage, message.planner_failure.usage)
             self.machine.on_planner_failure(plan, message.planner_failure, effects)
         elif kind == "approval":
             approval.on_decision(self.machine, plan, message.approval, effects)

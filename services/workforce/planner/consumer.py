@@ -62,7 +62,7 @@ class PlannerConsumer:
             except TaskCancelled:
                 log.info("planner stopped: the task was cancelled")
             except PlannerFailed as exc:
-                await self._fail(task_id, kind, _version(request), str(exc), exc.attempts)
+                await self._fail(task_id, kind, _version(request), str(exc), exc.attempts, exc.usage)
 
     async def give_up(self, msg, reason: str) -> None:
         """Called after the last allowed delivery failed with an unexpected error: the task fails with it."""
@@ -71,11 +71,14 @@ class PlannerConsumer:
             await self._fail(request.task_id, request.WhichOneof("kind") or "unknown", _version(request),
                              f"planner error: {reason}", [])
 
-    async def _fail(self, task_id: str, kind: str, version: int, reason: str, attempts: list[dict]) -> None:
+    async def _fail(self, task_id: str, kind: str, version: int, reason: str, attempts: list[dict],
+                    usage=None) -> None:
         log.warning("planner failed (%s): %s", kind, reason)
         await self.channel.emit(task_id, "planner.failed", reason[:500], data={"stage": kind, "attempts": attempts},
                                 msg_id=f"ev:{task_id}:planfail:{kind}:{version}")
         failure = channel_pb2.PlannerFailure(stage=kind, reason=reason, plan_version=version)
+        if usage is not None:
+            usage.merge_into(failure.usage)
         await self.channel.to_coordinator(
             channel_pb2.CoordinatorMessage(task_id=task_id, planner_failure=failure),
             msg_id=f"planfail:{task_id}:{kind}:{version}")

@@ -20,9 +20,10 @@ RETRY_TEMPERATURE = 0.7   # sampling for a retry after an unusable output
 class PlannerFailed(Exception):
     """The planner could not produce a usable output; the message says why (it ends the task)."""
 
-    def __init__(self, reason: str, attempts: list[dict] | None = None):
+    def __init__(self, reason: str, attempts: list[dict] | None = None, usage: UsageBook | None = None):
         super().__init__(reason)
         self.attempts = attempts or []
+        self.usage = usage or UsageBook()   # the calls that failed: they count toward the task's tokens
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Planner:
                                              schema_name=schema_name)
             except LLMError as exc:
                 attempts.append({"error": str(exc)[:500]})
-                raise PlannerFailed(f"model error: {exc}", attempts) from exc
+                raise PlannerFailed(f"model error: {exc}", attempts, usage) from exc
             usage.add(ROLE, result)
             attempt = {"raw": result.content[:RAW_KEEP_CHARS], "model": result.model,  # the model that answered
                        "finish_reason": result.finish_reason,
@@ -68,7 +69,7 @@ class Planner:
                 continue
             return Outcome(value, result.content, messages[:2], attempts)
         raise PlannerFailed(f"the planner's output was not usable after {retries + 1} tries: "
-                            f"{attempts[-1].get('error', '')}", attempts)
+                            f"{attempts[-1].get('error', '')}", attempts, usage)
 
     async def decompose(self, task_id: str, request: channel_pb2.DecomposeRequest,
                         workers: list[dict], temperature: float | None = None) -> tuple[channel_pb2.PlanReady, Outcome]:

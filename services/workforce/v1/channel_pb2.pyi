@@ -421,14 +421,23 @@ class DeadLetter(_message.Message):
     def __init__(self, subtask_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., stream_seq: _Optional[int] = ..., deliveries: _Optional[int] = ...) -> None: ...
 
 class PlannerFailure(_message.Message):
-    __slots__ = ("stage", "reason", "plan_version")
+    __slots__ = ("stage", "reason", "plan_version", "usage")
+    class UsageEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _common_pb2.Usage
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ...) -> None: ...
     STAGE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     PLAN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     stage: str
     reason: str
     plan_version: int
-    def __init__(self, stage: _Optional[str] = ..., reason: _Optional[str] = ..., plan_version: _Optional[int] = ...) -> None: ...
+    usage: _containers.MessageMap[str, _common_pb2.Usage]
+    def __init__(self, stage: _Optional[str] = ..., reason: _Optional[str] = ..., plan_version: _Optional[int] = ..., usage: _Optional[_Mapping[str, _common_pb2.Usage]] = ...) -> None: ...
 
 class TaskStarted(_message.Message):
     __slots__ = ()
