@@ -13,7 +13,7 @@ from workforce.workers.code import spec
 from workforce.workers.code.blocks import CodeBlockAgent, block, extract_code, unused_quote
 from workforce.workers.code.limits import CodeSettings
 from workforce.workers.code.remote import RunResult
-from workforce.workers.code.tools import CodeTools, reported_error, run_output, run_summary
+from workforce.workers.code.tools import CodeTools, not_a_value, reported_error, run_output, run_summary
 
 # fixtures (nats_channel, scripted_llm, sandbox_executor, …) are registered once for the session
 pytest_plugins = ["tests.workers.worker_support"]
@@ -174,6 +174,20 @@ def test_reported_error(printed, error):
     assert reported_error(printed) == error
 
 
+@pytest.mark.parametrize("printed, junk", [
+    # two programs of a user's trial, both "succeeded" before
+    ("<function compute_total_with_line.<locals>.<lambda> at 0x7ff156a8db20>",
+     "<function compute_total_with_line.<locals>.<lambda> at 0x7ff156a8db20>"),
+    ("The corrected version is: {result}", "{result}"),
+    ("<__main__.Point object at 0x7f3a2c1d0e50>", "<__main__.Point object at 0x7f3a2c1d0e50>"),
+    ("<generator object <genexpr> at 0x7f00>", "<generator object <genexpr> at 0x7f00>"),
+    ("391", ""), ("{'a': 1}", ""), ("{1, 2}", ""), ('{"total": 42}', ""), ("x <function> y", "<function>"),
+    ("${HOME}", ""), ("{{name}}", ""), ("[1, 2] <= [3]", ""),
+])
+def test_output_that_is_not_a_value(printed, junk):
+    assert not_a_value(printed) == junk
+
+
 def test_a_failure_reason_says_the_status_and_the_error_first():
     text = "exit status: 1 (error)\nstdout:\n" + "pear, apple, " * 200 + "\nstderr:\nTraceback …\nKeyError: 'qty'"
     summary = run_summary(text, 200)
@@ -193,6 +207,9 @@ def test_a_failure_reason_says_the_status_and_the_error_first():
     # a program that leaves out the value its subtask quotes: sent back once, never run
     ("Reverse the word 'workforce'.", "print('Hello, World!'[::-1])", "That program does not use 'workforce'",
      "print('workforce'[::-1])", "ecrofkrow", 1),
+    # a function printed instead of called: it ran, and is fed back
+    ("Add 2 and 3.", "add = lambda a, b: a + b\nprint(add)", "which is not a value: call the function",
+     "print(2 + 3)", "5", 2),
 ])
 async def test_a_junk_program_is_sent_back(nats_channel, scripted_llm, subtask, junk, feedback, fixed, answer, runs):
     scripted_llm.reset()

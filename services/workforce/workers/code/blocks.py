@@ -21,7 +21,7 @@ from ...v1 import channel_pb2, common_pb2
 from ..agent import RETRY_TEMPERATURE, STEP_RETRIES, AgentOutcome, ToolCallingAgent, _temperature, recent_steps
 from ..prompts import subtask_prompt
 from ..tools import ToolContext
-from .tools import reported_error, run_output, run_summary
+from .tools import not_a_value, reported_error, run_output, run_summary
 
 SYSTEM = """You are {worker_type}, a worker in a team of AI agents. You solve exactly one subtask by writing a \
 short Python program that computes the result and prints it. The task's attached files are in the current \
@@ -184,12 +184,16 @@ class CodeBlockAgent(ToolCallingAgent):
                 outcome.tool_calls += 1
                 succeeded, printed = run_output(text) if ok else (False, "")
                 error = reported_error(printed) if succeeded else ""
-                if succeeded and printed and not error:
+                junk = not_a_value(printed) if succeeded and not error else ""
+                if succeeded and printed and not error and not junk:
                     return self._end(outcome, printed[:self.settings.result_chars], False)
                 last = ran[code] = text
                 if error:
                     feedback = (f"The program printed an error instead of the result:\n{error[:600]}\n\n"
                                 "Write a corrected program in a Python code block that prints the result.")
+                elif junk:
+                    feedback = (f"The program printed {junk[:200]}, which is not a value: call the function, or "
+                                "fill in the placeholder. Write a corrected program in a Python code block.")
                 elif succeeded:
                     feedback = "The program ran but printed nothing. Print the result."
                 else:

@@ -54,6 +54,20 @@ def reported_error(printed: str) -> str:
     return ""
 
 
+# Output that is not a value: an object's repr ("<function f.<locals>.<lambda> at 0x7f…>") or an f-string written
+# without its f ("The total is: {result}").
+_NOT_A_VALUE = re.compile(r"<(?:function|bound method|built-in function|generator object|lambda)\b(?:[^<>]|<[^<>]*>)*>"
+                          r"|<[\w.]+ object at 0x[0-9a-f]+>"
+                          r"|(?<![{$\\])\{[A-Za-z_]\w*(?:\.\w+)*\}(?!\})")
+
+
+def not_a_value(printed: str) -> str:
+    """What in a program's output is not a value ('' when it all may be): a function printed instead of called,
+    a placeholder never filled in."""
+    match = _NOT_A_VALUE.search(printed)
+    return match.group(0) if match else ""
+
+
 def run_summary(text: str, chars: int) -> str:
     """A run's rendered text as a failure reason of about `chars`: its status and the error's own line first (the
     last line of stderr: `NameError: name 'df' is not defined`), then as much of the rest's end as fits."""
