@@ -98,6 +98,9 @@ def submit(args) -> int:
     return 1
 
 
+ENDED = ("TASK_STATUS_SUCCEEDED", "TASK_STATUS_FAILED", "TASK_STATUS_CANCELLED")
+
+
 def show(args) -> int:
     """The task's story across services: plan, repairs, retries, assignment, subtasks, tool calls, answer."""
     with _client(args) as http:
@@ -105,9 +108,17 @@ def show(args) -> int:
         if response.status_code >= 400:
             _fail(response)
         record = response.json()
-        events = _events(http, args.task_id)
+        if args.json or record["status"] in ENDED:
+            events = _events(http, args.task_id)
+            record = http.get(f"/v1/tasks/{args.task_id}").json()
+            print(story.as_json(record, events) if args.json else story.tell(record, events, args.verbose))
+            return 0
+        # still running: its story so far, then each event as it comes
+        print("\n".join(story.header(record)), flush=True)
+        _events(http, args.task_id, lambda event, seen: print(
+            "\n".join(story.event_lines(event, story.timestamp(seen[0]), args.verbose)), flush=True))
         record = http.get(f"/v1/tasks/{args.task_id}").json()
-    print(story.as_json(record, events) if args.json else story.tell(record, events, args.verbose))
+    print("\n".join(story.footer(record)))
     return 0
 
 

@@ -70,26 +70,46 @@ def details(event: dict, verbose: bool = False) -> list[str]:
 
 def tell(record: dict, events: list[dict], verbose: bool = False) -> str:
     """The whole story as text."""
-    status = record.get("status", "").removeprefix("TASK_STATUS_")
     start = timestamp(events[0]) if events else None
     end = timestamp(events[-1]) if events else None
     took = f" in {end - start:.1f} s" if start and end else ""
-    lines = [f"task {record.get('task_id')} {status}{took}", f"  question: {_short(record.get('question'), 300)}"]
-    lines += [f"  file: {f.get('name')} ({f.get('media_type') or 'unknown type'}, {f.get('size', 0)} bytes)"
-              for f in record.get("files") or []]
+    lines = header(record, took)
     for e in events:
-        lines.append("  " + event_line(e, start))
-        lines += ["             " + d for d in details(e, verbose)]
+        lines += event_lines(e, start, verbose)
+    return "\n".join(lines + footer(record))
+
+
+def header(record: dict, took: str = "") -> list[str]:
+    """The task's first lines: id, status, question, files."""
+    status = record.get("status", "").removeprefix("TASK_STATUS_")
+    lines = [f"task {record.get('task_id')} {status}{took}", f"  question: {_short(record.get('question'), 300)}"]
+    return lines + [f"  file: {f.get('name')} ({f.get('media_type') or 'unknown type'}, {f.get('size', 0)} bytes)"
+                    for f in record.get("files") or []]
+
+
+def event_lines(event: dict, start: float | None, verbose: bool = False) -> list[str]:
+    return ["  " + event_line(event, start)] + ["             " + d for d in details(event, verbose)]
+
+
+def footer(record: dict) -> list[str]:
+    """The answer or why there is none, and the tokens by role."""
+    status = record.get("status", "").removeprefix("TASK_STATUS_")
+    lines = []
     if record.get("answer"):
         lines.append(f"answer: {record['answer']}")
     if record.get("failure_reason"):
-        lines.append(f"why it {status.lower()}: {record['failure_reason']}")
+        lines.append(f"why it {'was cancelled' if status == 'CANCELLED' else status.lower()}: "
+                     f"{record['failure_reason']}")
     usage = record.get("usage") or {}
     if usage:
-        parts = [f"{role} {u.get('prompt_tokens', 0)}+{u.get('completion_tokens', 0)} ({u.get('requests', 0)} calls)"
+        parts = [f"{role} {u.get('prompt_tokens', 0)}+{u.get('completion_tokens', 0)} ({_calls(u.get('requests', 0))})"
                  for role, u in sorted(usage.items())]
         lines.append("tokens (prompt+completion): " + ", ".join(parts))
-    return "\n".join(lines)
+    return lines
+
+
+def _calls(n) -> str:
+    return "1 call" if str(n) == "1" else f"{n} calls"
 
 
 def as_json(record: dict, events: list[dict]) -> str:

@@ -90,8 +90,16 @@ def test_run_submit_and_ctrl_c(tmp_path):
         _, err = following.communicate(timeout=30)
         assert following.returncode == 130 and "Traceback" not in err, err
         assert f"task {waiting_id} keeps running" in err and f"workforce cancel {waiting_id}" in err
+        # `show` on a task still running tells its story so far at once, then follows it to its end
+        shown = subprocess.Popen(cli + ["show", waiting_id], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = [shown.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith(f"task {waiting_id} AWAITING_APPROVAL") and "question: Say hello" in lines[1], lines
+        while "approval.requested" not in shown.stdout.readline():
+            pass
         cancelled = subprocess.run(cli + ["cancel", waiting_id], capture_output=True, text=True, timeout=30)
         assert (cancelled.returncode, cancelled.stdout.strip()) == (0, "cancelled"), cancelled.stderr
+        rest, _ = shown.communicate(timeout=30)
+        assert shown.returncode == 0 and "task.cancelled" in rest and "why it was cancelled: " in rest, rest
     finally:
         run.send_signal(signal.SIGINT)
         output, _ = run.communicate(timeout=30)

@@ -56,6 +56,9 @@ def test_a_reference_written_many_times_is_one_repair():
     """A small model's replan listed its subtask's own number 16 times: one repair, told once."""
     plan = repair_subtasks([{"content": "x", "dependencies": [1] * 16 + ["9", 9]}], 5)
     assert plan.repairs == ["subtask 1: dropped dependency on itself", "subtask 1: dropped unknown dependency '9'"]
+    # a trial's replan: four copies of one subtask, each depending on 1-4 (merged into one, then repaired once)
+    copies = repair_subtasks([{"content": "Sum it.", "dependencies": [1, 2, 3, 4]}] * 4, 5)
+    assert len(copies.repairs) == len(set(copies.repairs)) and [s["id"] for s in copies.subtasks] == ["1"]
 
 
 def test_a_dense_garbage_graph_becomes_a_dag_in_the_order_written():

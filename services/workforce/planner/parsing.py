@@ -138,7 +138,7 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
     if not use_given and _cyclic(out):
         _drop_later_dependencies(out, repairs)
     _break_cycles(out, repairs)
-    return ParsedPlan(out, repairs)
+    return ParsedPlan(out, list(dict.fromkeys(repairs)))   # merged duplicates repeat their repairs: each once
 
 
 def _words(text: str) -> list[str]:
