@@ -98,6 +98,19 @@ def submit(args) -> int:
     return 1
 
 
+def _at_least(low: int):
+    """An argparse type: a whole number of at least `low` (said by the option's name, not the API field's)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, not {value}")
+        return value
+    return parse
+
+
 ENDED = ("TASK_STATUS_SUCCEEDED", "TASK_STATUS_FAILED", "TASK_STATUS_CANCELLED")
 
 
@@ -188,9 +201,9 @@ def main(argv=None) -> None:
     p.add_argument("--answer-format", default="", help="how the answer should look, e.g. 'a number'")
     p.add_argument("--file", dest="files", action="append", default=[], metavar="PATH",
                    help="a file the task needs (repeat for several)")
-    p.add_argument("--timeout", type=int, default=0, metavar="SECONDS",
+    p.add_argument("--timeout", type=_at_least(0), default=0, metavar="SECONDS",
                    help="the task fails once it has run this long (0 = the server's default)")
-    p.add_argument("--token-budget", type=int, default=0,
+    p.add_argument("--token-budget", type=_at_least(0), default=0,
                    help="tokens the task may use (0 = the server default, WF_TASK_TOKEN_BUDGET; none unless set)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print plans, repairs, tool calls")
     p.add_argument("--review", action="store_true", help="approve, edit or reject the plan before it runs")
@@ -205,7 +218,7 @@ def main(argv=None) -> None:
         p.set_defaults(fn=show)
     p = sub.add_parser("list", help="list your tasks, newest first")
     p.add_argument("--status", default="", help="only tasks in this status (running, succeeded, failed, …)")
-    p.add_argument("--limit", type=int, default=20, help="at most this many (default %(default)s)")
+    p.add_argument("--limit", type=_at_least(1), default=20, help="at most this many (default %(default)s)")
     p.set_defaults(fn=list_tasks)
     p = sub.add_parser("workers", help="list worker pools")
     p.set_defaults(fn=workers)

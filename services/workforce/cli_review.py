@@ -60,6 +60,8 @@ def _edited_plan(path: str):
     if not isinstance(edited, list) and not (isinstance(edited, dict) and isinstance(edited.get("subtasks"), list)):
         sys.exit(f'workforce: {path} has no list of subtasks: expected {{"subtasks": [...]}} as '
                  "`workforce plan TASK_ID --json` writes it")
+    if not (edited if isinstance(edited, list) else edited["subtasks"]):
+        sys.exit(f"workforce: {path} has no subtasks; to approve the plan as proposed, leave out --plan")
     return edited
 
 

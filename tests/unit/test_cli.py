@@ -25,14 +25,28 @@ CLI = str(Path(sys.executable).parent / "workforce")
     (["--url", "http://127.0.0.1:{port}", "approve", "t1", "--plan", "{junk}"], "workforce: {junk} is not JSON ("),
     (["--url", "http://127.0.0.1:{port}", "approve", "t1", "--plan", "{empty_object}"],
      "workforce: {empty_object} has no list of subtasks"),
+    (["--url", "http://127.0.0.1:{port}", "approve", "t1", "--plan", "{empty_list}"],
+     "workforce: {empty_list} has no subtasks; to approve the plan as proposed, leave out --plan"),
 ])
 def test_mishaps_are_one_line(tmp_path, argv, says):
     (tmp_path / "junk.json").write_text("not json")
     (tmp_path / "empty.json").write_text("{}")
+    (tmp_path / "none.json").write_text("[]")
     values = {"port": free_port(), "missing": str(tmp_path / "nope.csv"), "folder": str(tmp_path),
-              "junk": str(tmp_path / "junk.json"), "empty_object": str(tmp_path / "empty.json")}
+              "junk": str(tmp_path / "junk.json"), "empty_object": str(tmp_path / "empty.json"),
+              "empty_list": str(tmp_path / "none.json")}
     done = subprocess.run([CLI, *(a.format(**values) for a in argv)], capture_output=True, text=True, timeout=30,
                           cwd=tmp_path)
     assert done.returncode != 0 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr   # one line, no traceback
     assert done.stderr.startswith(says.format(**values)), done.stderr
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["list", "--limit", "0"], "argument --limit: must be 1 or more, not 0"),
+    (["submit", "--timeout", "-5", "q"], "argument --timeout: must be 0 or more, not -5"),
+    (["submit", "--token-budget", "lots", "q"], "argument --token-budget: 'lots' is not a whole number"),
+])
+def test_options_out_of_range_are_said_by_their_own_names(argv, says):
+    done = subprocess.run([CLI, *argv], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr

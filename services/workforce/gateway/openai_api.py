@@ -59,7 +59,8 @@ def to_question(messages: list[ChatMessage]) -> tuple[str, str]:
     system = "\n".join(_text(m.content) for m in messages if m.role in ("system", "developer"))
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not _text(turns[-1].content).strip():
-        raise InvalidInput("the last message must be a non-empty user message")
+        raise InvalidInput("the last message must be a user message with text (images and other parts are not "
+                           "read)")
     question = _text(turns[-1].content)
     if len(turns) > 1:
         history = "\n".join(f"{m.role}: {_text(m.content)}" for m in turns[:-1])
