@@ -48,7 +48,7 @@ export function mount(main) {
       h("td", {}, h("a", {href: `#/tasks/${t.task_id}`, text: short(t.question, 90)}),
         h("div", {class: "muted small mono", text: t.task_id})),
       h("td", {}, badge(t.status)),
-      h("td", {text: age(t.created_at)}),
+      h("td", {class: "nowrap", text: age(t.created_at)}),
       h("td", {text: t.subtasks_total ? `${t.subtasks_done || 0}/${t.subtasks_total}` : "—"}),
       h("td", {class: "num", text: num(tokens(t.usage))}),
       h("td", {class: "num", text: String(t.replans || 0)}),

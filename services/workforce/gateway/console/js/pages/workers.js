@@ -3,11 +3,13 @@
 import {api} from "../api.js";
 import {h, age, clock, short, errorText} from "../util.js";
 
+// The heading stays put above a table that scrolls sideways on a narrow screen.
 function table(id, caption, headers, rows, empty) {
-  return h("div", {class: "table-wrap workers-table"}, h("table", {id},
-    h("caption", {text: caption}),
-    h("thead", {}, h("tr", {}, headers.map((t) => h("th", {scope: "col", text: t})))),
-    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", {colspan: headers.length, class: "muted", text: empty})))));
+  return h("section", {"aria-labelledby": `${id}-title`},
+    h("h2", {class: "table-title", id: `${id}-title`, text: caption}),
+    h("div", {class: "table-wrap workers-table"}, h("table", {id, "aria-labelledby": `${id}-title`},
+      h("thead", {}, h("tr", {}, headers.map((t) => h("th", {scope: "col", text: t})))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", {colspan: headers.length, class: "muted", text: empty}))))));
 }
 
 export function mount(main) {
@@ -50,7 +52,7 @@ export function mount(main) {
           failures.map((f) => h("tr", {},
             h("td", {text: clock(f.time)}), h("td", {class: "mono", text: f.worker_type}),
             h("td", {}, h("a", {href: `#/tasks/${f.task_id}`, class: "mono small", text: `${f.task_id} / ${f.subtask_id}`})),
-            h("td", {class: "small", text: short(f.reason, 200)}))),
+            h("td", {class: "small outcome", text: short(f.reason, 200)}))),
           "No failures in the last hour."));
       updated.textContent = `updated ${new Date().toLocaleTimeString([], {hour12: false})}`;
       error.textContent = "";
