@@ -1,5 +1,6 @@
 """The `workforce` CLI (a real process) says the usual mishaps in one line, never with a traceback: no gateway
-there, a URL without its scheme, a file that cannot be read, an edited plan that is not one. With a gateway: tests/e2e/test_local_mode.py."""
+there, a URL without its scheme, a file that cannot be read, an edited plan that is not one, an option out of range.
+With a gateway: tests/e2e/test_local_mode.py."""
 
 import subprocess
 import sys
