@@ -165,14 +165,33 @@ def workers(args) -> int:
         response = http.get("/v1/workers")
         if response.status_code >= 400:
             _fail(response)
-        pools = response.json()["pools"]
-        if not pools:
-            print("no worker pools are registered: start a worker (`make run` starts one of each type)",
-                  file=sys.stderr)
-            return 1
-        for pool in pools:
-            print(f"{pool['worker_type']:<12} replicas={pool.get('replicas', 0)} queue={pool.get('queue_depth', 0)} "
-                  f"tools={','.join(pool.get('tools', []))}")
+        found = http.get("/v1/workers/failures", params={"limit": 200})
+        if found.status_code >= 400:
+            _fail(found)
+    pools, instances, failures = response.json()["pools"], response.json()["instances"], found.json()["failures"]
+    if not pools:
+        print("no worker pools are registered: start a worker (`make run` starts one of each type)", file=sys.stderr)
+        return 1
+    busy, failed = {}, {}
+    for i in instances:
+        busy[i["worker_type"]] = busy.get(i["worker_type"], 0) + int(i.get("busy", 0))
+    for f in failures:
+        failed[f["worker_type"]] = failed.get(f["worker_type"], 0) + 1
+    print(f"{'POOL':<12} {'REPLICAS':>8} {'BUSY/CAPACITY':>13} {'QUEUE':>5} {'FAILED 1H':>9}  TOOLS")
+    for pool in pools:
+        kind = pool["worker_type"]
+        print(f"{kind:<12} {pool.get('replicas', 0):>8} {busy.get(kind, 0):>6}/{pool.get('capacity', 0):<6} "
+              f"{pool.get('queue_depth', 0):>5} {failed.get(kind, 0):>9}  {','.join(pool.get('tools', []))}")
+    if args.verbose:
+        print("\nreplicas:")
+        for i in instances:
+            print(f"  {i['instance_id']:<40} {i['worker_type']:<12} busy {i.get('busy', 0)}/{i.get('concurrency', 0)}"
+                  f"  heartbeat {i.get('heartbeat_at', '')[11:19]}")
+        print("\nfailures in the last hour (your tasks, newest first):" if failures
+              else "\nno failures in the last hour")
+        for f in failures[:20]:
+            print(f"  {f['time'][11:19]}  {f['worker_type']:<10} {f['task_id']}/{f['subtask_id']}  "
+                  f"{_clip(f.get('reason', ''), 100)}")
     return 0
 
 
@@ -189,12 +208,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="workforce", description="Submit tasks to a Workforce gateway and follow them: the plan, the workers' "
         "subtasks, the answer. Run `make run` first for a local one.")
-    parser.add_argument("--url", default=os.environ.get("WF_GATEWAY_URL", "http://127.0.0.1:8080"),
-                        help="the gateway's HTTP API (default: $WF_GATEWAY_URL or %(default)s)")
-    parser.add_argument("--api-key", default="", help="the API key (default: $WF_API_KEY, else DATA_DIR/api-key)")
-    parser.add_argument("--data-dir", default=os.environ.get("WF_LOCAL_DIR", ""),
-                        help="`make run`'s folder, for its API key (default: $WF_LOCAL_DIR, else ./.local, else "
-                             "the .local of the checkout this command is installed in)")
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("submit", help="submit a task and print its events and answer")
     p.add_argument("question")
@@ -220,7 +234,8 @@ def main(argv=None) -> None:
     p.add_argument("--status", default="", help="only tasks in this status (running, succeeded, failed, …)")
     p.add_argument("--limit", type=_at_least(1), default=20, help="at most this many (default %(default)s)")
     p.set_defaults(fn=list_tasks)
-    p = sub.add_parser("workers", help="list worker pools")
+    p = sub.add_parser("workers", help="the worker pools: replicas, busy slots, queue, failures of the last hour")
+    p.add_argument("-v", "--verbose", action="store_true", help="also each replica and the recent failures")
     p.set_defaults(fn=workers)
     p = sub.add_parser("cancel", help="cancel a task")
     p.add_argument("task_id")
@@ -228,8 +243,23 @@ def main(argv=None) -> None:
     p.set_defaults(fn=cancel)
     cli_review.register(sub, _client)
     cli_tool_review.register(sub, _client)
+    for command in sub.choices.values():  # `workforce show T --api-key K` as well as `workforce --api-key K show T`
+        _global_options(command, after_command=True)
     args = parser.parse_args(argv)
     sys.exit(_run(args))
+
+
+def _global_options(parser: argparse.ArgumentParser, after_command: bool = False) -> None:
+    def default(value):  # after the command: set only when given, else the value before it (or its default) holds
+        return argparse.SUPPRESS if after_command else value
+
+    parser.add_argument("--url", default=default(os.environ.get("WF_GATEWAY_URL", "http://127.0.0.1:8080")),
+                        help="the gateway's HTTP API (default: $WF_GATEWAY_URL or http://127.0.0.1:8080)")
+    parser.add_argument("--api-key", default=default(""),
+                        help="the API key (default: $WF_API_KEY, else DATA_DIR/api-key)")
+    parser.add_argument("--data-dir", default=default(os.environ.get("WF_LOCAL_DIR", "")),
+                        help="`make run`'s folder, for its API key (default: $WF_LOCAL_DIR, else ./.local, else "
+                             "the .local of the checkout this command is installed in)")
 
 
 def _run(args) -> int:

@@ -68,6 +68,13 @@ def test_run_submit_and_ctrl_c(tmp_path):
         assert none.returncode == 0 and task_id not in none.stdout and "no tasks with status failed" in none.stderr
         bad = subprocess.run(cli + ["list", "--status", "sleepy"], capture_output=True, text=True, timeout=30)
         assert bad.returncode != 0 and "400" in bad.stderr and "unknown status" in bad.stderr
+        pools = subprocess.run(cli + ["workers", "-v"], capture_output=True, text=True, timeout=30)
+        assert pools.returncode == 0, pools.stderr
+        header, echo = pools.stdout.splitlines()[:2]   # what the console's workers page shows, in columns
+        assert header.split() == ["POOL", "REPLICAS", "BUSY/CAPACITY", "QUEUE", "FAILED", "1H", "TOOLS"]
+        kind, replicas, busy_of, queue, failed = echo.split()[:5]
+        assert (kind, replicas, queue, failed) == ("echo", "1", "0", "0") and busy_of.startswith("0/"), pools.stdout
+        assert "replicas:" in pools.stdout and "no failures in the last hour" in pools.stdout
         anonymous = httpx.post(f"http://127.0.0.1:{http_port}/v1/tasks", json={"question": "x"})
         assert anonymous.status_code == 401  # auth stays on unless --no-auth
         for command in (["list"], ["plan", task_id], ["calls", task_id]):   # the review commands say it too

@@ -1,6 +1,7 @@
 """Every PromQL expression the chart ships (dashboards, alert rules, KEDA queries) and the metric names that
-exist: what services/workforce/core/metrics.py exports and vLLM's `vllm:` metrics."""
+exist: what the services export (METRIC_MODULES) and vLLM's `vllm:` metrics."""
 
+import importlib
 import json
 import re
 from functools import lru_cache
@@ -19,6 +20,9 @@ VLLM_HISTOGRAMS = {
     "vllm:e2e_request_latency_seconds",
 }
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+# Where the services define their metrics: shared code's in core, each service's own in its folder.
+METRIC_MODULES = ("core.metrics", "gateway.metrics", "coordinator.metrics", "workers.metrics", "workers.netguard",
+                  "roles.metrics", "sandbox.service")
 # Grafana's variables, as a query sent by Grafana would have them.
 GRAFANA_VARS = {
     "$__rate_interval": "1m",
@@ -30,14 +34,13 @@ GRAFANA_VARS = {
 
 
 def workforce_families() -> dict[str, str]:
-    """Metric family name → type, as exported by core/metrics.py (HELP/TYPE lines)."""
-    from workforce.core import metrics
-
+    """Metric family name → type, as the services export them (HELP/TYPE lines)."""
     out = {}
-    for value in vars(metrics).values():
-        if isinstance(value, MetricWrapperBase):
-            for family in value.describe():
-                out[family.name] = family.type
+    for module in METRIC_MODULES:
+        for value in vars(importlib.import_module(f"workforce.{module}")).values():
+            if isinstance(value, MetricWrapperBase):
+                for family in value.describe():
+                    out[family.name] = family.type
     return out
 
 

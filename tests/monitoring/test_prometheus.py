@@ -144,6 +144,15 @@ def test_every_queried_workforce_metric_is_exported(scraped):
     assert metadata["workforce_dead_letters"][0]["type"] == "counter"  # never incremented, still described
 
 
+def test_a_service_exports_only_what_it_counts(scraped):
+    """The gateway's tasks accepted and the coordinator's replans come from those services alone (a 0 from every
+    other service would be a series that is never anything but 0)."""
+    _system, prometheus, _ = scraped
+    for metric, service in (("workforce_tasks_submitted_total", "gateway-0"),
+                            ("workforce_replans_total", "coordinator-0")):
+        assert {r["metric"]["service_name"] for r in prometheus.query(metric)} == {service}, metric
+
+
 def test_the_task_left_the_series_the_dashboards_plot(scraped):
     _system, prometheus, _ = scraped
     value = lambda expr: float(prometheus.query(expr)[0]["value"][1])

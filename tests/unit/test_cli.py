@@ -16,6 +16,11 @@ CLI = str(Path(sys.executable).parent / "workforce")
 @pytest.mark.parametrize("argv, says", [
     (["--url", "http://127.0.0.1:{port}", "list"], "workforce: cannot reach the gateway at http://127.0.0.1:{port}"),
     (["--url", "127.0.0.1:{port}", "list"], "workforce: --url '127.0.0.1:{port}' is not an HTTP URL"),
+    # the global options after the command work too; given twice, the later one holds
+    (["show", "t1", "--url", "http://127.0.0.1:{port}"],
+     "workforce: cannot reach the gateway at http://127.0.0.1:{port}"),
+    (["--url", "http://elsewhere:1", "list", "--url", "127.0.0.1:{port}"],
+     "workforce: --url '127.0.0.1:{port}' is not an HTTP URL"),
     (["--url", "http://127.0.0.1:{port}", "submit", "--file", "{missing}", "What is in it?"],
      "workforce: cannot read {missing}: No such file or directory"),
     (["--url", "http://127.0.0.1:{port}", "submit", "--file", "{folder}", "What is in it?"],

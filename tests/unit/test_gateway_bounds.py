@@ -67,3 +67,18 @@ def test_the_request_metric_labels_routes_by_template_and_the_console_by_its_fol
     assert _route_label({"path": "/console/js/app.js"}) == "/console/*"
     assert _route_label({"path": "/docs-assets/swagger-ui.css"}) == "/docs-assets/*"
     assert _route_label({"path": "/wp-admin/x"}) == "unmatched"     # whatever clients send: few label values
+    assert _route_label({"path": "/openapi.json"}) == "/openapi.json"
+
+
+def test_a_request_refused_before_routing_is_counted_by_its_route():
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/v1/tasks/{task_id}")
+    async def get_task(task_id: str):
+        return {}
+
+    scope = {"type": "http", "method": "GET", "path": "/v1/tasks/t123", "root_path": ""}
+    assert _route_label(scope, app.routes) == "/v1/tasks/{task_id}"
+    assert _route_label(scope | {"path": "/v2/nothing"}, app.routes) == "unmatched"

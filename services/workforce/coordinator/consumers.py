@@ -14,9 +14,9 @@ from ..core.channel.consumer import Interrupted, Poison
 from ..core.channel.inflight import TaskCancelled
 from ..core.channel.lease import Lease
 from ..core.logging import task_context
-from ..core.metrics import QUEUE_DEPTH
 from ..v1 import channel_pb2
 from .engine import Coordinator, UnknownTask
+from .metrics import QUEUE_DEPTH
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from ..core.channel.state import ERASE_MARKER_TTL_S, CasConflict
 from ..core.config import Settings
 from ..core.ids import created_ms, valid_task_id
 from ..core.llm.client import UsageBook, merge_usage
-from ..core.metrics import DEAD_LETTERS, REPLANS, SUBTASKS, TASK_DURATION, TASKS_FINISHED
 from ..core.progress import LateSignal
 from ..core.task_lifecycle import release_quota, start_task, update_record
 from ..v1 import channel_pb2, common_pb2
@@ -30,6 +29,7 @@ from . import approval, faults
 from .assign import Assigner, AssignmentFailed
 from . import dag
 from .machine import TERMINAL, Effects, Machine, new_plan, planner_trace, terminal_event_id
+from .metrics import DEAD_LETTERS, REPLANS, SUBTASKS, TASK_DURATION, TASKS_FINISHED
 from .owned import Owned
 
 log = logging.getLogger(__name__)

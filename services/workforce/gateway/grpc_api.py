@@ -6,9 +6,9 @@ from google.protobuf.message import DecodeError
 
 from ..core import tracing
 from ..core.channel.events import for_grpc
-from ..core.metrics import API_REQUESTS
 from ..v1 import gateway_pb2, gateway_pb2_grpc
 from .approvals import ApprovalService, Decision
+from .metrics import API_REQUESTS
 from .tool_approvals import ToolApprovalService
 from .errors import CHANNEL_ERRORS, ApiError, channel_unavailable
 from .tasks import Submission, TaskService

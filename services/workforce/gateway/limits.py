@@ -12,8 +12,10 @@
 import json
 import re
 
-from ..core.metrics import API_REQUESTS
+from starlette.routing import Match
+
 from .errors import ApiError, InvalidInput
+from .metrics import API_REQUESTS
 from .tenancy import Tenancy
 
 SEQ_MAX = 2**63 - 1
@@ -63,12 +65,18 @@ def error_payload(status: int, code: str, message: str, param: str | None = None
                       "param": param}}
 
 
-def _route_label(scope) -> str:
-    """A request's route for the metric: the route's template, the static files' folder (the console), else
-    "unmatched" (few values, whatever paths clients send)."""
+def _route_label(scope, routes=()) -> str:
+    """A request's route for the metric: the route's template (from the scope once routed, else the first of
+    `routes` that matches: a request refused before routing), a public path, the static files' folder (the
+    console), else "unmatched" (few values, whatever paths clients send)."""
     if (route := scope.get("route")) is not None and getattr(route, "path", None):
         return route.path
     path = scope.get("path", "")
+    if path in PUBLIC_PATHS:
+        return path
+    for route in routes:
+        if route.matches(scope)[0] is Match.FULL and getattr(route, "path", None):
+            return route.path
     return next((prefix + "*" for prefix in PUBLIC_PREFIXES if path.startswith(prefix)), "unmatched")
 
 
@@ -110,9 +118,9 @@ class EarlyReject:
             API_REQUESTS.labels("http", f"{scope.get('method')} {_route_label(scope)}",
                                 str(status[0] if status else 500)).inc()
 
-    @staticmethod
-    async def _reject(scope, send, status: int, code: str, message: str, unread_body: bool) -> None:
-        API_REQUESTS.labels("http", f"{scope.get('method')} unmatched", str(status)).inc()
+    async def _reject(self, scope, send, status: int, code: str, message: str, unread_body: bool) -> None:
+        route = _route_label(scope, getattr(self.app, "routes", ()))
+        API_REQUESTS.labels("http", f"{scope.get('method')} {route}", str(status)).inc()
         body = json.dumps(error_payload(status, code, message)).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 401:

@@ -41,7 +41,7 @@ class ChatMessage(BaseModel):
 class ChatRequest(BaseModel):
     model: str = MODEL_ID
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: StrictBool = False
+    stream: StrictBool | None = Field(False, description="true: Server-Sent Events (null or absent: one JSON answer)")
     n: int = Field(1, ge=1, le=1, description="choices to return: one (a task has one answer)")
     temperature: float | None = Field(None, ge=0, le=2, description="the task's sampling temperature (planner and "
                                       "workers); unset: the services' default")
@@ -75,14 +75,20 @@ def router(tasks: TaskService, caller_dep) -> APIRouter:
     async def models(who: Caller = caller_dep):
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "workforce"}]}
 
-    @api.post("/v1/chat/completions", responses=errors(400, 409, 422, 429))
+    @api.post("/v1/chat/completions", responses=errors(400, 409, 422, 429),
+              summary="A Workforce task as an OpenAI chat completion",
+              description="The last user message is the task's question, earlier turns its context, system "
+                          "messages its answer format. A failed or cancelled task is a 422 (type `task_failed` / "
+                          "`task_cancelled`), never a 5xx the OpenAI SDKs would retry as a new task. Pass an "
+                          "`Idempotency-Key` header to make retries answer from the same task.")
     async def chat(body: ChatRequest, who: Caller = caller_dep,
                    idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200)):
         question, answer_format = to_question(body.messages)
         record, _ = await tasks.submit(Submission(question=question, answer_format=answer_format,
                                                   idempotency_key=f"chat:{idempotency_key}" if idempotency_key else "",
                                                   metadata=_metadata(body)), who)
-        cid, created = f"chatcmpl-{record.task_id}", int(time.time())
+        # the task's own creation time: an idempotent retry answers with the same id and the same `created`
+        cid, created = f"chatcmpl-{record.task_id}", record.created_at.seconds or int(time.time())
         watch = await tasks.open_watch(who, record.task_id)
         if body.stream:
             return StreamingResponse(_stream(tasks, who, watch, record.task_id, cid, created),

@@ -21,12 +21,12 @@ from ..core.channel import registry
 from ..core.task_lifecycle import TERMINAL_STATUSES, start_task, update_record
 from ..core.config import Settings
 from ..core.ids import created_ms, new_task_id, valid_task_id
-from ..core.metrics import TASKS_SUBMITTED
 from ..core.sampling import answer_type_of, temperature_of
 from ..v1 import channel_pb2, common_pb2
 from .event_hub import EventHub
 from .errors import Conflict, InvalidInput, NotFound, QuotaExceeded, TooLarge, Unavailable
 from .limits import check_from_seq, check_text, shown
+from .metrics import TASKS_SUBMITTED
 from .quotas import Quotas
 from .task_index import TaskIndex, decode_token, encode_token
 from .tenancy import Caller

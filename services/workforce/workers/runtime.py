@@ -25,11 +25,11 @@ from ..core.channel.consumer import Poison
 from ..core.config import Settings
 from ..core.llm import make_llm
 from ..core.progress import LateSignal
-from ..core.metrics import SUBTASK_DURATION, WORKER_BUSY, WORKER_CAPACITY
 from ..v1 import channel_pb2, common_pb2
 from .agent import AgentOutcome, make_agent
 from .ended import EndedTasks
 from ..core.logging import task_context
+from .metrics import SUBTASK_DURATION, WORKER_BUSY, WORKER_CAPACITY
 from .tools import ToolBudgetExceeded, ToolContext, WorkerSpec
 
 log = logging.getLogger(__name__)
