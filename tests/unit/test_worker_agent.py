@@ -161,6 +161,39 @@ async def test_a_backend_ignoring_tool_choice_is_reported(scripted, tmp_path):
     assert outcome.failed and outcome.content.startswith("answered without using any tool")
 
 
+def nope():
+    return {"tool_calls": [{"name": "nope", "arguments": {}}]}
+
+
+def answer(text):
+    return {"content": json.dumps({"content": text, "failed": False})}
+
+
+async def test_an_answer_after_only_failed_tool_calls_is_not_a_result(scripted, tmp_path):
+    """A worker that needs its tools answered although every call failed (an empty file, a page that did not
+    load): asked once to use a tool that works or say it failed; a second such answer fails with the tool's error."""
+    agent, settings = make_agent(scripted, requires_tool=True)
+    scripted.script([
+        {"role": "worker:echo", "contains": "unknown tool", "reply": answer("5")},
+        {"role": "worker:echo", "reply": nope()},
+    ])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert outcome.failed and outcome.content.startswith("no tool call worked; the last one said: unknown tool 'nope'")
+    assert sum("None of your tool calls worked" in str(m.get("content")) for m in outcome.messages) == 1
+
+
+async def test_a_working_call_after_failed_ones_grounds_the_answer(scripted, tmp_path):
+    agent, settings = make_agent(scripted, requires_tool=True)
+    scripted.script([
+        {"role": "worker:echo", "contains": "None of your tool calls worked", "times": 1, "reply": add(2, 3)},
+        {"role": "worker:echo", "contains": "unknown tool", "times": 1, "reply": answer("5")},
+        {"role": "worker:echo", "times": 1, "reply": nope()},
+        {"role": "worker:echo", "reply": answer("5")},
+    ])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("5", False, 2)
+
+
 async def test_json_mode_runs_tools_from_constrained_steps(scripted, tmp_path):
     agent, settings = make_agent(scripted, requires_tool=True, llm_tool_mode="json")
     scripted.script([

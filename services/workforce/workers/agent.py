@@ -66,7 +66,8 @@ class ToolCallingAgent:
         messages = self.initial_messages(item, tools)
         outcome = AgentOutcome("", False, messages=messages)
         seen: dict[tuple[str, str], str] = {}    # (tool, arguments) → its result
-        repeats = bad_steps = nudged = 0
+        repeats = bad_steps = nudged = worked = unfounded = 0
+        last_error = ""
         must_answer = False
         last_ok = True    # whether the last tool call worked (one agent serves several subtasks at once: keep it local)
         index = 0
@@ -108,6 +109,17 @@ class ToolCallingAgent:
                         f"You answered without using a tool. Use one of your tools ({', '.join(offered)}) "
                         "to do the subtask, then answer from its result.")})
                     continue
+                if self.spec.requires_tool and outcome.tool_calls and not worked and not step.failed:
+                    # every call failed (an empty or unreadable file, a page that did not load, a program that
+                    # crashed): an answer now is made up, not read from a tool
+                    if unfounded:
+                        return self._end(outcome, "no tool call worked; the last one said: "
+                                         + last_error[:self.settings.tool_result_chars], True)
+                    unfounded = 1
+                    messages.append({"role": "user", "content": (
+                        "None of your tool calls worked, so that answer is not from a tool. Call a tool in a way "
+                        "that works, or reply that the subtask failed and why.")})
+                    continue
                 return self._end(outcome, step.content, step.failed)
             messages.append(self._assistant_step(result, step))
             for call in step.calls:
@@ -123,10 +135,12 @@ class ToolCallingAgent:
                     must_answer = True
                 else:
                     try:
-                        text, ok = await self._call_tool(ctx, call)
+                        text, ok, denied = await self._call_tool(ctx, call)
                     except ToolBudgetExceeded as exc:
                         return self._end(outcome, self._capped_summary(ctx, str(exc)), True)
                     outcome.tool_calls += 1
+                    worked += ok or denied   # an answer after a person's denial says what they decided
+                    last_error = last_error if ok else text
                     seen[key] = text
                     last_ok = ok
                 messages.append(self._tool_message(call, text, ok))
@@ -190,8 +204,9 @@ class ToolCallingAgent:
         outcome.content, outcome.failed = content, failed
         return outcome
 
-    async def _call_tool(self, ctx: ToolContext, call) -> str:
-        tool = self.tools.get(call.name)
+    async def _call_tool(self, ctx: ToolContext, call) -> tuple[str, bool, bool]:
+        """(the text the model reads, whether the call worked, whether a person denied it)"""
+        tool, denied = self.tools.get(call.name), False
         if tool is None:
             text, ok, duration = f"unknown tool {call.name!r}; available: {', '.join(self.tools)}", False, 0.0
         else:
@@ -201,13 +216,13 @@ class ToolCallingAgent:
                 text, ok, duration = f"arguments are not a JSON object: {exc}", False, 0.0
             else:
                 result = await tool.run(ctx, arguments)
-                text, ok, duration = result.text, result.ok, result.duration_s
+                text, ok, duration, denied = result.text, result.ok, result.duration_s, result.denied
         TOOL_CALLS.labels(self.spec.worker_type, call.name if tool else "unknown", "ok" if ok else "error").inc()
         await ctx.emit("tool.call", call.name, {
             "tool": call.name, "arguments": call.arguments, "ok": ok, "duration_s": duration,
             "result": text[:4000],
         })
-        return text, ok
+        return text, ok, denied
 
     def _capped_summary(self, ctx: ToolContext, why: str) -> str:
         """After the budget: failed, with the tool history (each result cut short) so a replan can use it."""

@@ -32,6 +32,7 @@ class ToolOutcome:
     text: str
     duration_s: float = 0.0
     files: list = field(default_factory=list)  # FileRefs the tool produced
+    denied: bool = False                        # a person (or the approval timeout) refused the call: it did not run
 
 
 @dataclass
@@ -143,7 +144,7 @@ class Tool:
         if tool_approval.gated(ctx.settings, ctx.worker_type, self.name):  # WF_APPROVE_TOOLS: a person decides
             denied = await tool_approval.ask(ctx, self.name, arguments)
             if denied is not None:
-                return ToolOutcome(False, denied, time.perf_counter() - started)
+                return ToolOutcome(False, denied, time.perf_counter() - started, denied=True)
             started = time.perf_counter()
         try:
             value = await asyncio.wait_for(self.func(ctx, **arguments), timeout=self.timeout_s)

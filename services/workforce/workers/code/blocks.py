@@ -178,7 +178,7 @@ class CodeBlockAgent(ToolCallingAgent):
                             "Write a different program in a Python code block.")
             else:
                 try:
-                    text, ok = await self._call_tool(ctx, _Call("run_python", code))
+                    text, ok, _ = await self._call_tool(ctx, _Call("run_python", code))
                 except ToolBudgetExceeded as exc:
                     return self._end(outcome, self._capped_summary(ctx, str(exc)), True)
                 outcome.tool_calls += 1
