@@ -62,10 +62,10 @@ def profile(name: str) -> Path:
     return PROFILES / f"{name}.yaml"
 
 
-def template_args(profiles=(), sets=(), api_versions=()) -> list[str]:
+def template_args(profiles=(), sets=(), api_versions=(), files=()) -> list[str]:
     args = ["template", RELEASE, str(chart_copy()), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION]
-    for p in profiles:
-        args += ["-f", str(profile(p))]
+    for p in [*map(profile, profiles), *files]:
+        args += ["-f", str(p)]
     for s in sets:
         args += ["--set", s]
     for a in api_versions:
@@ -73,12 +73,20 @@ def template_args(profiles=(), sets=(), api_versions=()) -> list[str]:
     return args
 
 
-def render_text(profiles=(), sets=(), api_versions=()) -> str:
-    return helm(*template_args(profiles, sets, api_versions)).stdout
+def render_text(profiles=(), sets=(), api_versions=(), values=()) -> str:
+    """`values`: dicts given as further -f files, after the profiles, in order."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i, v in enumerate(values):
+            files.append(Path(tmp) / f"values-{i}.yaml")
+            files[-1].write_text(yaml.safe_dump(v))
+        return helm(*template_args(profiles, sets, api_versions, files)).stdout
 
 
-def render(profiles=(), sets=(), api_versions=()) -> list[dict]:
-    return [d for d in yaml.safe_load_all(render_text(profiles, sets, api_versions)) if d]
+def render(profiles=(), sets=(), api_versions=(), values=()) -> list[dict]:
+    return [d for d in yaml.safe_load_all(render_text(profiles, sets, api_versions, values)) if d]
 
 
 def render_error(profiles=(), sets=(), values: dict | None = None) -> str:

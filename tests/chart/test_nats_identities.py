@@ -72,8 +72,12 @@ def test_an_external_nats_keeps_its_creds_file_unless_users_are_brought():
 
 
 def test_turning_identities_off_needs_the_users_off_too():
-    assert "nats.config.merge" in render_error(["minimal"], sets=["natsAuth.enabled=false"])
-    docs = render(["minimal"], sets=["natsAuth.enabled=false", "nats.config.merge=null"])
+    message = "natsAuth.enabled=false: also set nats.config.merge: null and nats.container.env: null"
+    assert message in render_error(["minimal"], sets=["natsAuth.enabled=false"])
+    # The server would still read the passwords from the Secret the chart no longer creates.
+    assert message in render_error(["minimal"], sets=["natsAuth.enabled=false", "nats.config.merge=null"])
+    off = ["natsAuth.enabled=false", "nats.config.merge=null", "nats.container.env=null"]
+    docs = render(["minimal"], sets=off)
     assert SECRET not in by_kind(docs, "Secret")
 
 
@@ -114,3 +118,11 @@ async def test_the_users_block_works_in_a_real_nats_server(tmp_path):
                                allow_reconnect=False, connect_timeout=2)
     finally:
         server.stop()
+
+
+def test_gitops_brings_its_own_secret():
+    """`lookup` finds nothing under `helm template`: with natsAuth.create=false nothing random is rendered."""
+    docs = render(["minimal"], sets=["natsAuth.create=false"])
+    assert SECRET not in by_kind(docs, "Secret")
+    planner = by_kind(docs, "Deployment")[f"{PREFIX}-planner"]["spec"]["template"]["spec"]["containers"][0]
+    assert container_env(planner)["WF_NATS_PASSWORD"] == {"secretKeyRef": {"name": SECRET, "key": "planner"}}

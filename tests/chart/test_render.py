@@ -64,6 +64,7 @@ def deployments(docs):
 
 
 def test_minimal_profile_runs_every_default_service_hardened(rendered):
+    from workforce.core.config import Settings
     from workforce.services import names
 
     docs = rendered["minimal"]
@@ -117,6 +118,8 @@ def test_minimal_profile_runs_every_default_service_hardened(rendered):
         assert env["WF_NATS_URL"] == f"nats://{RELEASE}-nats:4222"
         assert env["WF_TASK_TTL_S"] == "2592000" and env["WF_IDEMPOTENCY_TTL_S"] == "86400"  # retention: everywhere
         assert env["WF_LLM_BASE_URL"] == "https://llm.example.com/v1" and env["WF_METRICS_PORT"] == "9464"
+        # The control inbox's ack wait is the services' own default (a killed planner hands over within 10 s).
+        assert float(env["WF_CONTROL_ACK_WAIT_S"]) == Settings.model_fields["control_ack_wait_s"].default == 6
     gateway = deps[f"{PREFIX}-gateway"]["spec"]["template"]["spec"]["containers"][0]
     assert gateway["env"][[e["name"] for e in gateway["env"]].index("WF_API_KEYS")]["valueFrom"][
         "secretKeyRef"
@@ -192,6 +195,16 @@ def test_production_profile_serves_models_on_h100s_with_lora_adapters(rendered):
     # vLLM itself scales with KEDA on its queue.
     trigger = by_kind(docs, "ScaledObject")[f"{PREFIX}-vllm-qwen"]["spec"]["triggers"][0]
     assert trigger["type"] == "prometheus" and "vllm:num_requests_waiting" in trigger["metadata"]["query"]
+    # Only this release's servers of that name: another namespace's vLLM must not scale this one.
+    assert trigger["metadata"]["query"] == (
+        f'sum(vllm:num_requests_waiting{{namespace="{NAMESPACE}",model_name="qwen"}})'
+    )
+    # uid 1000 has no passwd entry in the image: getpass.getuser() needs USER, inductor a writable cache.
+    env = container_env(c)
+    assert env["USER"] == "vllm"
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    (cache_mount,) = [p for p in mounts if env["TORCHINDUCTOR_CACHE_DIR"].startswith(p + "/")]
+    assert volumes[mounts[cache_mount]] == {"name": "tmp", "emptyDir": {}}  # writable, on disk, per pod
 
 
 def test_production_profile_wires_roles_monitoring_and_ingress(rendered):
@@ -275,29 +288,47 @@ data:
 
 
 @pytest.mark.parametrize(
-    "name, expect",
+    "name, sets, expect, unexpected",
     [
         (
             "minimal",
+            [],
             [
                 "port-forward service/wf-workforce-gateway 8080:80 50051:50051",
-                "/v1/tasks",
+                "http://127.0.0.1:8080/v1/tasks",
+                "base URL http://127.0.0.1:8080/v1,",
                 "Secret wf-workforce-api-keys",
                 "nats://wf-nats:4222",
             ],
+            [],
         ),
         (
             "production",
+            [],
             [
                 "https://workforce.example.com/docs",
+                "https://workforce.example.com/v1/tasks",
+                "base URL https://workforce.example.com/v1,",
                 "Secret workforce-api-keys",
                 "http://wf-workforce-vllm-qwen:8000/v1",
                 'folder "Workforce"',
             ],
+            ["127.0.0.1"],
+        ),
+        (
+            "minimal",
+            ["services.gateway.service.type=LoadBalancer"],
+            [
+                "WF_GATEWAY=$(kubectl -n workforce get service wf-workforce-gateway",
+                "{.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}",
+                "http://$WF_GATEWAY/v1/tasks",
+                "base URL http://$WF_GATEWAY/v1,",
+            ],
+            ["127.0.0.1", "port-forward"],
         ),
     ],
 )
-def test_notes_tell_how_to_reach_the_gateway(name, expect, tmp_path):
+def test_notes_tell_how_to_reach_the_gateway(name, sets, expect, unexpected, tmp_path):
     """NOTES.txt only renders on install (which needs a cluster): render it via tpl in a copy of the chart."""
     import shutil
 
@@ -316,12 +347,15 @@ def test_notes_tell_how_to_reach_the_gateway(name, expect, tmp_path):
         KUBE_VERSION,
         "-f",
         str(profile(name)),
+        *[arg for s in sets for arg in ("--set", s)],
         "--show-only",
         "templates/zz-notes.yaml",
     ).stdout
     notes = yaml.safe_load(out)["data"]["notes"]
     for text in expect:
         assert text in notes, notes
+    for text in unexpected:
+        assert text not in notes, notes
 
 
 def test_every_wf_variable_the_chart_sets_is_a_setting_the_services_read(rendered):
@@ -392,3 +426,135 @@ def test_an_otlp_endpoint_without_scheme_is_rejected():
     from tests.chart.helm import render_error
 
     assert "otlp" in render_error(["minimal"], values={"otlp": {"endpoint": "collector:4318"}})
+
+
+def egress_ports(docs, component: str) -> list[dict]:
+    policy = by_kind(docs, "NetworkPolicy")[f"{PREFIX}-{component}"]["spec"]
+    assert "Egress" in policy["policyTypes"], component
+    return [port for rule in policy["egress"] for port in rule.get("ports", [])]
+
+
+@pytest.mark.parametrize(
+    "base_url, port", [("https://llm.example.com/v1", 443), ("http://vllm.models.svc:8000/v1", 8000)]
+)
+def test_a_pool_without_internet_still_reaches_the_llm_endpoint(base_url, port):
+    docs = render(["minimal"], sets=[f"llm.baseUrl={base_url}"])
+    assert {"port": port, "protocol": "TCP"} in egress_ports(docs, "worker-code")
+    # With restrictEgress every service gets it, next to the collector's port.
+    docs = render(["minimal"], sets=[f"llm.baseUrl={base_url}", "networkPolicy.restrictEgress=true",
+                                     "otlp.endpoint=http://collector:4318"])
+    for component in ("gateway", "planner", "coordinator", "worker-web"):
+        ports = egress_ports(docs, component)
+        assert {"port": port, "protocol": "TCP"} in ports and {"port": 4318, "protocol": "TCP"} in ports
+
+
+def test_an_in_release_llm_endpoint_opens_no_port_to_anywhere():
+    """The model server is one of the release's pods: the release rule covers it, no port-wide rule."""
+    ports = egress_ports(render(["small-footprint"]), "worker-code")
+    assert {p["port"] for p in ports} == {53, 4222}
+
+
+@pytest.mark.parametrize(
+    "url, port",
+    [
+        ("tls://nats.example.com:7422", 7422),
+        ("nats://nats.messaging.svc", 4222),
+        ("nats://10.0.0.5:14222", 14222),
+    ],
+)
+def test_the_nats_egress_port_is_the_external_urls(url, port):
+    docs = render(["external-nats"], sets=[f"nats.external.url={url}", "networkPolicy.restrictEgress=true"])
+    ports = egress_ports(docs, "planner")
+    assert {"port": port, "protocol": "TCP"} in ports
+    assert port == 4222 or {"port": 4222, "protocol": "TCP"} not in ports
+
+
+def test_the_bundled_nats_port_is_its_configured_port():
+    docs = render(["minimal"], sets=["nats.config.nats.port=4333"])
+    assert {"port": 4333, "protocol": "TCP"} in egress_ports(docs, "worker-code")
+
+
+def test_a_component_value_is_merged_key_by_key_over_the_defaults():
+    docs = render(["minimal"], sets=["workers.code.podSecurityContext.fsGroup=5",
+                                     "workers.tool.resources.limits.memory=2Gi",
+                                     "workers.web.pdb.enabled=false",
+                                     "workers.document.replicas=0",
+                                     "workers.document.tolerations[0].key=pool"])
+    deps = deployments(docs)
+    pod = deps[f"{PREFIX}-worker-code"]["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                                      "fsGroup": 5, "seccompProfile": {"type": "RuntimeDefault"}}
+    tool_container = deps[f"{PREFIX}-worker-tool"]["spec"]["template"]["spec"]["containers"][0]
+    assert tool_container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+        "limits": {"memory": "2Gi"},
+    }
+    # A component's own map keeps the keys it sets (worker-web's requests) and false and 0 win over defaults.
+    web = deps[f"{PREFIX}-worker-web"]["spec"]["template"]["spec"]["containers"][0]
+    assert web["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "3Gi"}}
+    assert f"{PREFIX}-worker-web" not in by_kind(docs, "PodDisruptionBudget")
+    assert f"{PREFIX}-worker-code" in by_kind(docs, "PodDisruptionBudget")
+    document = deps[f"{PREFIX}-worker-document"]["spec"]
+    assert document["replicas"] == 0 and document["template"]["spec"]["tolerations"] == [{"key": "pool"}]
+    # The defaults themselves are untouched for the other components.
+    planner = deps[f"{PREFIX}-planner"]["spec"]["template"]["spec"]
+    assert planner["securityContext"]["fsGroup"] == 10001 and "tolerations" not in planner
+
+
+def vllm_values(*servers, **defaults) -> dict:
+    vllm = {"enabled": True, "servers": list(servers)}
+    if defaults:
+        vllm["serverDefaults"] = defaults
+    return {"llm": {"baseUrl": ""}, "vllm": vllm}
+
+
+def vllm_container(docs, name: str) -> dict:
+    return deployments(docs)[f"{PREFIX}-vllm-{name}"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_a_vllm_server_needs_only_a_name_and_a_model():
+    docs = render(["minimal"], values=[vllm_values({"name": "small", "model": "Qwen/Qwen2.5-7B-Instruct"},
+                                                   {"name": "big", "model": "m", "tensorParallelSize": 4,
+                                                    "maxModelLen": 8192, "lora": {"enabled": True},
+                                                    "cache": {"enabled": False},
+                                                    "resources": {"limits": {"memory": "300Gi"}}},
+                                                   dtype="bfloat16")])
+    small, big = vllm_container(docs, "small"), vllm_container(docs, "big")
+    for flag in ("--tensor-parallel-size=1", "--gpu-memory-utilization=0.9", "--dtype=bfloat16",
+                 "--served-model-name=small", "--tool-call-parser=hermes"):
+        assert flag in small["args"], small["args"]
+    assert not any(a.startswith(("--max-model-len", "--enable-lora")) for a in small["args"])
+    assert small["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    for flag in ("--tensor-parallel-size=4", "--max-model-len=8192", "--enable-lora", "--max-loras=4",
+                 "--max-lora-rank=64", "--dtype=bfloat16"):
+        assert flag in big["args"], big["args"]
+    assert big["resources"] == {"requests": {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "4"},
+                                "limits": {"memory": "300Gi", "nvidia.com/gpu": "4"}}
+    claims = by_kind(docs, "PersistentVolumeClaim")
+    assert set(claims) == {f"{PREFIX}-vllm-small-cache"}
+    assert claims[f"{PREFIX}-vllm-small-cache"]["spec"] == {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "200Gi"}}}
+    big_pod = deployments(docs)[f"{PREFIX}-vllm-big"]["spec"]["template"]["spec"]
+    assert {"name": "models", "emptyDir": {}} in big_pod["volumes"]
+
+
+@pytest.mark.parametrize(
+    "server, renders",
+    [
+        ({"replicas": 2}, False),
+        ({"autoscaling": {"enabled": True}}, False),
+        ({"replicas": 2, "cache": {"accessModes": ["ReadWriteMany"]}}, True),
+        ({"replicas": 2, "cache": {"existingClaim": "models-rwx"}}, True),
+        ({"replicas": 2, "cache": {"enabled": False}}, True),
+        ({"replicas": 1}, True),
+    ],
+)
+def test_vllm_replicas_do_not_share_a_read_write_once_cache(server, renders):
+    from tests.chart.helm import render_error
+
+    values = vllm_values({"name": "qwen", "model": "m"} | server)
+    if renders:
+        assert vllm_container(render(["minimal"], values=[values]), "qwen")
+    else:
+        error = render_error(["minimal"], values=values)
+        assert "vllm.servers[qwen]" in error and "set cache.accessModes: [ReadWriteMany]" in error, error

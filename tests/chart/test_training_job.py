@@ -78,3 +78,38 @@ def test_a_cpu_step_gets_no_gpu_or_gpu_node_pool(production):
     assert "nodeSelector" not in pod(job) and "limits" not in pod(job)["containers"][0]["resources"]
     expected = next(m for m in python_render(docs, "score-1", "score") if m["kind"] == "Job")
     assert pod(job)["containers"][0]["resources"] == pod(expected)["containers"][0]["resources"]
+
+
+def test_jobs_carry_the_release_labels_and_stay_out_of_the_services_selectors(production):
+    job = by_kind(production, "Job")["alpha-umi-glpft-001"]
+    service = by_kind(production, "Service")["alpha-umi-glpft-001"]
+    for obj in (job, service):
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["app.kubernetes.io/part-of"] == "workforce"
+        assert labels["helm.sh/chart"].startswith("workforce-") and labels["app.kubernetes.io/version"]
+        # Not app.kubernetes.io/name=workforce: the services' NetworkPolicies and ServiceMonitor select that.
+        assert labels["app.kubernetes.io/name"] == "workforce-train"
+        assert labels["workforce.dev/train-step"] == "glpft"
+    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "workforce-train"
+
+
+def test_a_finished_job_can_be_switched_off():
+    docs = render(["production"], sets=["training.jobs[0].enabled=false"])
+    jobs = by_kind(docs, "Job")
+    assert "owl-planner-sft-001" not in jobs and {"alpha-umi-glpft-001", "owl-planner-dpo-001"} <= set(jobs)
+
+
+def test_the_schema_knows_the_steps_of_workforce_train():
+    import json
+
+    from tests.chart.helm import CHART, render_error
+    from workforce_train.jobs.steps import STEPS
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    step = schema["properties"]["training"]["properties"]["jobs"]["items"]["properties"]["step"]
+    assert set(step["enum"]) == set(STEPS) | {"custom"}
+    job = {"name": "x-1", "step": "stf", "command": ["workforce-train", "sft"]}
+    assert "training.jobs.0.step must be one of the following" in render_error(
+        ["minimal"], values={"training": {"jobs": [job]}}
+    )

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import yaml
 
 from tests.chart.helm import CHART, render, render_error
 
@@ -67,7 +68,8 @@ def test_the_schema_rejects_bad_structured_values(values, message):
 
 
 def test_nats_disabled_needs_an_external_url():
-    assert 'nats: Must validate "then" as "if" was valid' in render_error(["minimal"], ["nats.enabled=false"])
+    error = render_error(["minimal"], ["nats.enabled=false"])
+    assert "nats.enabled=false needs nats.external.url" in error and "Must validate" not in error
 
 
 @pytest.mark.parametrize(
@@ -95,6 +97,24 @@ def test_nats_disabled_needs_an_external_url():
             ],
             "nats.external.monitoringEndpoint is required",
         ),
+        (
+            ["channel.streamReplicas=3"],
+            "channel.streamReplicas is 3, but the bundled NATS runs 1 server(s): "
+            "set nats.config.cluster: {enabled: true, replicas: 3}",
+        ),
+        (
+            [
+                "channel.streamReplicas=3",
+                "nats.config.cluster.enabled=true",
+                "nats.config.cluster.replicas=2",
+            ],
+            "channel.streamReplicas is 3, but the bundled NATS runs 2 server(s)",
+        ),
+        (
+            ["natsAuth.secretName=other"],
+            'natsAuth.secretName is "other", but nats.container.env.WF_NATS_PASSWORD_COORDINATOR '
+            'reads Secret "workforce-nats-users"',
+        ),
     ],
 )
 def test_contradictions_fail_with_a_clear_message(sets, message):
@@ -105,3 +125,32 @@ def test_the_defaults_and_profiles_are_valid_and_every_value_is_described():
     schema = json.loads((CHART / "values.schema.json").read_text())
     assert schema["additionalProperties"] is False and len(schema["properties"]) >= 18
     assert render(["minimal"])  # values.yaml + the minimal profile pass the schema
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["channel.streamReplicas=3", "nats.config.cluster.enabled=true"],  # the official chart's 3 servers
+        ["channel.streamReplicas=3", "nats.enabled=false", "nats.external.url=nats://nats:4222"],  # not ours
+        # identities off: nothing reads the passwords
+        [
+            "natsAuth.enabled=false",
+            "nats.config.merge=null",
+            "nats.container.env=null",
+            "natsAuth.secretName=other",
+        ],
+    ],
+)
+def test_what_the_checks_allow_renders(sets):
+    assert render(["minimal"], sets=sets)
+
+
+def test_a_matching_secret_name_renders():
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())["nats"]["container"]["env"]
+    env = {
+        var: {"valueFrom": {"secretKeyRef": ref["valueFrom"]["secretKeyRef"] | {"name": "wf-nats-users"}}}
+        for var, ref in defaults.items()
+    }
+    values = {"natsAuth": {"secretName": "wf-nats-users"}, "nats": {"container": {"env": env}}}
+    secrets = [d["metadata"]["name"] for d in render(["minimal"], values=[values]) if d["kind"] == "Secret"]
+    assert "wf-nats-users" in secrets

@@ -29,9 +29,14 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "workforce.labels" -}}
 {{ include "workforce.selectorLabels" . }}
-helm.sh/chart: {{ include "workforce.chart" .root }}
-app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{ include "workforce.commonLabels" .root }}
+{{- end }}
+
+{{/* The labels every object of the release carries besides its selector labels; call with $ */}}
+{{- define "workforce.commonLabels" -}}
+helm.sh/chart: {{ include "workforce.chart" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: workforce
 {{- end }}
 
@@ -80,7 +85,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- with .Values.nats.config }}{{ with .nats }}{{ with .port }}{{ $port = . }}{{ end }}{{ end }}{{ end }}
 {{- printf "%s://%s:%v" (ternary "tls" "nats" .Values.natsAuth.tls.enabled) (include "workforce.natsFullname" .) $port }}
 {{- else }}
-{{- fail "nats: enable the bundled NATS (nats.enabled=true) or set nats.external.url" }}
+{{- fail "nats.enabled=false needs nats.external.url (nats:// or tls:// URL of a NATS with JetStream); or set nats.enabled=true" }}
 {{- end }}
 {{- end }}
 
@@ -139,23 +144,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
-Every enabled service Deployment as YAML: name → {component spec with `defaults` applied key by key,
-plus `command` (the workforce-service argument) and `workerType` for pools}. Read with fromYaml.
+Every enabled service Deployment as YAML: name → {component spec merged deeply over `defaults` (maps key by
+key, the component's values winning; lists and scalars replaced), plus `command` (the workforce-service
+argument) and `workerType` for pools}. Read with fromYaml.
 */}}
 {{- define "workforce.components" -}}
 {{- $out := dict }}
 {{- range $name, $spec := .Values.services }}
 {{- if $spec.enabled }}
-{{- $c := deepCopy $.Values.defaults }}
-{{- range $k, $v := $spec }}{{ $_ := set $c $k $v }}{{ end }}
+{{- $c := mergeOverwrite (deepCopy $.Values.defaults) (deepCopy $spec) }}
 {{- $_ := set $c "command" $name }}
 {{- $_ := set $out $name $c }}
 {{- end }}
 {{- end }}
 {{- range $type, $spec := .Values.workers }}
 {{- if $spec.enabled }}
-{{- $c := deepCopy $.Values.defaults }}
-{{- range $k, $v := $spec }}{{ $_ := set $c $k $v }}{{ end }}
+{{- $c := mergeOverwrite (deepCopy $.Values.defaults) (deepCopy $spec) }}
 {{- $_ := set $c "command" (printf "worker-%s" $type) }}
 {{- $_ := set $c "workerType" $type }}
 {{- $_ := set $out (printf "worker-%s" $type) $c }}
@@ -263,11 +267,11 @@ plus `command` (the workforce-service argument) and `workerType` for pools}. Rea
 {{- end }}
 {{- end }}
 
-{{/* The TCP port of the OTLP collector (networkpolicy.yaml): the endpoint's, else 443 for https and 80 for http */}}
-{{- define "workforce.otlpPort" -}}
-{{- $u := urlParse .Values.otlp.endpoint }}
-{{- $port := splitList ":" $u.host | rest | first }}
-{{- $port | default (ternary "443" "80" (eq $u.scheme "https")) }}
+{{/* The TCP port of a URL (networkpolicy.yaml): its own, else its scheme's (https 443, http 80, nats/tls 4222, …) */}}
+{{- define "workforce.urlPort" -}}
+{{- $u := urlParse . }}
+{{- $schemes := dict "https" "443" "wss" "443" "http" "80" "ws" "80" "nats" "4222" "tls" "4222" }}
+{{- regexFind ":[0-9]+$" $u.host | trimPrefix ":" | default (get $schemes $u.scheme) }}
 {{- end }}
 
 {{/* The limits of one sandboxed run (WF_CODE_*): the executor enforces them, worker-code describes them */}}
