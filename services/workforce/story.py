@@ -50,7 +50,8 @@ def details(event: dict, verbose: bool = False) -> list[str]:
         out.append(f"repaired: {repair}")
     for i, attempt in enumerate(data.get("attempts", []), 1):
         if attempt.get("error") or verbose:
-            out.append(f"try {i}: {attempt.get('error') or 'ok'}")
+            by = f" ({attempt['model']})" if attempt.get("model") else ""   # which model answered: a trained one?
+            out.append(f"try {i}{by}: {attempt.get('error') or 'ok'}")
             if attempt.get("raw") and (verbose or attempt.get("error")):
                 out.append(f"   raw output: {_short(attempt['raw'], 300 if not verbose else 4000)}")
     if kind == "tool.call":

@@ -23,3 +23,12 @@ def test_the_story_lists_the_tasks_files():
     record = {"task_id": "t1", "status": "TASK_STATUS_SUCCEEDED", "question": "What is in it?",
               "files": [{"name": "sales.csv", "media_type": "text/csv", "size": "84"}]}
     assert "  file: sales.csv (text/csv, 84 bytes)" in story.tell(record, []).splitlines()
+
+
+def test_a_planner_try_names_the_model_that_answered():
+    """After the OWL loop switches the planner to a trained model, `show -v` says which model planned."""
+    event = {"type": "plan.created", "data": {"attempts": [
+        {"raw": "{}", "model": "smollm2-135m-instruct", "error": "no subtasks"},
+        {"raw": "{\"subtasks\": []}", "model": "owl-planner-r1"}]}}
+    assert story.details(event)[0] == "try 1 (smollm2-135m-instruct): no subtasks"
+    assert "try 2 (owl-planner-r1): ok" in story.details(event, verbose=True)

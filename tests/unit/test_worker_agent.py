@@ -10,7 +10,7 @@ from workforce.core.config import Settings
 from workforce.core.llm.client import ChatClient
 from workforce.workers import echo
 from workforce.workers.actions import StepError, action_schema, read_result
-from workforce.workers.agent import HISTORY_STEPS, ToolCallingAgent
+from workforce.workers.agent import HISTORY_STEPS, ToolCallingAgent, recent_steps
 from workforce.workers.tools import ToolContext
 from workforce.v1 import channel_pb2
 
@@ -71,6 +71,37 @@ async def test_a_long_tool_loop_sends_the_latest_steps_only(scripted, tmp_path):
     assert all(m[:2] == outcome.messages[:2] for m in sent)                # the system prompt and the subtask
     assert sent[-1][2:] == outcome.messages[-1 - 2 * HISTORY_STEPS:-1]     # the latest steps, each with its result
     assert sent[-1][2]["role"] == "assistant" and len(outcome.messages) == 2 + 2 * 8 + 1
+
+
+def test_older_tool_outputs_are_cut_and_the_latest_is_whole():
+    page = "word " * 2000
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "subtask"}]
+    for i in range(3):
+        messages += [{"role": "assistant", "content": None, "tool_calls": [{"id": f"c{i}"}]},
+                     {"role": "tool", "tool_call_id": f"c{i}", "content": f"page {i}: {page}"}]
+    sent = recent_steps(messages, older_chars=100)
+    assert [len(m["content"] or "") for m in sent[:2]] == [1, 7]
+    assert sent[3]["content"].startswith("page 0: word")
+    assert sent[3]["content"].endswith("(cut: 10008 characters in all)")
+    assert len(sent[5]["content"]) < 140 and sent[7] == messages[7]        # the latest output goes whole
+    assert messages[3]["content"] == f"page 0: {page}"                      # the trajectory keeps every output
+
+
+async def test_a_request_over_the_context_is_asked_again_with_the_latest_step_alone(scripted, tmp_path):
+    agent, settings = make_agent(scripted)
+    overflow = json.dumps({"error": {"code": 400, "type": "exceed_context_size_error", "message":
+                                     "request (4129 tokens) exceeds the available context size (4096 tokens)"}})
+    scripted.script([
+        {"role": "worker:echo", "contains": "3221", "times": 1, "status": 400, "raw_body": overflow,
+         "content_type": "application/json"},
+        {"role": "worker:echo", "contains": "3221", "reply": answer("done")},
+        {"role": "worker:echo", "times": 1, "reply": add(1000, 111)},
+        {"role": "worker:echo", "times": 1, "reply": add(1000, 2221)},
+    ])
+    outcome = await agent.run(ITEM, ctx(settings, tmp_path))
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("done", False, 2)
+    last = scripted.requests()[-1]["messages"]
+    assert len(last) == 4 and "1111" not in json.dumps(last)
 
 
 async def test_repeated_identical_calls_are_stopped_early(scripted, tmp_path):
@@ -233,7 +264,8 @@ async def test_json_mode_concludes_in_a_short_fresh_context_after_a_repeat(scrip
     outcome = await agent.run(ITEM, ctx(settings, tmp_path))
     assert (outcome.content, outcome.failed, outcome.tool_calls) == ("5", False, 1)
     conclusion = scripted.requests()[-1]
-    assert conclusion["schema"] == "subtask_conclusion" and len(conclusion["messages"]) == 4  # system, subtask, call, output
+    # system, subtask, call, output
+    assert conclusion["schema"] == "subtask_conclusion" and len(conclusion["messages"]) == 4
     assert conclusion["messages"][-1]["content"].endswith("So the result of the subtask is")
     assert "big task" not in str(conclusion["messages"])  # only the subtask and what the tools returned
 

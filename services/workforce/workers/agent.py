@@ -68,6 +68,7 @@ class ToolCallingAgent:
         seen: dict[tuple[str, str], str] = {}    # (tool, arguments) → its result
         repeats = bad_steps = nudged = worked = unfounded = 0
         last_error = ""
+        keep = HISTORY_STEPS   # steps sent back with each request: 1 once a request outgrew the model's context
         must_answer = False
         last_ok = True    # whether the last tool call worked (one agent serves several subtasks at once: keep it local)
         index = 0
@@ -84,9 +85,12 @@ class ToolCallingAgent:
                     result = await self._conclude(item, ctx, messages)
                 else:
                     choice = "required" if must_call else "none" if must_answer else None
-                    result = await self._ask(recent_steps(messages), item.task_id, ctx, choice,
-                                             resample=bad_steps > 0, tools=tools)
+                    window = recent_steps(messages, keep, older_chars=self.settings.tool_result_chars)
+                    result = await self._ask(window, item.task_id, ctx, choice, resample=bad_steps > 0, tools=tools)
             except LLMError as exc:
+                if context_overflow(exc) and keep > 1:
+                    keep, index = 1, index - 1   # the same step again with the latest step alone
+                    continue
                 return self._end(outcome, f"model error: {exc}", True)
             outcome.usage.add(self.role, result)
             try:
@@ -233,12 +237,33 @@ class ToolCallingAgent:
         return "\n".join(lines)
 
 
-def recent_steps(messages: list[dict], keep: int = HISTORY_STEPS, head: int = 2) -> list[dict]:
+def recent_steps(messages: list[dict], keep: int = HISTORY_STEPS, head: int = 2,
+                 older_chars: int | None = None) -> list[dict]:
     """The first `head` messages (the system prompt and the subtask) and the last `keep` steps (each from an
     assistant message to the next): a long tool loop otherwise outgrows a small model's context (4096 tokens per
-    slot on the local model server); repeats are caught from every call made, sent or not."""
+    slot on the local model server); repeats are caught from every call made, sent or not. With `older_chars`,
+    the tool outputs of every step but the latest are cut to that many characters (two 8000-character web pages
+    alone fill such a slot)."""
     starts = [i for i, m in enumerate(messages) if i >= head and m["role"] == "assistant"]
-    return messages if len(starts) <= keep else messages[:head] + messages[starts[-keep]:]
+    window = messages if len(starts) <= keep else messages[:head] + messages[starts[-keep]:]
+    if older_chars is None or not starts:
+        return window
+    latest = len(window) - (len(messages) - starts[-1])
+    return [_cut_output(m, older_chars) if head <= i < latest else m for i, m in enumerate(window)]
+
+
+def _cut_output(message: dict, chars: int) -> dict:
+    content = message.get("content")
+    is_output = message["role"] == "tool" or (message["role"] == "user" and str(content).startswith("Output of "))
+    if not is_output or not isinstance(content, str) or len(content) <= chars:
+        return message
+    return {**message, "content": f"{content[:chars]} … (cut: {len(content)} characters in all)"}
+
+
+def context_overflow(exc: LLMError) -> bool:
+    """The request did not fit the model's context (llama.cpp, vLLM and OpenAI say it in their own words)."""
+    text = str(exc).lower()
+    return any(s in text for s in ("context size", "context length", "context_length_exceeded"))
 
 
 def _canonical(arguments: str) -> str:
