@@ -108,3 +108,12 @@ def test_the_proxy_port_range_must_fit_the_pools_concurrency():
     error = render_error(["minimal"], sets=["browser.proxyPorts.first=20000", "browser.proxyPorts.last=20001",
                                             "workers.web.concurrency=4"])
     assert "one port per browsing subtask" in error
+
+
+def test_the_browser_can_scale_on_cpu():
+    docs = render(["minimal"], ["browser.autoscaling.enabled=true", "browser.autoscaling.maxReplicas=8"])
+    assert "replicas" not in by_kind(docs, "Deployment")[f"{PREFIX}-browser"]["spec"]  # the HPA owns it
+    hpa = by_kind(docs, "HorizontalPodAutoscaler")[f"{PREFIX}-browser"]["spec"]
+    assert hpa["scaleTargetRef"]["name"] == f"{PREFIX}-browser"
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 8)
+    assert not by_kind(render(["minimal"]), "HorizontalPodAutoscaler")

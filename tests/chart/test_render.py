@@ -152,7 +152,8 @@ def test_production_profile_scales_pools_with_keda_on_consumer_lag(rendered):
         assert "replicas" not in deps[so["spec"]["scaleTargetRef"]["name"]]["spec"]  # the autoscaler owns it
         assert so["spec"]["minReplicaCount"] >= 1
     assert scaled[f"{PREFIX}-worker-web"]["spec"]["triggers"][0]["metadata"]["lagThreshold"] == "4"
-    assert not by_kind(docs, "HorizontalPodAutoscaler")
+    # the pools scale with KEDA; only the sandbox executor and the browser (no queue of their own) on CPU
+    assert set(by_kind(docs, "HorizontalPodAutoscaler")) == {f"{PREFIX}-sandbox", f"{PREFIX}-browser"}
 
 
 def test_production_profile_serves_models_on_h100s_with_lora_adapters(rendered):
@@ -227,10 +228,11 @@ def test_production_profile_wires_roles_monitoring_and_ingress(rendered):
         and s["metadata"]["labels"]["app.kubernetes.io/component"]
         not in svc_monitor["selector"]["matchExpressions"][0]["values"]
     ]
-    assert {"vllm", "sandbox", "browser"} <= set(svc_monitor["selector"]["matchExpressions"][0]["values"])
-    assert len(selected) == len(deps) - 3 and all(
-        "metrics" in {p["name"] for p in s["spec"]["ports"]} for s in selected
-    )
+    excluded = set(svc_monitor["selector"]["matchExpressions"][0]["values"])
+    assert {"vllm", "browser"} <= excluded and "sandbox" not in excluded  # the executor's busy slots are scraped
+    metrics = [s for s in selected if "metrics" in {p["name"] for p in s["spec"]["ports"]}]
+    # every Deployment but vLLM and the browser once; the LoadBalancer gateway's metrics on its -internal Service
+    assert len(metrics) == len(deps) - 2 and f"{PREFIX}-gateway-internal" in {s["metadata"]["name"] for s in metrics}
     assert monitors[f"{PREFIX}-vllm"]["spec"]["endpoints"][0]["port"] == "http"
     assert by_kind(docs, "PrometheusRule")[PREFIX]["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     dashboards = [
@@ -323,8 +325,16 @@ data:
                 "{.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}",
                 "http://$WF_GATEWAY/v1/tasks",
                 "base URL http://$WF_GATEWAY/v1,",
+                "serves plain HTTP and gRPC, and API keys are bearer tokens:",
+                "put TLS in front of it",
             ],
-            ["127.0.0.1", "port-forward"],
+            ["127.0.0.1", "port-forward", "gRPC is not published"],
+        ),
+        (
+            "minimal",
+            ["services.gateway.service.type=LoadBalancer", "services.gateway.service.grpc=false"],
+            ["serves plain HTTP, and API keys", "gRPC is not published", "wf-workforce-gateway-internal:50051"],
+            ["127.0.0.1"],
         ),
     ],
 )
@@ -558,3 +568,68 @@ def test_vllm_replicas_do_not_share_a_read_write_once_cache(server, renders):
     else:
         error = render_error(["minimal"], values=values)
         assert "vllm.servers[qwen]" in error and "set cache.accessModes: [ReadWriteMany]" in error, error
+
+
+def _ports(service: dict) -> set[str]:
+    return {p["name"] for p in service["spec"]["ports"]}
+
+
+@pytest.mark.parametrize(
+    "sets, published",
+    [
+        (["services.gateway.service.type=LoadBalancer"], {"http", "grpc"}),
+        (["services.gateway.service.type=LoadBalancer", "services.gateway.service.grpc=false"], {"http"}),
+        (["services.gateway.service.type=NodePort"], {"http", "grpc"}),
+    ],
+)
+def test_a_published_gateway_keeps_metrics_in_the_cluster(sets, published):
+    docs = render(["minimal"], sets + ["monitoring.serviceMonitor.enabled=true"])
+    services = by_kind(docs, "Service")
+    gateway, internal = services[f"{PREFIX}-gateway"], services[f"{PREFIX}-gateway-internal"]
+    assert gateway["spec"]["type"] != "ClusterIP" and _ports(gateway) == published
+    assert internal["spec"]["type"] == "ClusterIP" and _ports(internal) == {"grpc", "metrics"}
+    assert internal["spec"]["selector"] == gateway["spec"]["selector"]
+    # no Service outside ClusterIP carries the metrics port; the ServiceMonitor still finds the gateway's
+    published = [s for s in services.values() if s["spec"].get("type", "ClusterIP") != "ClusterIP"]
+    assert published and all("metrics" not in _ports(s) for s in published)
+    monitor = by_kind(docs, "ServiceMonitor")[f"{PREFIX}-services"]["spec"]
+    assert monitor["selector"]["matchLabels"].items() <= internal["metadata"]["labels"].items()
+    assert internal["metadata"]["labels"]["app.kubernetes.io/component"] not in monitor["selector"][
+        "matchExpressions"][0]["values"]
+
+
+def test_a_cluster_ip_gateway_is_one_service_with_every_port(rendered):
+    services = by_kind(rendered["minimal"], "Service")
+    assert _ports(services[f"{PREFIX}-gateway"]) == {"http", "grpc", "metrics"}
+    assert f"{PREFIX}-gateway-internal" not in services
+
+
+def test_the_control_plane_spreads_over_nodes_softly_by_default(rendered):
+    deps = deployments(rendered["minimal"])
+    for name in ("gateway", "planner", "coordinator"):
+        template = deps[f"{PREFIX}-{name}"]["spec"]["template"]
+        assert deps[f"{PREFIX}-{name}"]["spec"]["replicas"] == 2
+        (spread,) = template["spec"]["topologySpreadConstraints"]
+        assert spread["topologyKey"] == "kubernetes.io/hostname" and spread["whenUnsatisfiable"] == "ScheduleAnyway"
+        assert spread["maxSkew"] == 1
+        # it counts this component's pods only
+        selector = spread["labelSelector"]["matchLabels"]
+        assert selector.items() <= template["metadata"]["labels"].items()
+        assert selector["app.kubernetes.io/component"] == name
+
+
+def test_spreading_is_overridable_per_component():
+    zone = {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}
+    own = {"maxSkew": 2, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+           "labelSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["control"]}]}}
+    docs = render(["minimal"], values=[{"services": {"planner": {"topologySpreadConstraints": []},
+                                                     "gateway": {"topologySpreadConstraints": [zone]},
+                                                     "coordinator": {"topologySpreadConstraints": [own]}}}])
+    deps = deployments(docs)
+    assert "topologySpreadConstraints" not in deps[f"{PREFIX}-planner"]["spec"]["template"]["spec"]
+    (gateway,) = deps[f"{PREFIX}-gateway"]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert gateway["topologyKey"] == "topology.kubernetes.io/zone" and gateway["labelSelector"]
+    (coordinator,) = deps[f"{PREFIX}-coordinator"]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert coordinator == own  # a labelSelector of its own is kept as given
+    (worker,) = deps[f"{PREFIX}-worker-web"]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert worker["topologyKey"] == "kubernetes.io/hostname"  # the defaults still apply elsewhere

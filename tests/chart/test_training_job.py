@@ -113,3 +113,37 @@ def test_the_schema_knows_the_steps_of_workforce_train():
     assert "training.jobs.0.step must be one of the following" in render_error(
         ["minimal"], values={"training": {"jobs": [job]}}
     )
+
+
+def _train(job) -> dict:
+    return pod(job)["containers"][0]
+
+
+def test_tmp_has_a_size_limit_and_memory_no_limit_by_default(production):
+    for job in by_kind(production, "Job").values():
+        (tmp,) = [v for v in pod(job)["volumes"] if v["name"] == "tmp"]
+        assert tmp["emptyDir"] == {"sizeLimit": "200Gi"}
+        assert "memory" not in _train(job)["resources"]["limits"]
+    docs = render(["production"], sets=["training.tmpSizeLimit="])
+    (tmp,) = [v for v in pod(by_kind(docs, "Job")["owl-planner-sft-001"])["volumes"] if v["name"] == "tmp"]
+    assert tmp["emptyDir"] == {}
+
+
+def test_a_memory_limit_per_gpu_and_per_job():
+    docs = render(
+        ["production"],
+        sets=[
+            "training.memoryLimitPerGpu=120Gi",
+            "training.jobs[1].memoryLimit=1000Gi",
+            "training.jobs[2].name=score-1",
+            "training.jobs[2].step=score",
+            "training.jobs[2].gpus=0",
+            "training.jobs[2].memoryLimit=16Gi",
+        ],
+    )
+    jobs = by_kind(docs, "Job")
+    sft = _train(jobs["owl-planner-sft-001"])["resources"]
+    assert sft["requests"]["memory"] == "800Gi" and sft["limits"] == {"nvidia.com/gpu": "8", "memory": "960Gi"}
+    assert _train(jobs["alpha-umi-glpft-001"])["resources"]["limits"]["memory"] == "1000Gi"
+    score = _train(jobs["score-1"])["resources"]
+    assert score["limits"] == {"memory": "16Gi"} and score["requests"]["memory"] == "8Gi"

@@ -154,3 +154,52 @@ def test_a_matching_secret_name_renders():
     values = {"natsAuth": {"secretName": "wf-nats-users"}, "nats": {"container": {"env": env}}}
     secrets = [d["metadata"]["name"] for d in render(["minimal"], values=[values]) if d["kind"] == "Secret"]
     assert "wf-nats-users" in secrets
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        # read by the worker pools only (templates/workers/, WF_WORKER_CONCURRENCY)
+        ("services.gateway.autoscaling.enabled=true", "services.gateway: Additional property autoscaling"),
+        ("services.coordinator.concurrency=9", "services.coordinator: Additional property concurrency"),
+        ("services.role-caller.autoscaling.enabled=true", "services.role-caller: Additional property autoscaling"),
+        # read for the gateway only (templates/service.yaml, ingress.yaml)
+        ("services.planner.ingress.enabled=true", "services.planner: Additional property ingress"),
+        ("services.planner.service.type=LoadBalancer", "services.planner: Additional property service"),
+        ("workers.web.service.type=LoadBalancer", "workers.web: Additional property service"),
+        ("workers.code.ingress.enabled=true", "workers.code: Additional property ingress"),
+        ("defaults.ingress.enabled=true", "defaults: Additional property ingress"),
+        ("defaults.enabled=false", "defaults: Additional property enabled"),
+        ("services.gateway.service.tls=true", "services.gateway.service: Additional property tls"),
+    ],
+)
+def test_keys_a_component_does_not_read_are_rejected(bad, message):
+    assert message in render_error(["minimal"], [bad])
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["defaults.concurrency=3", "defaults.autoscaling.lagThreshold=4"],  # for the pools, through defaults
+        ["services.gateway.service.grpc=false", "services.gateway.ingress.enabled=true"],
+        ["services.planner.internetEgress=true", "workers.tool.concurrency=8"],
+        # the official NATS chart's values are handed over unchecked (docs/deploy.md says so)
+        ["nats.config.notAKey=1"],
+    ],
+)
+def test_keys_a_component_reads_are_accepted(sets):
+    assert render(["minimal"], sets=sets)
+
+
+def test_worker_keys_in_defaults_reach_the_pools_only():
+    docs = render(["minimal"], sets=["defaults.concurrency=3", "workers.echo.enabled=true"])
+    env = {
+        d["metadata"]["name"].removeprefix("wf-workforce-"): {
+            e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        for d in docs
+        if d["kind"] == "Deployment"
+    }
+    assert env["worker-echo"]["WF_WORKER_CONCURRENCY"] == "3"  # sets none of its own
+    assert env["worker-tool"]["WF_WORKER_CONCURRENCY"] == "4"  # its own value wins
+    assert "WF_WORKER_CONCURRENCY" not in env["planner"]

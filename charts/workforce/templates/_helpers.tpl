@@ -93,7 +93,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.nats.external.url }}
 {{- .Values.nats.external.monitoringEndpoint | required "nats.external.monitoringEndpoint is required for KEDA autoscaling with an external NATS" }}
 {{- else }}
-{{- printf "%s-headless.%s.svc.%s:8222" (include "workforce.natsFullname" .) .Release.Namespace .Values.clusterDomain }}
+{{- $port := dig "monitor" "port" 8222 (.Values.nats.config | default dict) }}
+{{- $nats := include "workforce.natsFullname" . }}
+{{- printf "%s-headless.%s.svc.%s:%v" $nats .Release.Namespace .Values.clusterDomain $port }}
 {{- end }}
 {{- end }}
 
@@ -318,4 +320,28 @@ argument) and `workerType` for pools}. Read with fromYaml.
   valueFrom:
     secretKeyRef: {name: {{ .root.Values.natsAuth.secretName }}, key: {{ .name | quote }}}
 {{- end }}
+{{- end }}
+
+{{/* A CPU HorizontalPodAutoscaler of the sandbox or browser Deployment; call with
+(dict "root" $ "component" "sandbox" "autoscaling" .Values.sandbox.autoscaling) */}}
+{{- define "workforce.cpuHpa" -}}
+{{- $a := .autoscaling }}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "workforce.fullname" .root }}-{{ .component }}
+  labels:
+    {{- include "workforce.labels" . | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "workforce.fullname" .root }}-{{ .component }}
+  minReplicas: {{ $a.minReplicas }}
+  maxReplicas: {{ $a.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target: {type: Utilization, averageUtilization: {{ $a.targetCPUUtilizationPercentage }}}
 {{- end }}
