@@ -157,6 +157,35 @@ async def test_wrong_api_key_is_not_retried(system, dataset, tmp_path):  # noqa:
     assert not system.llm.requests()  # nothing was submitted
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+async def test_gateway_check_accepts_the_key_and_refuses_a_wrong_one(system, protocol):  # noqa: F811
+    from workforce_train.runner import AuthError
+
+    url = http_url(system) if protocol == "http" else f"127.0.0.1:{system.grpc_port}"
+    for key, refused in ((API_KEY, False), ("wrong", True)):
+        gw = make_gateway(url, api_key=key, protocol=protocol)
+        try:
+            if refused:
+                with pytest.raises(AuthError):
+                    await gw.check()
+            else:
+                await gw.check()
+        finally:
+            await gw.close()
+
+
+async def test_resubmitting_reattaches_with_the_gateways_latency(system, dataset, tmp_path):  # noqa: F811
+    script(system)
+    first = tmp_path / "first.jsonl"
+    await run(http_url(system), dataset, first, run_id="same")
+    again = tmp_path / "again.jsonl"  # a new output with the same idempotency keys: every task is found again
+    await run(http_url(system), dataset, again, run_id="same")
+    before = {r["id"]: r for r in read_jsonl(first)}
+    for record in read_jsonl(again):
+        assert record["reattached"] and not before[record["id"]]["reattached"]
+        assert record["latency_s"] == pytest.approx(before[record["id"]]["latency_s"], abs=1.0)
+
+
 async def test_grpc_transport(system, dataset, tmp_path):  # noqa: F811
     script(system)
     target = f"127.0.0.1:{system.grpc_port}"

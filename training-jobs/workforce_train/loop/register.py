@@ -58,9 +58,26 @@ def ask_local_mode(data_dir: str, service: str, timeout_s: float, what: str, req
     revision = request_body["revision"]
     request, status_path = folder / f"{service}.json", folder / f"{service}.status.json"
     status_path.unlink(missing_ok=True)  # only local mode's answer to this request counts
-    tmp = folder / f".{service}.json.tmp"
-    tmp.write_text(json.dumps(request_body))
+    previous = request.read_text() if request.is_file() else None
+    _write_request(request, json.dumps(request_body))
+    try:
+        return _await_status(status_path, revision, timeout_s, what, request)
+    except RegisterError:  # a failed request must not be applied later (local mode applies the file on start)
+        _write_request(request, previous)
+        raise
+
+
+def _write_request(request: Path, text: str | None) -> None:
+    """`request` replaced atomically by `text`; None removes it."""
+    if text is None:
+        request.unlink(missing_ok=True)
+        return
+    tmp = request.with_name(f".{request.name}.tmp")
+    tmp.write_text(text)
     tmp.replace(request)
+
+
+def _await_status(status_path: Path, revision: str, timeout_s: float, what: str, request: Path) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

@@ -24,18 +24,49 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..io import DataError, write_json
-from .pipeline import Loop
+from .pipeline import Loop, checkpoint_hint
 from .roles_config import RolesConfig
 
 log = logging.getLogger(__name__)
 ROLE_STAGES = ("base", "data", "train", "export", "serve", "run", "report")
 
 
+def checkpoint_hint_of_roles(train_dir: Path) -> str:
+    """Where a rerun resumes the role (train/<role>/) that was training when the stage stopped."""
+    from ..trainers.checkpoints import is_complete
+
+    unfinished = [d for d in sorted(train_dir.glob("*")) if d.is_dir() and not is_complete(d)]
+    if not unfinished:
+        return "a rerun trains the remaining roles"
+    return f"{unfinished[0].name}: {checkpoint_hint(unfinished[0])}"
+
+
 class RolesLoop(Loop):
     stages = ROLE_STAGES
+    identity_stages = {"base_model": "base", "framework": "data"}  # `base` is shared by both frameworks
 
     def __init__(self, cfg: RolesConfig):
         super().__init__(cfg)
+
+    def identity(self) -> dict:
+        return {**super().identity(), "framework": self.cfg.framework}
+
+    def inputs(self, todo: list[str]) -> dict[str, str]:
+        d, r, files = self.cfg.data, self.cfg.run, {}
+        if "base" in todo:
+            files["base_model.gguf"] = self.cfg.base_model.gguf
+        if "data" in todo:
+            for key in ("stage2", "stage1", "toolbench_dir", "runs") if self.cfg.framework == "alpha-umi" \
+                    else ("trajectories",):
+                files[f"data.{key}"] = getattr(d, key)
+        if "run" in todo:
+            files |= {"run.questions": r.questions, "run.registry": r.registry}
+        return {k: v for k, v in files.items() if v}
+
+    def resume_hint(self, name: str) -> str:
+        if name == "train":
+            return "roles already trained are kept; " + checkpoint_hint_of_roles(self.work / "train")
+        return super().resume_hint(name)
 
     # --- data ---
 
@@ -70,7 +101,8 @@ class RolesLoop(Loop):
     def _sft_settings(self) -> dict:
         t = self.cfg.train
         return {"batch_size": t.batch_size, "gradient_accumulation_steps": t.gradient_accumulation_steps,
-                "gradient_checkpointing": False, "save_steps": 10_000, "logging_steps": 1, "progress": False,
+                "gradient_checkpointing": False, "save_steps": t.save_steps, "save_total_limit": 1,
+                "logging_steps": 1, "progress": False,
                 **t.extra}
 
     def stage_train(self) -> dict:

@@ -9,7 +9,7 @@ relative paths are relative to the config file. Example (docs/training.md explai
     export: {prefix: alpha-umi-r1}             # adapters served as <prefix>-<role>
     serve: {kind: process, threads: 1}         # process | local | none
     run: {questions: questions.jsonl, registry: tools.yaml, limit: 2}
-    report: {path: bench/results/roles.json}
+    report: {path: ""}                         # another copy of roles.json; empty: <work_dir>/roles.json only
 """
 
 from pathlib import Path
@@ -42,6 +42,7 @@ class RolesTrain(_Strict):
     max_length: int = 4096                     # tokens; α-UMi cuts on the left
     batch_size: int = 1
     gradient_accumulation_steps: int = 1
+    save_steps: int = Field(50, ge=1)          # a checkpoint every this many steps per role: a rerun resumes there
     lora: Lora = Lora()
     extra: dict = {}                           # more SFTConfig settings, verbatim
 
@@ -76,7 +77,7 @@ class RolesRun(_Strict):
 
 
 class RolesReport(_Strict):
-    path: str = "bench/results/roles.json"
+    path: str = ""  # a copy of <work_dir>/roles.json written here too (relative to the config file)
 
 
 class RolesConfig(_Strict):

@@ -88,11 +88,17 @@ def serve(cfg: RolesServe, base_gguf: Path, base_alias: str, adapters: list[dict
 
 
 def _serve_local(cfg: RolesServe, base_gguf, base_alias, adapters, models, env) -> dict:
-    status = ask_local_mode(cfg.data_dir, cfg.service, cfg.timeout_s, "the adapters", {
-        "model": str(Path(base_gguf).resolve()), "alias": base_alias,
-        "revision": revision_of(Path(base_gguf), base_alias),
-        "adapters": [{"name": a["name"], "path": str(Path(a["path"]).resolve())} for a in adapters],
-        "models": models})
+    try:
+        status = ask_local_mode(cfg.data_dir, cfg.service, cfg.timeout_s, "the adapters", {
+            "model": str(Path(base_gguf).resolve()), "alias": base_alias,
+            "revision": revision_of(Path(base_gguf), base_alias),
+            "adapters": [{"name": a["name"], "path": str(Path(a["path"]).resolve())} for a in adapters],
+            "models": models})
+    except RegisterError as exc:
+        if f"no service '{cfg.service}'" in str(exc) and cfg.service == "worker-tool":
+            raise RegisterError(f"{exc}: local mode runs worker-tool only when started with a tool registry "
+                                "(WF_TOOL_REGISTRY=/path/to/tools.yaml make run)") from None
+        raise
     url = status["url"].removesuffix("/v1")
     return {**status, "base_alias": base_alias, "env": env, "loaded": loaded_adapters(url)}
 

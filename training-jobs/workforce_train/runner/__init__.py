@@ -3,10 +3,11 @@ bounded concurrency, retries on transport errors only, resumable, one record per
 
 from .connect import make_gateway
 from .dataset import Question, load_dataset
-from .gateway import Gateway, GatewayError, TransportError
+from .gateway import AuthError, Gateway, GatewayError, TransportError
 from .run import RunConfig, run_dataset
 
 __all__ = [
+    "AuthError",
     "Gateway",
     "GatewayError",
     "Question",

@@ -4,12 +4,6 @@ import asyncio
 import os
 from pathlib import Path
 
-from tqdm import tqdm
-
-from .connect import make_gateway
-from .dataset import load_dataset
-from .run import RunConfig, run_dataset
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -41,6 +35,12 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
+    from tqdm import tqdm
+
+    from .connect import make_gateway
+    from .dataset import load_dataset
+    from .run import RunConfig, run_dataset
+
     if args.samples < 1 or args.concurrency < 1:
         raise ValueError("--samples and --concurrency must be at least 1")
     questions = load_dataset(args.dataset, limit=args.limit)

@@ -7,8 +7,10 @@ status, time, source}`, task `{task_id, status, answer, failure_reason, usage, r
 status is `succeeded` / `failed` / `cancelled` / `running` / … .
 """
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +26,10 @@ class GatewayError(Exception):
     """The gateway answered with an error (bad request, auth, unknown task); retrying will not help."""
 
 
+class AuthError(GatewayError):
+    """The gateway refused the API key (HTTP 401 / 403, gRPC UNAUTHENTICATED / PERMISSION_DENIED)."""
+
+
 @dataclass
 class Submission:
     question: str
@@ -35,7 +41,8 @@ class Submission:
 
 
 class Gateway(Protocol):
-    async def submit(self, submission: Submission) -> str: ...
+    async def check(self) -> None: ...  # one cheap authenticated call
+    async def submit(self, submission: Submission) -> tuple[str, bool]: ...  # task id, created (not an earlier one)
     def events(self, task_id: str, from_seq: int = 0) -> AsyncIterator[dict]: ...
     async def get(self, task_id: str) -> dict: ...
     async def plan(self, task_id: str) -> dict: ...
@@ -80,6 +87,17 @@ def normalize_event(raw: dict) -> dict:
     }
 
 
+def epoch_seconds(value) -> float | None:
+    """An RFC 3339 timestamp of the protobuf JSON mapping (nanoseconds allowed) → seconds since the epoch."""
+    if not value:
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", str(value)).replace("Z", "+00:00")
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
 def normalize_task(raw: dict) -> dict:
     usage = {}
     for role, u in (_get(raw, "usage", None) or {}).items():
@@ -94,4 +112,6 @@ def normalize_task(raw: dict) -> dict:
         "subtasks_total": int(_get(raw, "subtasks_total", 0) or 0),
         "subtasks_done": int(_get(raw, "subtasks_done", 0) or 0),
         "metadata": _get(raw, "metadata", None) or {},
+        "created_at": epoch_seconds(_get(raw, "created_at")),
+        "updated_at": epoch_seconds(_get(raw, "updated_at")),
     }

@@ -8,14 +8,19 @@ from google.protobuf.json_format import MessageToDict
 
 from workforce.v1 import gateway_pb2, gateway_pb2_grpc
 
-from .gateway import GatewayError, Submission, TransportError, normalize_event, normalize_task
+from .gateway import AuthError, GatewayError, Submission, TransportError, normalize_event, normalize_task
 
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+_AUTH = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
 
 def _error(exc: grpc.aio.AioRpcError, what: str) -> Exception:
     message = f"{what}: {exc.code().name}: {exc.details()}"
-    return TransportError(message) if exc.code() in _RETRYABLE else GatewayError(message)
+    if exc.code() in _RETRYABLE:
+        return TransportError(message)
+    if exc.code() in _AUTH:
+        return AuthError(message)
+    return GatewayError(message)
 
 
 class GrpcGateway:
@@ -25,7 +30,7 @@ class GrpcGateway:
         self.metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
         self.timeout_s = timeout_s
 
-    async def submit(self, s: Submission) -> str:
+    async def submit(self, s: Submission) -> tuple[str, bool]:
         request = gateway_pb2.SubmitTaskRequest(
             question=s.question,
             answer_format=s.answer_format,
@@ -45,7 +50,7 @@ class GrpcGateway:
             response = await self.stub.SubmitTask(request, metadata=self.metadata, timeout=self.timeout_s)
         except grpc.aio.AioRpcError as exc:
             raise _error(exc, "SubmitTask") from exc
-        return response.task_id
+        return response.task_id, response.created
 
     async def events(self, task_id: str, from_seq: int = 0) -> AsyncIterator[dict]:
         call = self.stub.WatchTask(
@@ -58,6 +63,14 @@ class GrpcGateway:
             raise _error(exc, f"WatchTask {task_id}") from exc
         finally:
             call.cancel()
+
+    async def check(self) -> None:
+        """ListWorkers: reachable, and the API key accepted."""
+        try:
+            await self.stub.ListWorkers(gateway_pb2.ListWorkersRequest(), metadata=self.metadata,
+                                        timeout=min(10.0, self.timeout_s))
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc, "ListWorkers") from exc
 
     async def get(self, task_id: str) -> dict:
         try:

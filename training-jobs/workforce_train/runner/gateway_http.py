@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 from httpx_sse import aconnect_sse
 
-from .gateway import GatewayError, Submission, TransportError, normalize_event, normalize_task
+from .gateway import AuthError, GatewayError, Submission, TransportError, normalize_event, normalize_task
 
 # Answers that mean "the gateway (or a proxy in front of it) cannot take the call right now".
 _UNAVAILABLE = (429, 502, 503, 504)
@@ -24,6 +24,8 @@ def _raise_for(response: httpx.Response, what: str) -> None:
     message = f"{what}: HTTP {response.status_code}: {detail}"
     if response.status_code in _UNAVAILABLE:
         raise TransportError(message)
+    if response.status_code in (401, 403):
+        raise AuthError(message)
     raise GatewayError(message)
 
 
@@ -34,7 +36,15 @@ class HttpGateway:
         timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
         self.client = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
 
-    async def submit(self, s: Submission) -> str:
+    async def check(self) -> None:
+        """GET /v1/me: reachable, and the API key accepted."""
+        try:
+            response = await self.client.get("/v1/me")
+        except httpx.TransportError as exc:
+            raise TransportError(f"GET /v1/me: {exc!r}") from exc
+        _raise_for(response, "GET /v1/me")
+
+    async def submit(self, s: Submission) -> tuple[str, bool]:
         body = {"question": s.question, "idempotency_key": s.idempotency_key, "metadata": s.metadata}
         if s.answer_format:
             body["answer_format"] = s.answer_format
@@ -60,7 +70,8 @@ class HttpGateway:
         except httpx.TransportError as exc:
             raise TransportError(f"submit: {exc!r}") from exc
         _raise_for(response, "submit")
-        return response.json()["task_id"]
+        body = response.json()
+        return body["task_id"], bool(body.get("created", True))
 
     async def events(self, task_id: str, from_seq: int = 0) -> AsyncIterator[dict]:
         try:

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
 from ..io import JsonlAppender, iter_jsonl
 from .dataset import Question
 from .gateway import TERMINAL_EVENTS, Gateway, GatewayError, Submission, TransportError
@@ -54,12 +52,22 @@ def finished_attempts(output: Path) -> set[tuple[str, int]]:
     }
 
 
+def task_latency(task: dict, started: float) -> float:
+    """The latency of a task submitted by an earlier run (reattached by its idempotency key): from its creation to
+    its last update, as the gateway recorded them; this run's share when the record has no times."""
+    if task.get("created_at") and task.get("updated_at"):
+        return max(0.0, task["updated_at"] - task["created_at"])
+    return time.perf_counter() - started
+
+
 class _Attempt:
     def __init__(self, gateway: Gateway, config: RunConfig, question: Question, sample: int):
         self.gateway, self.config, self.q, self.sample = gateway, config, question, sample
         self.transport_retries = 0
 
     def _retrying(self):
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
         def count(state):
             self.transport_retries += 1
 
@@ -71,7 +79,7 @@ class _Attempt:
             wait=wait_exponential(multiplier=self.config.retry_wait_s, max=30),
         )
 
-    async def _submit(self) -> str:
+    async def _submit(self) -> tuple[str, bool]:
         own = self.q.extra.get("metadata") if isinstance(self.q.extra.get("metadata"), dict) else {}
         metadata = {**self.config.metadata, **{k: str(v) for k, v in own.items()},
                     "dataset_id": self.q.id, "sample": str(self.sample)}
@@ -128,7 +136,7 @@ class _Attempt:
             "started_at": time.time(),
         }
         try:
-            task_id = await self._submit()
+            task_id, created = await self._submit()
             events = await self._watch(task_id)
             task = await self._get(task_id)
             plan = await self._plan(task_id)
@@ -157,7 +165,8 @@ class _Attempt:
             "plan": plan,
             "usage": usage,
             "tokens": {"prompt": prompt, "completion": completion, "total": prompt + completion},
-            "latency_s": time.perf_counter() - started,
+            "latency_s": time.perf_counter() - started if created else task_latency(task, started),
+            "reattached": not created,
             "transport_retries": self.transport_retries,
             "finished_at": time.time(),
         }

@@ -3,8 +3,6 @@
 import json
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..io import iter_jsonl, write_json
 from . import SCORERS, get_scorer
 from .apply import latest_attempts, score_file_sync
@@ -29,6 +27,8 @@ def register(subparsers) -> None:
 
 
 def _score(args) -> int:
+    from tqdm import tqdm
+
     options = {"concurrency": args.concurrency}
     if args.threshold is not None:
         options["threshold"] = args.threshold

@@ -4,8 +4,6 @@ import asyncio
 import os
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ...io import read_records, write_json
 from ...runner.dataset import load_dataset
 
@@ -48,6 +46,8 @@ def register(subparsers) -> None:
 
 
 def _self_instruct(args) -> int:
+    from tqdm import tqdm
+
     from .llm import default_llm
     from .self_instruct import load_seeds, self_instruct
 
@@ -81,6 +81,8 @@ def _select(args) -> int:
 
 
 def _synthesize(args) -> int:
+    from tqdm import tqdm
+
     from .llm import default_llm
     from .synthesize import Synthesizer, synthesize
 
