@@ -177,11 +177,12 @@ def workers(args) -> int:
         busy[i["worker_type"]] = busy.get(i["worker_type"], 0) + int(i.get("busy", 0))
     for f in failures:
         failed[f["worker_type"]] = failed.get(f["worker_type"], 0) + 1
-    print(f"{'POOL':<12} {'REPLICAS':>8} {'BUSY/CAPACITY':>13} {'QUEUE':>5} {'FAILED 1H':>9}  TOOLS")
+    # the queue is the pool consumer's pending + ack-pending: subtasks waiting and those running
+    print(f"{'POOL':<12} {'REPLICAS':>8} {'BUSY/CAPACITY':>13} {'QUEUED+RUNNING':>14} {'FAILED 1H':>9}  TOOLS")
     for pool in pools:
         kind = pool["worker_type"]
         print(f"{kind:<12} {pool.get('replicas', 0):>8} {busy.get(kind, 0):>6}/{pool.get('capacity', 0):<6} "
-              f"{pool.get('queue_depth', 0):>5} {failed.get(kind, 0):>9}  {','.join(pool.get('tools', []))}")
+              f"{pool.get('queue_depth', 0):>14} {failed.get(kind, 0):>9}  {','.join(pool.get('tools', []))}")
     if args.verbose:
         print("\nreplicas:")
         for i in instances:

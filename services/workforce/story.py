@@ -44,8 +44,6 @@ def details(event: dict, verbose: bool = False) -> list[str]:
     assignment = data.get("assignment") or {}   # the coordinator's call, on plan.assigned / approval.requested
     for sid, a in (assignment.get("assignments") or {}).items():
         out.append(f"{sid} → {a.get('worker')}")
-    for d in data.get("dispatched") or []:
-        out.append(f"dispatched {d.get('subtask_id')} to {d.get('worker_type')} ({d.get('attempt_id')})")
     for repair in data.get("repairs", []):
         out.append(f"repaired: {repair}")
     for i, attempt in enumerate(data.get("attempts", []), 1):
@@ -62,6 +60,8 @@ def details(event: dict, verbose: bool = False) -> list[str]:
     if verbose and kind in ("subtask.succeeded", "subtask.failed"):
         for m in (data.get("trajectory") or {}).get("messages", []):
             out.append(f"   {m.get('role')}: {_short(m.get('content'), 600)}")
+    for d in data.get("dispatched") or []:   # what this event's transition sent next: after its own trajectory
+        out.append(f"dispatched {d.get('subtask_id')} to {d.get('worker_type')} ({d.get('attempt_id')})")
     if verbose:
         for key, source in (("planner_messages", data), ("coordinator_messages", assignment)):
             for m in source.get(key, []):

@@ -71,7 +71,7 @@ def test_run_submit_and_ctrl_c(tmp_path):
         pools = subprocess.run(cli + ["workers", "-v"], capture_output=True, text=True, timeout=30)
         assert pools.returncode == 0, pools.stderr
         header, echo = pools.stdout.splitlines()[:2]   # what the console's workers page shows, in columns
-        assert header.split() == ["POOL", "REPLICAS", "BUSY/CAPACITY", "QUEUE", "FAILED", "1H", "TOOLS"]
+        assert header.split() == ["POOL", "REPLICAS", "BUSY/CAPACITY", "QUEUED+RUNNING", "FAILED", "1H", "TOOLS"]
         kind, replicas, busy_of, queue, failed = echo.split()[:5]
         assert (kind, replicas, queue, failed) == ("echo", "1", "0", "0") and busy_of.startswith("0/"), pools.stdout
         assert "replicas:" in pools.stdout and "no failures in the last hour" in pools.stdout

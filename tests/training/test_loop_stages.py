@@ -70,6 +70,7 @@ def ran(monkeypatch):
     for cls, stages in ((Loop, STAGES), (RolesLoop, ROLE_STAGES)):
         for name in stages:
             monkeypatch.setattr(cls, f"stage_{name}", fake(name))
+    monkeypatch.setattr(Loop, "check_gateway", lambda self: None)   # no gateway: the stages that need one are stubs
     return calls, failing
 
 
@@ -92,7 +93,8 @@ def test_a_rerun_logs_every_skipped_stage(tmp_path, ran, caplog):
 
 @pytest.mark.parametrize("stage, needs", [("run_after", "register"), ("score_after", "run_after"),
                                           ("score_before", "run_before")])
-def test_a_stage_refuses_to_run_before_the_one_it_builds_on(tmp_path, stage, needs):
+def test_a_stage_refuses_to_run_before_the_one_it_builds_on(tmp_path, stage, needs, monkeypatch):
+    monkeypatch.setattr(Loop, "check_gateway", lambda self: None)
     loop = Loop(load_config(loop_config(tmp_path)))
     with pytest.raises(RuntimeError, match=f"stage '{needs}' has not finished yet; run the loop from it"):
         loop.run(only=stage)
@@ -199,6 +201,15 @@ def test_a_refused_api_key_stops_the_run_before_any_task(tmp_path, system):  # n
     assert not system.llm.requests()   # no task was submitted
 
 
+def test_a_refused_key_stops_the_loop_before_its_first_stage(tmp_path, system):  # noqa: F811
+    (tmp_path / "api-key").write_text("wrong\n")
+    cfg = load_config(loop_config(tmp_path, gateway={"url": gateway_url(system), "api_key_file": "api-key"}))
+    loop = Loop(cfg)
+    with pytest.raises(RuntimeError, match="refused the API key"):
+        loop.run()
+    assert not (loop.work / "done" / "base").exists() and not loop.state["stages"]
+
+
 def test_an_unreachable_gateway_says_what_to_start(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"   # nothing listens there
     cfg = load_config(loop_config(tmp_path, gateway={"url": url}))
@@ -249,6 +260,7 @@ def test_sigterm_stops_the_loop_like_ctrl_c(tmp_path):
     config = loop_config(tmp_path)
     script = ("import sys, time\nfrom workforce_train.loop.pipeline import Loop\nfrom workforce_train.cli import main\n"
               "Loop.stage_base = lambda self: (print('started', flush=True), time.sleep(60))\n"
+              "Loop.check_gateway = lambda self: None\n"
               f"sys.exit(main(['loop', '--config', {str(config)!r}]))\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": PYTHONPATH})

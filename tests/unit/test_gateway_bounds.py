@@ -71,7 +71,7 @@ def test_the_request_metric_labels_routes_by_template_and_the_console_by_its_fol
 
 
 def test_a_request_refused_before_routing_is_counted_by_its_route():
-    from fastapi import FastAPI
+    from fastapi import APIRouter, FastAPI
 
     app = FastAPI()
 
@@ -79,6 +79,15 @@ def test_a_request_refused_before_routing_is_counted_by_its_route():
     async def get_task(task_id: str):
         return {}
 
+    included = APIRouter()
+
+    @included.post("/v1/chat/completions")
+    async def chat():
+        return {}
+
+    app.include_router(included)   # as the gateway adds its OpenAI, approval and observation routes
     scope = {"type": "http", "method": "GET", "path": "/v1/tasks/t123", "root_path": ""}
     assert _route_label(scope, app.routes) == "/v1/tasks/{task_id}"
+    chat_scope = scope | {"method": "POST", "path": "/v1/chat/completions"}
+    assert _route_label(chat_scope, app.routes) == "/v1/chat/completions"
     assert _route_label(scope | {"path": "/v2/nothing"}, app.routes) == "unmatched"

@@ -32,3 +32,10 @@ def test_a_planner_try_names_the_model_that_answered():
         {"raw": "{\"subtasks\": []}", "model": "owl-planner-r1"}]}}
     assert story.details(event)[0] == "try 1 (smollm2-135m-instruct): no subtasks"
     assert "try 2 (owl-planner-r1): ok" in story.details(event, verbose=True)
+
+
+def test_a_subtasks_trajectory_comes_before_what_its_transition_dispatched_next():
+    event = {"type": "subtask.succeeded", "subtask_id": "1", "data": {
+        "trajectory": {"messages": [{"role": "assistant", "content": "391"}]},
+        "dispatched": [{"subtask_id": "2", "worker_type": "web", "attempt_id": "t/2/1"}]}}
+    assert story.details(event, verbose=True) == ["   assistant: 391", "dispatched 2 to web (t/2/1)"]

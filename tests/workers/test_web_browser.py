@@ -9,6 +9,7 @@ import pytest
 from workforce.core.config import Settings
 from workforce.workers.web.browser import BrowserError
 from workforce.workers.netguard import BlockedAddress
+from workforce.workers.tools import ToolFailed
 from workforce.workers.web.tools import WebTools
 
 from .web_fixtures.helpers import make_ctx, web_settings
@@ -136,8 +137,9 @@ async def test_a_document_is_sent_to_fetch_page(browser_tools, site, ctx):
         await browser_tools.browser_open(ctx, site.url("/paper.pdf"))
 
 
-async def test_browser_read_without_a_page(browser_tools, ctx):
-    assert await browser_tools.browser_read(ctx) == "No page is open: use browser_open first."
+async def test_browser_read_without_a_page_is_a_failed_call(browser_tools, ctx):
+    with pytest.raises(ToolFailed, match="No page is open: use browser_open first."):
+        await browser_tools.browser_read(ctx)
 
 
 async def test_screenshot_asked_about_with_a_vision_model(browser_tools, llm, site, ctx):

@@ -188,7 +188,7 @@ class Coordinator:
         replaced, count = ready.replaced_subtask_id, len(ready.subtasks)
         await self.channel.emit(
             task_id, "plan.replanned" if replaced else "plan.created",
-            f"{replaced} → {count} subtasks" if replaced else f"{count} subtasks", subtask_id=replaced,
+            f"{replaced} → {_subtasks(count)}" if replaced else _subtasks(count), subtask_id=replaced,
             data=planner_trace(ready.trace_json), msg_id=f"ev:{task_id}:plan:{ready.plan_version}")
 
     def _transition(self, plan, key: str, message, pre, effects: Effects) -> None:
@@ -418,3 +418,7 @@ def _projected(record: common_pb2.TaskRecord, plan: channel_pb2.PlanState) -> bo
 
 def _tokens(*usages) -> int:
     return sum(u.prompt_tokens + u.completion_tokens for usage in usages for u in usage.values())
+
+
+def _subtasks(count: int) -> str:
+    return f"{count} subtask" + ("" if count == 1 else "s")

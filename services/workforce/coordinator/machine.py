@@ -173,7 +173,7 @@ class Machine:
                 return
             plan.subtasks.extend(new)
         plan.status = S.TASK_STATUS_RUNNING
-        self.event(plan, "plan.assigned", f"{len(new)} subtasks", data={
+        self.event(plan, "plan.assigned", f"{len(new)} subtask" + ("" if len(new) == 1 else "s"), data={
             **(plan_data or {}), "plan_version": plan_version, **({"assignment": assignment} if assignment else {}),
             "assignments": [{"task_id": s.subtask_id, "assignee_id": s.assignee, "dependencies": list(s.dependencies)}
                             for s in new]}, status=S.TASK_STATUS_RUNNING, dispatch=True)

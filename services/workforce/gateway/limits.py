@@ -74,10 +74,18 @@ def _route_label(scope, routes=()) -> str:
     path = scope.get("path", "")
     if path in PUBLIC_PATHS:
         return path
-    for route in routes:
+    for route in _flat(routes):
         if route.matches(scope)[0] is Match.FULL and getattr(route, "path", None):
             return route.path
     return next((prefix + "*" for prefix in PUBLIC_PREFIXES if path.startswith(prefix)), "unmatched")
+
+
+def _flat(routes):
+    """The routes, with those of an included router (FastAPI's `_IncludedRouter`, which has no path) in its place
+    (the gateway includes its routers without a prefix)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        yield from _flat(included.routes) if included is not None else (route,)
 
 
 class EarlyReject:

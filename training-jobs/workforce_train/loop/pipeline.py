@@ -130,6 +130,22 @@ class Loop:
             from ..trainers.dpo import check_installed
 
             check_installed(self.openrlhf_python())
+        if {"run_before", "run_after"} & set(todo):
+            self.check_gateway()
+
+    def check_gateway(self) -> None:
+        """The gateway and its key, before the first stage (base alone takes a minute or more)."""
+        from ..runner import make_gateway
+
+        async def go():
+            c = self.cfg.gateway
+            gateway = make_gateway(c.url, api_key=c.key(), protocol=c.protocol)
+            try:
+                await self._check_gateway(gateway)
+            finally:
+                await gateway.close()
+
+        asyncio.run(go())
 
     # --- one stage ---
 

@@ -203,8 +203,8 @@ class CodeBlockAgent(ToolCallingAgent):
             try:
                 ctx.spend_tool_call("run_python")   # budget left for another program?
             except ToolBudgetExceeded as exc:
-                return self._end(outcome, f"no program ran cleanly; the last: "
-                                 f"{run_summary(last, self.settings.tool_result_chars)} ({exc})", True)
+                return self._end(outcome, f"no program printed a result ({exc}); the last: "
+                                 f"{run_summary(last, self.settings.tool_result_chars)}", True)
 
 
 class _Call:

@@ -11,7 +11,7 @@ from ...core.config import Settings
 from ...core.llm.client import ChatClient
 from ...core.llm.vision import VISION_ROLE, VisionNotConfigured, vision_settings
 from ...core.websearch.providers import WebSearch
-from ..tools import Tool, ToolContext
+from ..tools import Tool, ToolContext, ToolFailed
 from .archive import WebArchive, raw_snapshot_url
 from .browser import BrowserPool
 from .config import WebSettings
@@ -154,7 +154,7 @@ class WebTools:
     async def browser_read(self, ctx: ToolContext, start: int = 0) -> str:
         session = await self.browser.session(ctx.attempt_id)
         if session.page is None:
-            return "No page is open: use browser_open first."
+            raise ToolFailed("No page is open: use browser_open first.")   # a failed call, not a page
         snap = await session.snapshot()
         return snap.render(window(snap.text, start, self.web.max_text_chars))
 
@@ -176,7 +176,7 @@ class WebTools:
     async def browser_screenshot(self, ctx: ToolContext, question: str, full_page: bool = False) -> str:
         session = await self.browser.session(ctx.attempt_id)
         if session.page is None:
-            return "No page is open: use browser_open first."
+            raise ToolFailed("No page is open: use browser_open first.")   # a failed call, not a page
         png = await session.screenshot(full_page)
         ref = await ctx.save_file(f"screenshot-{len(ctx.produced) + 1}.png", png, "image/png")
         answer = await self.ask_vision(ctx, question, png, session.page.url)
