@@ -4,7 +4,9 @@ What it guarantees, whatever the model does:
 - the result is structured: junk, empty text or a backend error is never a success;
 - the tool-call budget (WF_MAX_TOOL_CALLS) holds: the runtime counts every call (workers/tools.py);
 - repeating an identical tool call is stopped early, with feedback, then ends the subtask;
-- a worker type that needs its tools (spec.requires_tool) does not answer without using one.
+- a worker type that needs its tools (spec.requires_tool) does not answer without using one, nor when every call
+  it made failed;
+- a request over the model's context is asked again with the latest step alone.
 """
 
 import json
