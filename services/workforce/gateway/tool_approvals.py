@@ -9,6 +9,7 @@ Who may decide: as for plans (approvals.py) — the task's owner or an identity 
 cannot see the task gets "no such task", an admin identity that sees it but may not decide gets permission_denied.
 """
 
+import asyncio
 import re
 
 from ..core.channel import layout
@@ -38,18 +39,12 @@ class ToolApprovalService:
             raise NotFound(f"no task {shown(task_id)}")
 
     async def _entries(self, prefix: str) -> dict[str, bytes]:
-        """The current values under `<prefix>.>` (a KV watch of that subject only, not the whole bucket)."""
-        watcher = await self.channel.approvals.kv.watch(f"{prefix}.>", ignore_deletes=True)
-        out: dict[str, bytes] = {}
-        try:
-            while len(out) < MAX_CALLS_LISTED:
-                entry = await watcher.updates(timeout=5)
-                if entry is None:
-                    break
-                out[entry.key.removeprefix(prefix + ".")] = entry.value
-        finally:
-            await watcher.stop()
-        return out
+        """The current values under `<prefix>.>`: the stream's subject list, each read directly (a KV watcher may
+        signal its end before its first entry on a busy connection, and a task's calls would read as none)."""
+        approvals = self.channel.approvals
+        keys = (await approvals.subject_keys(prefix + "."))[:MAX_CALLS_LISTED]
+        entries = await asyncio.gather(*(approvals.get(key) for key in keys))
+        return {key.removeprefix(prefix + "."): e.value for key, e in zip(keys, entries) if e is not None and e.value}
 
     async def calls(self, caller: Caller, task_id: str) -> list[gateway_pb2.ToolCallApproval]:
         """The task's gated tool calls, oldest first, each with its decision once there is one."""

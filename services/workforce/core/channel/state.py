@@ -79,11 +79,11 @@ class KVStore:
                 raise
         return [key for key in await self.subject_keys() if await self.get(key) is not None]
 
-    async def subject_keys(self) -> list[str]:
-        """The keys of a bucket whose keys are erased (never deleted with a lasting marker): its stream's subject
-        list, one request (no watcher). A key erased in the last ERASE_MARKER_TTL_S may still be listed (reading
-        it gives None); a key deleted with a marker would be listed too."""
-        info = await self.kv._js.stream_info(self.kv._stream, subjects_filter=f"{self.kv._pre}>")
+    async def subject_keys(self, prefix: str = "") -> list[str]:
+        """The keys (starting with `prefix`) of a bucket whose keys are erased (never deleted with a lasting
+        marker): its stream's subject list, one request (no watcher). A key erased in the last ERASE_MARKER_TTL_S
+        may still be listed (reading it gives None); a key deleted with a marker would be listed too."""
+        info = await self.kv._js.stream_info(self.kv._stream, subjects_filter=f"{self.kv._pre}{prefix}>")
         return [subject[len(self.kv._pre):] for subject in (info.state.subjects or {})]
 
     async def erase(self, key: str) -> None:
