@@ -10,7 +10,7 @@ from workforce.core.llm.client import ChatClient
 from workforce.v1 import channel_pb2
 from workforce.workers.agent import ToolCallingAgent, make_agent
 from workforce.workers.code import spec
-from workforce.workers.code.blocks import CodeBlockAgent, block, extract_code, unused_quote
+from workforce.workers.code.blocks import CodeBlockAgent, block, extract_code, unread_file, unused_quote
 from workforce.workers.code.limits import CodeSettings
 from workforce.workers.code.remote import RunResult
 from workforce.workers.code.tools import CodeTools, not_a_value, reported_error, run_output, run_summary
@@ -124,6 +124,36 @@ async def test_an_attached_text_file_is_previewed_and_read_by_the_program(nats_c
     prompt = scripted_llm.requests()[0]["messages"][-1]["content"]
     assert ("- sales.csv (text/csv, 45 bytes)\n  first lines:\n    region,units\n    north,12\n    south,7\n"
             "    east,20\n    west,3\n- chart.png (image/png, 6 bytes)\n\nYour subtask:") in prompt   # text files only
+
+
+async def test_a_program_that_never_reads_the_attached_file_is_sent_back_unrun(nats_channel, scripted_llm):
+    scripted_llm.reset()
+    fixed = "print(len(open('notes.txt').read().splitlines()))"
+    scripted_llm.script([
+        {"role": "worker:code", "contains": "does not read notes.txt", "times": 1, "reply": {"content": block(fixed)}},
+        program("print(0)"),     # the count made up, the file never opened
+    ])
+    agent, settings = agent_for(scripted_llm)
+    ref = await attach(nats_channel, "t-unread", "notes.txt", b"", "text/plain")      # an empty file: 0 lines
+    item = channel_pb2.WorkItem(task_id="t-unread", subtask_id="1", attempt_id="t-unread/1/1", files=[ref],
+                                subtask="Count the lines of the attached file.", overall_task="lines")
+    ctx = make_context(nats_channel, settings, files=[ref], task_id="t-unread", worker_type="code")
+    outcome = await agent.run(item, ctx)
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("0", False, 1)   # only the reading one ran
+    assert [json.loads(call[1])["code"] for call in ctx.tool_history] == [fixed]
+
+
+@pytest.mark.parametrize("code, subtask, names, unread", [
+    ("print(0)", "Count the lines of the attached file.", ["notes.txt"], "notes.txt"),
+    ("print(42)", "Total the units column of sales.csv.", ["a.txt", "sales.csv"], "sales.csv"),
+    ("import pandas as pd\nprint(pd.read_csv('sales.csv')['units'].sum())", "Total the units of sales.csv.",
+     ["sales.csv"], ""),
+    ("import os\nprint(len(os.listdir('.')))", "How many files are attached?", ["a.txt", "b.txt"], ""),
+    ("print(17 * 23)", "Compute 17 * 23.", ["sales.csv"], ""),       # a subtask not about a file
+    ("print(0)", "Count the lines of the attached file.", [], ""),   # nothing attached
+])
+def test_unread_file(code, subtask, names, unread):
+    assert unread_file(code, subtask, names) == unread
 
 
 async def test_replies_without_a_program_are_a_model_error(nats_channel, scripted_llm):

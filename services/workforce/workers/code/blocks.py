@@ -4,7 +4,8 @@ the subtask's result (CodeAct, as smolagents' CodeAgent does). A small model wri
 reliably than code escaped inside a JSON string, and it cannot garble a result it never has to copy: with the
 JSON tool loop SmolLM2-135M computed 17 * 23 = 391 in the sandbox and then looped on '0' writing the answer.
 
-A program that leaves out a value the subtask quotes is sent back once, unrun. A failed run (traceback, non-zero
+A program that leaves out a value the subtask quotes, or never reads the attached file the subtask is about, is
+sent back once, unrun. A failed run (traceback, non-zero
 exit, a limit), a run that prints nothing and one that prints an error it caught are fed back and the program is
 written again, sampled, until the subtask's tool budget is spent; the result is then failed, with the last output.
 """
@@ -84,6 +85,24 @@ def unused_quote(code: str, subtask: str) -> str:
     return ""
 
 
+# A subtask about a file without naming it ("Count the rows of the attached file.").
+_ABOUT_A_FILE = re.compile(r"\b(attached|attachment|files?|csv|spreadsheet|document|table)\b", re.I)
+# A program that finds its files itself reads one whose name it never writes.
+_LISTS_FILES = re.compile(r"\b(listdir|scandir|glob|iterdir|walk)\b")
+
+
+def unread_file(code: str, subtask: str, names: list[str]) -> str:
+    """The attached file a subtask is about that the program never opens ('' when it names one, lists the
+    directory, or the subtask is not about a file): a small model invents the data instead ("0" as the total of a
+    CSV column it never read)."""
+    if not names or _LISTS_FILES.search(code) or any(name in code for name in names):
+        return ""
+    named = [name for name in names if name.lower() in subtask.lower()]
+    if named:
+        return named[0]
+    return names[0] if _ABOUT_A_FILE.search(subtask) else ""
+
+
 def extract_code(text: str) -> str:
     """The program in the reply: its first code block (closed or cut off by the stop sequence), or the whole
     reply when it has no fence at all. Empty when there is none."""
@@ -147,7 +166,8 @@ class CodeBlockAgent(ToolCallingAgent):
         temperature = _temperature(ctx)
         last = "no program was written"
         bad_replies = 0
-        told_quote = False   # said once; a program that still leaves the value out is run
+        told_quote = told_file = False   # each said once; a program that still leaves it out is run
+        attached = [Path(ref.name).name for ref in item.files if Path(ref.name).name]
         while True:
             try:
                 sent = recent_steps(messages, HISTORY_TURNS, shown)
@@ -169,6 +189,10 @@ class CodeBlockAgent(ToolCallingAgent):
                 told_quote = True
                 feedback = (f"That program does not use {value!r} from the subtask. Write the program for the "
                             "subtask's own values in a Python code block.")
+            elif not told_file and (name := unread_file(code, item.subtask, attached)):
+                told_file = True
+                feedback = (f"That program does not read {name}, the attached file the subtask is about; it is in "
+                            "the current directory. Write a program that reads it, in a Python code block.")
             elif code in ran:
                 bad_replies += 1
                 if bad_replies > STEP_RETRIES:
