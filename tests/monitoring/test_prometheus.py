@@ -89,6 +89,7 @@ def scraped(tmp_path_factory):
     system = System(tmp_path_factory.mktemp("system"), workers={"echo": 1}).start()
     prometheus = None
     try:
+        system.start_service("sandbox", WF_GRPC_PORT=free_port())   # worker-code's executor: its metrics too
         targets = {
             f"{name}-{i}": int(s.env["WF_METRICS_PORT"])
             for name, services in system.services.items()

@@ -83,6 +83,7 @@ def test_promtool_checks_the_rendered_rules(tmp_path):
         "WorkforceTaskFailureRateHigh",
         "WorkforceQueueLagHigh",
         "WorkforceDeadLetters",
+        "WorkforceSandboxBusy",
         "WorkforceLLMErrorRateHigh",
     } <= alerts
 
