@@ -222,7 +222,29 @@ def test_a_reconnect_mid_task_resumes_from_the_last_sequence_without_a_gap(page,
     stored = [int(e["seq"]) for e in system.events(task_id)]  # every stored event up to the terminal one
     assert shown == stored, (shown, stored)
     assert len(shown) > before
+    numbers = page.eval_on_selector_all("#timeline .ev-seq", "els => els.map(e => e.textContent)")
+    assert numbers == [f"#{i}" for i in range(1, len(stored) + 1)], numbers   # no gap or repeat across the reconnect
     expect(page.locator("#stream-state")).to_have_attribute("data-state", "ended")
+
+
+def test_events_are_numbered_within_the_task_and_keep_their_stream_sequence(page, system):
+    """The timeline numbers a task's events 1..N; the stream sequence (global across tasks) is in data-seq and the
+    number's tooltip, not shown as the number."""
+    system.wait(system.submit("Say hi @echo")["task_id"])   # so this task's stream sequences do not start at 1
+    task_id = system.submit(THREE)["task_id"]
+    system.wait(task_id)
+    open_task(page, system, task_id)
+    expect(page.locator("#timeline li").last).to_have_attribute("data-type", "task.succeeded", timeout=30_000)
+    stored = [int(e["seq"]) for e in system.events(task_id)]
+    assert stored[0] > 1, stored
+    items = page.eval_on_selector_all("#timeline li", """els => els.map(e => {
+        const number = e.querySelector('.ev-seq');
+        return [number.textContent, Number(e.dataset.seq), number.title];
+    })""")
+    assert [text for text, _, _ in items] == [f"#{i}" for i in range(1, len(stored) + 1)], items
+    assert [seq for _, seq, _ in items] == stored, (items, stored)
+    assert all(title == f"stream sequence {seq}" for _, seq, title in items), items
+    expect(page.locator("#event-count")).to_have_text(f"({len(stored)})")
 
 
 def test_a_second_identity_sees_none_of_the_first_ones_tasks(browser, system):
@@ -451,6 +473,41 @@ def test_every_page_fits_a_420px_wide_screen(browser, system, shots):
         assert not page.errors, page.errors
     finally:
         page.context.close()
+
+
+# Each node of the plan graph, scrolled into view: whether it lies whole within the graph's visible box and within its
+# scrollable area.
+NODES_IN_VIEW = """g => [...g.querySelectorAll('.node')].map(n => {
+    n.scrollIntoView({block: 'nearest', inline: 'nearest'});
+    const b = g.getBoundingClientRect(), r = n.getBoundingClientRect();
+    const left = b.left + g.clientLeft, top = b.top + g.clientTop;
+    const visible = r.left >= left - 0.5 && r.right <= left + g.clientWidth + 0.5 && r.top >= top - 0.5 &&
+                    r.bottom <= top + g.clientHeight + 0.5;
+    const inside = r.left - left + g.scrollLeft >= -0.5 && r.right - left + g.scrollLeft <= g.scrollWidth + 0.5 &&
+                   r.top - top + g.scrollTop >= -0.5 && r.bottom - top + g.scrollTop <= g.scrollHeight + 0.5;
+    return [n.dataset.subtask, visible, inside];
+})"""
+
+
+def test_a_wide_plan_scrolls_in_its_box_and_every_node_can_be_seen_whole(page, system):
+    """A plan of 4 or 6 subtasks in a row is wider than its box at 1400 px and 420 px: the graph scrolls sideways,
+    every node lies inside its scrollable area and, scrolled to, whole inside the box; the page does not scroll."""
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    for count in (4, 6):
+        steps = "\n".join(["- s1 @echo"] + [f"- s{i} after:{i - 1}" for i in range(2, count + 1)])
+        task_id = system.submit(f"Wide. SUBTASKS:\n{steps}")["task_id"]
+        system.wait(task_id)
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        open_task(page, system, task_id)
+        expect(node(page, str(count))).to_have_attribute("data-status", "done", timeout=30_000)
+        for width in (1400, 420):
+            page.set_viewport_size({"width": width, "height": 1000})
+            graph = page.locator("#plan-graph")
+            assert graph.evaluate("g => g.scrollWidth > g.clientWidth"), (count, width)
+            shown = graph.evaluate(NODES_IN_VIEW)
+            assert [sid for sid, _, _ in shown] == [str(i) for i in range(1, count + 1)], shown
+            assert all(visible and inside for _, visible, inside in shown), (count, width, shown)
+            assert page.evaluate(fits), (count, width, page.evaluate("document.documentElement.scrollWidth"))
 
 
 # Answers of GET /v1/tasks/{id} that are not final arrive 1.5 s late, so an answer read before the task ended lands

@@ -1,4 +1,6 @@
-// The event timeline: one list item per event, newest last; an event's data is shown on demand.
+// The event timeline: one list item per event, newest last; an event's data is shown on demand. Events are numbered
+// 1..N in the order this page received them; the stream sequence (global across tasks, what resuming uses) is kept
+// in each item's data-seq and its number's tooltip.
 
 import {h, clock, short} from "./util.js";
 
@@ -21,8 +23,10 @@ export class Timeline {
         if (details.open && !pre.textContent) pre.textContent = short(JSON.stringify(data, null, 2), 20000);
       }, {once: false});
     }
-    this.list.append(h("li", {class: `ev ev-${KIND(e.type)}`, dataset: {seq: String(e.seq || ""), type: e.type}},
-      h("span", {class: "ev-seq mono", text: `#${e.seq}`}),
+    const n = this.count + 1;
+    this.list.append(h("li", {class: `ev ev-${KIND(e.type)}`, dataset: {seq: String(e.seq || ""), n: String(n),
+                                                                       type: e.type}},
+      h("span", {class: "ev-seq mono", text: `#${n}`, title: e.seq ? `stream sequence ${e.seq}` : null}),
       h("time", {datetime: e.time || "", text: clock(e.time)}),
       h("span", {class: "ev-type mono", text: e.type}),
       e.subtask_id ? h("span", {class: "ev-sub mono", text: `[${e.subtask_id}]`}) : null,
