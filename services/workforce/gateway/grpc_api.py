@@ -6,11 +6,11 @@ from google.protobuf.message import DecodeError
 
 from ..core import tracing
 from ..core.channel.events import for_grpc
-from ..v1 import gateway_pb2, gateway_pb2_grpc
+from ..v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 from .approvals import ApprovalService, Decision
 from .metrics import API_REQUESTS
 from .tool_approvals import ToolApprovalService
-from .errors import CHANNEL_ERRORS, ApiError, channel_unavailable
+from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, channel_unavailable
 from .tasks import Submission, TaskService
 from .tenancy import Caller, Tenancy
 
@@ -62,6 +62,21 @@ def _deny(message: str, details):
     return grpc.unary_unary_rpc_method_handler(unary)
 
 
+def _checked(request):
+    """What the HTTP API refuses by its parameters' bounds, refused here too (INVALID_ARGUMENT): a request naming a
+    task must name one, and a listing's limit and status must be ones that exist (0 is unset: the defaults)."""
+    if "task_id" in type(request).DESCRIPTOR.fields_by_name and not request.task_id:
+        raise InvalidInput("task_id is required")
+    return request
+
+
+def _check_listing(request: gateway_pb2.ListTasksRequest, limit_max: int) -> None:
+    if not 0 <= request.limit <= limit_max:
+        raise InvalidInput(f"limit must be 1 to {limit_max} (0: the default, 50), not {request.limit}")
+    if request.status not in common_pb2.TaskStatus.values():
+        raise InvalidInput(f"status {request.status} is not a TaskStatus")
+
+
 async def _abort(context, error: ApiError):
     if error.retry_after:
         context.set_trailing_metadata((("retry-after", str(error.retry_after)),))
@@ -81,6 +96,7 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: {request.error}")
         try:
             caller = self._caller(context)
+            _checked(request)
             self.tasks.ensure_connected()
             result = await fn(caller)
         except ApiError as exc:
@@ -114,6 +130,7 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
 
     async def ListTasks(self, request, context):
         async def run(caller):
+            _check_listing(request, self.tasks.settings.list_limit_max)
             records, token = await self.tasks.list_tasks(caller, request.limit, request.status, request.page_token)
             return gateway_pb2.ListTasksResponse(tasks=records, next_page_token=token)
         return await self._call("ListTasks", context, request, run)

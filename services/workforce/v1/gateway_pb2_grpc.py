@@ -31,6 +31,8 @@ class WorkforceStub:
     """The public API. Authenticate with metadata "authorization: Bearer <key>" or "x-api-key: <key>".
     Each key is an identity that sees only its own tasks: another identity's task is NOT_FOUND.
     RESOURCE_EXHAUSTED (a quota) and UNAVAILABLE (the task channel) carry trailing metadata "retry-after".
+    INVALID_ARGUMENT for input out of its bounds (the message says which): no task_id, a limit outside
+    0..WF_LIST_LIMIT_MAX (500), a status that is not a TaskStatus, a question or file over its limit.
     """
 
     def __init__(self, channel):
@@ -100,6 +102,8 @@ class WorkforceServicer:
     """The public API. Authenticate with metadata "authorization: Bearer <key>" or "x-api-key: <key>".
     Each key is an identity that sees only its own tasks: another identity's task is NOT_FOUND.
     RESOURCE_EXHAUSTED (a quota) and UNAVAILABLE (the task channel) carry trailing metadata "retry-after".
+    INVALID_ARGUMENT for input out of its bounds (the message says which): no task_id, a limit outside
+    0..WF_LIST_LIMIT_MAX (500), a status that is not a TaskStatus, a question or file over its limit.
     """
 
     def SubmitTask(self, request, context):
@@ -244,6 +248,8 @@ class Workforce:
     """The public API. Authenticate with metadata "authorization: Bearer <key>" or "x-api-key: <key>".
     Each key is an identity that sees only its own tasks: another identity's task is NOT_FOUND.
     RESOURCE_EXHAUSTED (a quota) and UNAVAILABLE (the task channel) carry trailing metadata "retry-after".
+    INVALID_ARGUMENT for input out of its bounds (the message says which): no task_id, a limit outside
+    0..WF_LIST_LIMIT_MAX (500), a status that is not a TaskStatus, a question or file over its limit.
     """
 
     @staticmethod
