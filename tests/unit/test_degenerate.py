@@ -2,8 +2,8 @@
 
 import pytest
 
-from workforce.core.llm.degenerate import loop_error, repeated_unit
-from workforce.planner.parsing import PlanError, parse_answer
+from workforce.core.llm.degenerate import cut_loop, loop_error, repeated_unit
+from workforce.planner.parsing import PlanError, parse_answer, repair_subtasks
 from workforce.workers.actions import StepError, read_result
 
 # what SmolLM2-135M wrote for "What is 17 * 23? Check it with Python." in a user's trial
@@ -58,3 +58,16 @@ def test_a_final_answer_stuck_in_a_loop_is_a_planner_error():
     with pytest.raises(PlanError, match="over and over"):
         parse_answer('{"answer": "%s"}' % STUCK)
     assert parse_answer('{"answer": "391"}') == "391"
+
+
+def test_a_plans_subtask_stuck_in_a_loop_is_cut_where_it_began_repeating():
+    """The trial's plan for 'What is 2+2?': one subtask of 'Compute 2+2, then 2+2, then …' to its length cap; a
+    subtask that is nothing but a loop is dropped. A subtask that repeats a little stays as written."""
+    looped = "Compute 2+2, then" + " 2+2, then" * 30
+    plan = repair_subtasks([{"content": looped}, {"content": "1:" * 60}, {"content": "Report the sum."}], 4,
+                           max_chars=300)
+    assert [s["content"] for s in plan.subtasks] == ["Compute 2+2, then", "1", "Report the sum."]
+    assert plan.repairs == ["cut subtask 1 where it began repeating ' 2+2, then'",
+                            "cut subtask 2 where it began repeating '1:'"]
+    assert cut_loop("Say 'hello world' four times: " + "hello world " * 4) is None
+    assert cut_loop("=" * 200) is None

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..core.llm import extract_json
-from ..core.llm.degenerate import loop_error
+from ..core.llm.degenerate import cut_loop, loop_error
 
 _TASK = re.compile(r"<task>(.*?)</task>", re.DOTALL | re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
@@ -88,6 +88,9 @@ def repair_subtasks(items: list, max_subtasks: int, known_ids=frozenset(), max_c
         if not content:
             repairs.append(f"dropped subtask {position}: no content")
             continue
+        if (loop := cut_loop(content)) is not None:   # "Compute 2+2, then 2+2, then 2+2, …" (SmolLM2)
+            content = loop[0]
+            repairs.append(f"cut subtask {position} where it began repeating {loop[1]!r}")
         if max_chars and len(content) > max_chars:
             content = content[:max_chars].rstrip()
             repairs.append(f"cut subtask {position} to {max_chars} characters")

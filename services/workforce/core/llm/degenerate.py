@@ -52,6 +52,16 @@ def _cut_loop(body: str) -> str | None:
     return None
 
 
+def cut_loop(text: str) -> tuple[str, str] | None:
+    """(the text up to where its loop begins repeating, with the unit once; the unit), or None without a loop."""
+    unit = repeated_unit(text)
+    if unit is None:
+        return None
+    start = text.find(unit + unit)
+    kept = text[:start + len(unit)] if start >= 0 else text
+    return kept.rstrip(" ,;:.-\n\t…"), unit
+
+
 def loop_error(text: str) -> str | None:
     """A short reason to feed back to the model when `text` is stuck in a loop, else None."""
     unit = repeated_unit(text)
