@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from .cli_errors import EXIT_FAILED, EXIT_OK, usage
 from .cli_errors import fail as _fail
 
 
@@ -39,14 +40,14 @@ def show_plan(args, client) -> int:
         proposals = _proposals(http, args.task_id)
     if not proposals:
         print(f"task {args.task_id} has no plan waiting for approval")
-        return 1
+        return EXIT_FAILED
     if args.json:
         print(json.dumps({"plan_version": proposals[0].get("plan_version", 0),
                           "subtasks": _editable(proposals[0])}, indent=2))
-        return 0
+        return EXIT_OK
     for p in proposals:
         print_proposal(p)
-    return 0
+    return EXIT_OK
 
 
 def _edited_plan(path: str):
@@ -54,14 +55,14 @@ def _edited_plan(path: str):
     try:
         edited = json.loads(Path(path).read_text() if path != "-" else sys.stdin.read())
     except OSError as exc:
-        sys.exit(f"workforce: cannot read {path}: {exc.strerror or exc}")
+        usage(f"cannot read {path}: {exc.strerror or exc}")
     except (ValueError, UnicodeDecodeError) as exc:
-        sys.exit(f"workforce: {path} is not JSON ({exc}); `workforce plan TASK_ID --json` writes the format")
+        usage(f"{path} is not JSON ({exc}); `workforce plan TASK_ID --json` writes the format")
     if not isinstance(edited, list) and not (isinstance(edited, dict) and isinstance(edited.get("subtasks"), list)):
-        sys.exit(f'workforce: {path} has no list of subtasks: expected {{"subtasks": [...]}} as '
-                 "`workforce plan TASK_ID --json` writes it")
+        usage(f'{path} has no list of subtasks: expected {{"subtasks": [...]}} as '
+              "`workforce plan TASK_ID --json` writes it")
     if not (edited if isinstance(edited, list) else edited["subtasks"]):
-        sys.exit(f"workforce: {path} has no subtasks; to approve the plan as proposed, leave out --plan")
+        usage(f"{path} has no subtasks; to approve the plan as proposed, leave out --plan")
     return edited
 
 
@@ -79,7 +80,7 @@ def approve(args, client) -> int:
         if response.status_code >= 400:
             _fail(response)
     print(f"approved plan version {response.json().get('plan_version', 0)}")
-    return 0
+    return EXIT_OK
 
 
 def reject(args, client) -> int:
@@ -91,7 +92,7 @@ def reject(args, client) -> int:
         if response.status_code >= 400:
             _fail(response)
     print(f"rejected plan version {response.json().get('plan_version', 0)}")
-    return 0
+    return EXIT_OK
 
 
 def register(sub, client) -> None:
@@ -103,12 +104,12 @@ def register(sub, client) -> None:
     p.add_argument("task_id")
     p.add_argument("--plan", default="", help="an edited plan (JSON file from `plan --json`, or - for stdin)")
     p.add_argument("--version", type=int, default=None, help="the plan version decided on (default: the oldest)")
-    p.add_argument("--comment", default="")
+    p.add_argument("--comment", default="", help="recorded with the decision")
     p.set_defaults(fn=lambda a: approve(a, client))
     p = sub.add_parser("reject", help="reject a plan waiting for approval (the task fails with the reason)")
     p.add_argument("task_id")
-    p.add_argument("--reason", required=True)
-    p.add_argument("--version", type=int, default=None)
+    p.add_argument("--reason", required=True, help="why: the task fails with it")
+    p.add_argument("--version", type=int, default=None, help="the plan version decided on (default: the oldest)")
     p.set_defaults(fn=lambda a: reject(a, client))
 
 

@@ -1,4 +1,5 @@
-"""`workforce calls|allow|deny`: tool calls held for a person's approval (WF_APPROVE_TOOLS), over the gateway's HTTP API.
+"""`workforce calls|allow|deny`: tool calls held for a person's approval (WF_APPROVE_TOOLS), over the gateway's HTTP
+API.
 
     workforce calls TASK_ID                      # the task's gated calls: waiting ones first, with their call ids
     workforce allow TASK_ID CALL_ID [--comment …]
@@ -60,17 +61,17 @@ def decide(args, client, approve: bool) -> int:
 def register(sub, client) -> None:
     p = sub.add_parser("calls", help="show a task's tool calls held for approval (WF_APPROVE_TOOLS)")
     p.add_argument("task_id")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the calls as the API gives them, as JSON")
     p.set_defaults(fn=lambda a: show_calls(a, client))
     p = sub.add_parser("allow", help="approve a tool call held for approval: it runs")
     p.add_argument("task_id")
     p.add_argument("call_id")
-    p.add_argument("--comment", default="")
+    p.add_argument("--comment", default="", help="recorded with the decision")
     p.set_defaults(fn=lambda a: decide(a, client, True))
     p = sub.add_parser("deny", help="deny a tool call held for approval: the model gets the denial instead")
     p.add_argument("task_id")
     p.add_argument("call_id")
-    p.add_argument("--reason", default="")
+    p.add_argument("--reason", default="", help="what the worker's model reads with the denial")
     p.set_defaults(fn=lambda a: decide(a, client, False))
 
 

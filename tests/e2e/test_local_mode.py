@@ -106,7 +106,7 @@ def test_run_submit_and_ctrl_c(tmp_path):
         cancelled = subprocess.run(cli + ["cancel", waiting_id], capture_output=True, text=True, timeout=30)
         assert (cancelled.returncode, cancelled.stdout.strip()) == (0, "cancelled"), cancelled.stderr
         rest, _ = shown.communicate(timeout=30)
-        assert shown.returncode == 0 and "task.cancelled" in rest and "why it was cancelled: " in rest, rest
+        assert shown.returncode == 1 and "task.cancelled" in rest and "why it was cancelled: " in rest, rest
     finally:
         run.send_signal(signal.SIGINT)
         output, _ = run.communicate(timeout=30)
