@@ -6,11 +6,15 @@
 - slow   at most 2 tasks in flight;  burst  at most 3 submissions per minute;  fuzz  no quotas
 """
 
+import asyncio
+
 import grpc
 import httpx
+import nats
 import pytest
 
 from tests.support.system import API_KEY, System
+from workforce.v1 import common_pb2
 
 KEYS = {"test": API_KEY, "alice": "key-alice", "bob": "key-bob", "carol": "key-carol", "ops": "key-ops",
         "slow": "key-slow", "burst": "key-burst", "fuzz": "key-fuzz"}
@@ -63,6 +67,19 @@ def clients(system):
     yield made
     for c in made.values():
         c.close()
+
+
+def stored_record(system: System, task_id: str) -> common_pb2.TaskRecord:
+    """The task's record as the services keep it (the KV bucket, read directly), internal fields included."""
+    async def read():
+        nc = await nats.connect(system.nats.url)
+        try:
+            entry = await (await nc.jetstream().key_value("wf-tasks")).get(task_id)
+            return common_pb2.TaskRecord.FromString(entry.value)
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
 
 
 def gateway_log(system: System) -> str:

@@ -5,6 +5,7 @@ changed value, never NOT_FOUND for a task that was never named."""
 import grpc
 import pytest
 
+from tests.gateway.conftest import stored_record
 from workforce.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 
@@ -51,3 +52,19 @@ def test_a_listing_in_range_answers(clients):
     for fields in ({}, {"limit": 500}, {"status": common_pb2.TASK_STATUS_UNSPECIFIED}):
         listed = call(alice, "ListTasks", gateway_pb2.ListTasksRequest(**fields))
         assert task_id in [t.task_id for t in listed.tasks], fields
+
+
+def test_grpc_answers_without_the_internal_fields(system, clients):
+    """As the HTTP API: the quota reservation and the files' object-store keys stay in the stored record."""
+    slow = clients["slow"]        # an identity with an in-flight quota: its tasks hold a reservation
+    submitted = call(slow, "SubmitTask", gateway_pb2.SubmitTaskRequest(
+        question="SUBTASKS:\n- read it @echo", files=[gateway_pb2.InputFile(name="notes.txt", data=b"private")]))
+    stored = stored_record(system, submitted.task_id)
+    assert stored.quota_reserved and stored.files[0].object_key
+    listed = call(slow, "ListTasks", gateway_pb2.ListTasksRequest()).tasks
+    answers = {"submit": submitted.task,
+               "get": call(slow, "GetTask", gateway_pb2.GetTaskRequest(task_id=submitted.task_id)),
+               "list": next(t for t in listed if t.task_id == submitted.task_id)}
+    for name, record in answers.items():
+        assert not record.quota_reserved and record.files[0].name == "notes.txt", name
+        assert not record.files[0].object_key and record.files[0].sha256 == stored.files[0].sha256, name

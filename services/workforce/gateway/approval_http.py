@@ -1,13 +1,17 @@
 """HTTP routes for human review of plans: approve (as proposed or edited) or reject a plan awaiting approval."""
 
 from fastapi import APIRouter
-from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 
+from ..v1 import channel_pb2
 from .approvals import ApprovalService, Decision
 from .errors import InvalidInput
 from .http_api import errors
+from .openapi_doc import json_ok
+from .proto_json import public_json
 from .tenancy import Caller
+
+DECIDED = {200: json_ok(channel_pb2.ApprovalDecision, "The decision, as recorded")}
 
 
 class EditedSubtask(BaseModel):
@@ -31,14 +35,14 @@ class RejectBody(BaseModel):
 
 
 def _json(decision) -> dict:
-    return MessageToDict(decision, preserving_proto_field_name=True)
+    return public_json(decision)
 
 
 def router(approvals: ApprovalService, caller) -> APIRouter:
     """caller: the dependency that authenticates the request (and answers 503 while NATS is down)."""
     r = APIRouter(tags=["approval"])
 
-    @r.post("/v1/tasks/{task_id}/plan/approve", responses=errors(400, 403, 404, 409))
+    @r.post("/v1/tasks/{task_id}/plan/approve", responses={**DECIDED, **errors(403, 404, 409, 415)})
     async def approve(task_id: str, body: ApproveBody | None = None, who: Caller = caller):
         """Run a plan held in AWAITING_APPROVAL, as proposed or as edited here (checked like the planner's own)."""
         body = body or ApproveBody()
@@ -48,7 +52,7 @@ def router(approvals: ApprovalService, caller) -> APIRouter:
         return _json(await approvals.decide(who, task_id, Decision(
             approve=True, plan_version=body.plan_version, subtasks=edits, reason=body.comment)))
 
-    @r.post("/v1/tasks/{task_id}/plan/reject", responses=errors(400, 403, 404, 409))
+    @r.post("/v1/tasks/{task_id}/plan/reject", responses={**DECIDED, **errors(403, 404, 409, 415)})
     async def reject(task_id: str, body: RejectBody, who: Caller = caller):
         """Reject a plan held in AWAITING_APPROVAL: the task fails with the reason."""
         return _json(await approvals.decide(who, task_id, Decision(

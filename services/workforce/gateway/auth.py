@@ -32,8 +32,10 @@ class ApiKeys:
 
 
 def key_from_headers(authorization: str | None, x_api_key: str | None) -> str | None:
-    if x_api_key:
-        return x_api_key.strip()
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
+    """The API key of `Authorization: Bearer <key>` or `x-api-key: <key>` (HTTP headers and gRPC metadata alike);
+    Unauthenticated when both carry a key and the keys differ (which one was meant is anyone's guess)."""
+    bearer = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
+    key = x_api_key.strip() if x_api_key else None
+    if bearer and key and not hmac.compare_digest(bearer.encode(), key.encode()):
+        raise Unauthenticated("two different API keys: 'Authorization: Bearer …' and 'x-api-key' differ; send one")
+    return key or bearer or None

@@ -13,16 +13,38 @@ class ApiError(Exception):
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
     code = "invalid_argument"
     retry_after: int | None = None
+    param: str | None = None      # the request field at fault (the HTTP error's `param`), where there is one
+    error_type: str | None = None  # the HTTP error's `type`; None: by status (limits.ERROR_TYPES)
 
-    def __init__(self, message: str, retry_after: int | None = None):
+    def __init__(self, message: str, retry_after: int | None = None, param: str | None = None):
         super().__init__(message)
         self.message = message
         if retry_after is not None:
             self.retry_after = retry_after
+        if param is not None:
+            self.param = param
 
 
 class InvalidInput(ApiError):
     pass
+
+
+class InvalidJson(InvalidInput):
+    code = "invalid_json"
+
+
+class UnsupportedMediaType(ApiError):
+    http_status = 415
+    code = "unsupported_media_type"
+
+
+class ModelNotFound(ApiError):
+    """The OpenAI route's answer to a model it does not serve (OpenAI's code and type)."""
+    http_status = 404
+    grpc_code = grpc.StatusCode.NOT_FOUND
+    code = "model_not_found"
+    param = "model"
+    error_type = "invalid_request_error"
 
 
 class TooLarge(ApiError):

@@ -2,13 +2,14 @@
 quota and channel errors carry a `retry-after` trailing metadata entry (seconds)."""
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from ..core import tracing
 from ..core.channel.events import for_grpc
 from ..v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 from .approvals import ApprovalService, Decision
 from .metrics import API_REQUESTS
+from .proto_json import public_message
 from .tool_approvals import ToolApprovalService
 from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, channel_unavailable
 from .tasks import Submission, TaskService
@@ -105,7 +106,7 @@ class WorkforceServicer(gateway_pb2_grpc.WorkforceServicer):
             error = channel_unavailable(exc)
         else:
             API_REQUESTS.labels("grpc", name, "ok").inc()
-            return result
+            return public_message(result) if isinstance(result, Message) else result   # as HTTP shows them
         API_REQUESTS.labels("grpc", name, error.code).inc()
         await _abort(context, error)
 

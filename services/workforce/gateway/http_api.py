@@ -2,54 +2,65 @@
 
 Every route but /healthz and /readyz needs an API key (`Authorization: Bearer <key>` or `x-api-key: <key>`;
 both are security schemes of the OpenAPI document) and sees only the caller's own tasks. Every status code a
-route can answer is in the OpenAPI document; errors are `{"error": {"code", "message", "type", "param"}}` (`type`
-as OpenAI's API names it), and 429 / 503 carry Retry-After.
+route can answer is in the OpenAPI document, success bodies typed by the protobuf messages they are (proto3 JSON,
+openapi_doc.py); errors are `{"error": {"code", "message", "type", "param"}}` (`type` as OpenAI's API names it,
+`param` the request field at fault), and 429 / 503 carry Retry-After. Any bad input is a 400 (a body that is not
+JSON on a JSON route a 415).
 """
 
 import json
 
-from fastapi import Depends, FastAPI, File, Form, Header, Query, Security, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from google.protobuf.json_format import MessageToDict
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.channel.events import event_json
 from ..core.config import Settings
-from ..v1 import common_pb2
-from . import console
+from ..v1 import channel_pb2, common_pb2, gateway_pb2
+from . import console, openapi_doc
 from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, TooLarge, channel_unavailable
 from .limits import SEQ_MAX, EarlyReject, error_payload
+from .openapi_doc import EVENT_STREAM_OK, json_ok
+from .proto_json import public_json
 from .sse import KEEPALIVE, EventStream, frame
+from .submission import MAX_TIMEOUT_S, MAX_TOKEN_BUDGET
 from .tasks import Submission, TaskService
 from .tenancy import Caller, Tenancy
+from .validation import as_api_error, check_known
 
 UPLOAD_PATH = "/v1/tasks/upload"
-OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")   # answered in the shape OpenAI clients expect
+UPLOAD_FIELDS = ["question", "answer_format", "idempotency_key", "metadata", "timeout_s", "review_plan",
+                 "review_replans", "token_budget", "files"]
 
 
 def to_json(message) -> dict:
-    return MessageToDict(message, preserving_proto_field_name=True)
+    """A protobuf message as the API sends it (proto3 JSON, without the services' internal fields)."""
+    return public_json(message)
 
 
 class SubmitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")   # a misspelt option is a 400, not a task without it
+
     question: str = Field(description="The task, in natural language")
     answer_format: str = Field("", description="Answer-format instructions for the final answer")
     idempotency_key: str = Field("", description="Submitting twice with the same key returns the first task "
                                  "(keys are per identity and expire after WF_IDEMPOTENCY_TTL_S); the key with "
-                                 "another question or answer format is a 409")
+                                 "a request that differs in any field (or file) is a 409")
     metadata: dict[str, str] = Field(default_factory=dict)
-    timeout_s: int = Field(0, description="Task deadline in seconds; 0 = the server default")
+    timeout_s: int = Field(0, ge=0, le=MAX_TIMEOUT_S, description="Task deadline in seconds; 0 = the server default")
     review_plan: bool = Field(False, description="Hold the plan in AWAITING_APPROVAL until a person approves, "
                                                  "edits or rejects it (POST …/plan/approve or …/plan/reject)")
     review_replans: bool = Field(False, description="Hold every replan for approval too")
-    token_budget: int = Field(0, description="Tokens the task may use (prompt + completion of every LLM call, "
-                                             "workers' included); over it the task fails. 0 = the server default")
+    token_budget: int = Field(0, ge=0, le=MAX_TOKEN_BUDGET,
+                              description="Tokens the task may use (prompt + completion of every LLM call, "
+                                          "workers' included); over it the task fails. 0 = the server default")
 
 
 class CancelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     reason: str = ""
 
 
@@ -66,28 +77,33 @@ class ErrorBody(BaseModel):
 
 
 _MEANING = {
-    400: "Invalid input (bad value, control character, page token, from_seq out of range)",
+    400: "Invalid input: a value that does not match the schema (type, range, unknown field), a control "
+         "character, a page token, from_seq out of range; `param` names the field",
     401: "Missing or invalid API key",
     403: "The caller may see the task but not decide on its plan (only its owner or a WF_APPROVERS identity)",
     404: "No such task (a task of another identity is answered the same way)",
     409: "The task has already ended (or, for a plan decision, is not waiting for one); on a submission: its "
          "idempotency key was used for another request",
     413: "Request body or a field over its limit",
-    422: "The request does not match the schema",
+    415: "The body is not of the route's media type (application/json; multipart/form-data for uploads)",
+    422: "The task failed or was cancelled (type `task_failed` / `task_cancelled`)",
     429: "A quota of the calling identity is used up; retry after Retry-After seconds",
     502: "The task ended without an answer",
     503: "The task channel (NATS) is unavailable; retry after Retry-After seconds",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+SUBMITTED = {201: json_ok(gateway_pb2.SubmitTaskResponse, "The task, created"),
+             200: json_ok(gateway_pb2.SubmitTaskResponse, "The task an earlier submission with the same idempotency "
+                                                          "key created (`created` false)")}
 
 
 IDEMPOTENCY_HEADER = Header(None, alias="Idempotency-Key", max_length=200,
                             description="The idempotency key as a header (instead of the idempotency_key field)")
 
 def errors(*codes: int) -> dict:
-    """OpenAPI responses for error codes; every authenticated route can answer 401, 413, 422 and 503."""
+    """OpenAPI responses for error codes; every authenticated route can answer 400, 401, 413 and 503."""
     out = {}
-    for code in sorted({401, 413, 422, 503, *codes}):
+    for code in sorted({400, 401, 413, 503, *codes}):
         out[code] = {"model": ErrorBody, "description": _MEANING[code]}
         if code in (429, 503):
             out[code]["headers"] = _RETRY_AFTER
@@ -95,9 +111,14 @@ def errors(*codes: int) -> dict:
 
 
 def error_response(status: int, code: str, message: str, retry_after: int | None = None,
-                   param: str | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
-    return JSONResponse(error_payload(status, code, message, param), status_code=status, headers=headers)
+                   param: str | None = None, type_: str | None = None, headers: dict | None = None) -> JSONResponse:
+    headers = {**(headers or {}), **({"Retry-After": str(retry_after)} if retry_after else {})}
+    return JSONResponse(error_payload(status, code, message, param, type_), status_code=status,
+                        headers=headers or None)
+
+
+def api_error_response(exc: ApiError) -> JSONResponse:
+    return error_response(exc.http_status, exc.code, exc.message, exc.retry_after, exc.param, exc.error_type)
 
 
 def build_asgi(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_routers=()) -> EarlyReject:
@@ -117,7 +138,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
 
     @app.exception_handler(ApiError)
     async def api_error(request, exc: ApiError):
-        return error_response(exc.http_status, exc.code, exc.message, exc.retry_after)
+        return api_error_response(exc)
 
     async def channel_error(request, exc: Exception):
         err = channel_unavailable(exc)
@@ -128,19 +149,16 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request, exc: StarletteHTTPException):
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 413: "too_large"}
-        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 406: "not_acceptable",
+                 413: "too_large", 415: "unsupported_media_type"}
+        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
+                              headers=exc.headers)   # 405: Allow
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc: RequestValidationError):
-        errors_ = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors_):
-            return error_response(400, "invalid_json", "the request body is not valid JSON")
-        detail = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg')}" for e in errors_)
-        first = [str(x) for x in errors_[0].get("loc", ())[1:]] if errors_ else []
-        # OpenAI's API answers a malformed request 400; ours 422, as documented.
-        status = 400 if request.url.path.startswith(OPENAI_PATHS) else 422
-        return error_response(status, "invalid_argument", detail, param=".".join(first) or None)
+        """400 on every route (the OpenAI routes as OpenAI's API answers), naming the field; 415 for a body that is
+        not of the route's media type."""
+        return api_error_response(as_api_error(request, exc, form_paths=(UPLOAD_PATH,)))
 
     bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
     api_key = APIKeyHeader(name="x-api-key", auto_error=False, description="`x-api-key: <API key>`")
@@ -166,8 +184,7 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
             return error_response(503, "unavailable", "not connected to NATS", retry_after=5)
         return {"status": "ready"}
 
-    @app.post("/v1/tasks", tags=["tasks"], status_code=201, responses={200: {"description": "The task an earlier "
-              "submission with the same idempotency key created"}, **errors(400, 409, 422, 429)})
+    @app.post("/v1/tasks", tags=["tasks"], status_code=201, responses={**SUBMITTED, **errors(409, 415, 429)})
     async def submit(body: SubmitBody, who: Caller = Depends(caller), header_key: str | None = IDEMPOTENCY_HEADER):
         record, created = await tasks.submit(Submission(
             question=body.question, answer_format=body.answer_format,
@@ -178,21 +195,21 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
                             status_code=201 if created else 200)
 
     @app.post(UPLOAD_PATH, tags=["tasks"], status_code=201, max_body_size=settings.max_request_bytes,
-              responses={200: {"description": "The task an earlier submission with the same idempotency key "
-                                              "created"}, **errors(400, 409, 422, 429)})
-    async def submit_with_files(question: str = Form(...), answer_format: str = Form(""),
+              responses={**SUBMITTED, **errors(409, 415, 429)})
+    async def submit_with_files(request: Request, question: str = Form(...), answer_format: str = Form(""),
                                 idempotency_key: str = Form(""), metadata: str = Form("{}"),
                                 header_key: str | None = IDEMPOTENCY_HEADER,
                                 timeout_s: int = Form(0), review_plan: bool = Form(False),
                                 review_replans: bool = Form(False), token_budget: int = Form(0),
                                 files: list[UploadFile] = File(default=[]),
                                 who: Caller = Depends(caller)):
+        check_known((await request.form()).keys(), UPLOAD_FIELDS, "in the form")
         try:
             meta = json.loads(metadata or "{}")
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"metadata is not valid JSON: {exc}") from exc
+            raise InvalidInput(f"metadata is not valid JSON: {exc}", param="metadata") from exc
         if not isinstance(meta, dict):
-            raise InvalidInput("metadata must be a JSON object")
+            raise InvalidInput("metadata must be a JSON object", param="metadata")
         loaded = []
         for f in files:
             data = await f.read(settings.max_file_bytes + 1)
@@ -207,7 +224,8 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         return JSONResponse({"task_id": record.task_id, "created": created, "task": to_json(record)},
                             status_code=201 if created else 200)
 
-    @app.get("/v1/tasks", tags=["tasks"], responses=errors(400, 422))
+    @app.get("/v1/tasks", tags=["tasks"], responses={200: json_ok(gateway_pb2.ListTasksResponse, "A page of tasks"),
+                                                     **errors()})
     async def list_tasks(limit: int = Query(50, ge=1, le=settings.list_limit_max),
                          status: str = Query("", max_length=64),
                          page_token: str = Query("", max_length=64, description="next_page_token of the last page"),
@@ -219,35 +237,44 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
             if name not in common_pb2.TaskStatus.keys():
                 known = ", ".join(n.removeprefix("TASK_STATUS_").lower() for n in common_pb2.TaskStatus.keys()
                                   if n != "TASK_STATUS_UNSPECIFIED")
-                raise InvalidInput(f"unknown status {status[:40]!r}; one of: {known}")
+                raise InvalidInput(f"unknown status {status[:40]!r}; one of: {known}", param="status")
             code = common_pb2.TaskStatus.Value(name)
         records, next_token = await tasks.list_tasks(who, limit, code, page_token)
         return {"tasks": [to_json(r) for r in records], "next_page_token": next_token}
 
-    @app.get("/v1/tasks/{task_id}", tags=["tasks"], responses=errors(404))
+    @app.get("/v1/tasks/{task_id}", tags=["tasks"], responses={200: json_ok(common_pb2.TaskRecord, "The task"),
+                                                               **errors(404)})
     async def get_task(task_id: str, who: Caller = Depends(caller)):
         return to_json(await tasks.get(who, task_id))
 
-    @app.get("/v1/tasks/{task_id}/plan", tags=["tasks"], responses=errors(404))
+    @app.get("/v1/tasks/{task_id}/plan", tags=["tasks"], responses={
+        200: json_ok(channel_pb2.PlanState, "The task's plan (empty but for task_id before there is one)"),
+        **errors(404)})
     async def get_plan(task_id: str, who: Caller = Depends(caller)):
         return to_json(await tasks.plan(who, task_id))
 
-    @app.post("/v1/tasks/{task_id}/cancel", tags=["tasks"], responses=errors(400, 404, 409, 422))
+    @app.post("/v1/tasks/{task_id}/cancel", tags=["tasks"], responses={
+        200: json_ok(common_pb2.TaskRecord, "The cancelled task"), **errors(404, 409, 415)})
     async def cancel(task_id: str, body: CancelBody | None = None, who: Caller = Depends(caller)):
         return to_json(await tasks.cancel(who, task_id, body.reason if body else ""))
 
-    @app.get("/v1/tasks/{task_id}/events", tags=["tasks"], responses=errors(400, 404, 422),
+    @app.get("/v1/tasks/{task_id}/events", tags=["tasks"], responses={200: EVENT_STREAM_OK, **errors(404)},
              response_class=EventStream)
     async def events(task_id: str, from_seq: int = Query(0, ge=0, le=SEQ_MAX),
-                     last_event_id: str | None = Header(None, max_length=64), who: Caller = Depends(caller)):
-        """Server-Sent Events from stream sequence `from_seq` (or after `Last-Event-ID`) until the task ends; a
-        finished task's stream ends after its last event. An `error` event ends a stream the channel cut."""
-        start = from_seq
+                     last_event_id: str | None = Header(None, alias="Last-Event-ID", max_length=64),
+                     follow: bool = Query(True, description="false: the events stored now, then the stream ends "
+                                                            "(a snapshot of a task still running)"),
+                     who: Caller = Depends(caller)):
+        """Server-Sent Events from stream sequence `from_seq` (or after `Last-Event-ID`) until the task ends (with
+        follow=false: until the last event stored when asked); a finished task's stream ends after its last event.
+        An `error` event ends a stream the channel cut."""
+        start, sent_as = from_seq, None
         if last_event_id:
             if not last_event_id.isdigit() or int(last_event_id) >= SEQ_MAX:
-                raise InvalidInput("Last-Event-ID must be the id (sequence number) of an event")
-            start = int(last_event_id) + 1
-        watch = await tasks.open_watch(who, task_id, start, keepalive=True)
+                raise InvalidInput("Last-Event-ID must be the id (sequence number) of an event",
+                                   param="Last-Event-ID")
+            start, sent_as = int(last_event_id) + 1, ("Last-Event-ID", int(last_event_id))
+        watch = await tasks.open_watch(who, task_id, start, keepalive=follow, sent_as=sent_as, follow=follow)
 
         async def stream():
             try:
@@ -261,13 +288,16 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
 
         return EventStream(stream())
 
-    @app.get("/v1/workers", tags=["workers"], responses=errors())
+    @app.get("/v1/workers", tags=["workers"], responses={
+        200: json_ok(gateway_pb2.ListWorkersResponse, "Worker pools (one per worker type) and their replicas"),
+        **errors()})
     async def workers(who: Caller = Depends(caller)):
         pools, instances = await tasks.workers()
         return {"pools": [to_json(p) for p in pools], "instances": [to_json(i) for i in instances]}
 
     for make_router in extra_routers:  # factories: (tasks, caller dependency) -> APIRouter
         app.include_router(make_router(tasks, Depends(caller)))
+    openapi_doc.install(app)
     return app
 
 

@@ -24,23 +24,30 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/redoc", 
 PUBLIC_PREFIXES = ("/console/", "/docs-assets/")   # the web console's and the API docs' static files
 
 _NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _NOT_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
-def check_text(field: str, value: str, multiline: bool = True) -> None:
-    """InvalidInput when `value` holds a lone surrogate or a control character."""
+def check_text(field: str, value: str, multiline: bool = True, param: str | None = None) -> None:
+    """InvalidInput when `value` holds a lone surrogate or a control character (`param`: the request field; by
+    default `field` where that is a field's name)."""
     bad = (_NOT_IN_TEXT if multiline else _NOT_IN_NAME).search(value)
     if bad:
         raise InvalidInput(f"{field}: character U+{ord(bad.group()):04X} at position {bad.start()} is not allowed "
-                           "(control characters and lone surrogates are rejected)")
+                           "(control characters and lone surrogates are rejected)",
+                           param=param or (field if _FIELD_NAME.fullmatch(field) else None))
 
 
-def check_from_seq(from_seq: int, last_seq: int) -> None:
-    """from_seq is 0 (from the start) or a stream sequence up to one past the last stored event."""
+def check_from_seq(from_seq: int, last_seq: int, param: str = "from_seq", sent: int | None = None) -> None:
+    """from_seq is 0 (from the start) or a stream sequence up to one past the last stored event. The error names
+    what the client sent: `param` and its value `sent` (default from_seq; Last-Event-ID is one less). It never
+    tells the stream's last sequence: that counts every tenant's events."""
     if from_seq < 0 or from_seq > SEQ_MAX:
-        raise InvalidInput(f"from_seq must be between 0 and {SEQ_MAX}")
+        raise InvalidInput(f"{param} must be between 0 and {SEQ_MAX}", param=param)
     if from_seq > last_seq + 1:
-        raise InvalidInput(f"from_seq {from_seq} is past the end of the event stream (last sequence {last_seq})")
+        raise InvalidInput(f"{param} {from_seq if sent is None else sent} is past the end of the event stream: no "
+                           "event has that sequence yet (event ids are sequences of one stream, global across "
+                           "tasks: resume from an id received)", param=param)
 
 
 def safe_text(message: str) -> str:
@@ -48,10 +55,16 @@ def safe_text(message: str) -> str:
     return message.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-# OpenAI's error `type` by HTTP status: OpenAI clients read it (our own `code` stays beside it).
+# OpenAI's error `type` by HTTP status: OpenAI clients read it (our own `code` stays beside it). Any other 4xx is
+# an invalid_request_error (the client's to fix), any 5xx a server_error.
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 409: "invalid_request_error", 413: "invalid_request_error",
+               404: "not_found_error", 405: "invalid_request_error", 406: "invalid_request_error",
+               409: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error",
                422: "invalid_request_error", 429: "rate_limit_error"}
+
+
+def error_type(status: int) -> str:
+    return ERROR_TYPES.get(status, "invalid_request_error" if 400 <= status < 500 else "server_error")
 
 
 def shown(value: str, chars: int = 40) -> str:
@@ -59,9 +72,9 @@ def shown(value: str, chars: int = 40) -> str:
     return repr(value if len(value) <= chars else value[:chars] + "…")
 
 
-def error_payload(status: int, code: str, message: str, param: str | None = None) -> dict:
-    """Every HTTP error's body: {"error": {"code", "message", "type", "param"}}."""
-    return {"error": {"code": code, "message": safe_text(message), "type": ERROR_TYPES.get(status, "server_error"),
+def error_payload(status: int, code: str, message: str, param: str | None = None, type_: str | None = None) -> dict:
+    """Every HTTP error's body: {"error": {"code", "message", "type", "param"}} (`type` by status unless given)."""
+    return {"error": {"code": code, "message": safe_text(message), "type": type_ or error_type(status),
                       "param": param}}
 
 
@@ -112,7 +125,7 @@ class EarlyReject:
             try:
                 self.tenancy.caller(headers.get("authorization"), headers.get("x-api-key"))
             except ApiError as exc:
-                return await self._reject(scope, send, exc.http_status, exc.code, exc.message, has_body)
+                return await self._reject(scope, send, exc.http_status, exc.code, exc.message, has_body, exc.param)
         status = []
 
         async def counting_send(message):
@@ -126,10 +139,11 @@ class EarlyReject:
             API_REQUESTS.labels("http", f"{scope.get('method')} {_route_label(scope)}",
                                 str(status[0] if status else 500)).inc()
 
-    async def _reject(self, scope, send, status: int, code: str, message: str, unread_body: bool) -> None:
+    async def _reject(self, scope, send, status: int, code: str, message: str, unread_body: bool,
+                      param: str | None = None) -> None:
         route = _route_label(scope, getattr(self.app, "routes", ()))
         API_REQUESTS.labels("http", f"{scope.get('method')} {route}", str(status)).inc()
-        body = json.dumps(error_payload(status, code, message)).encode()
+        body = json.dumps(error_payload(status, code, message, param)).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))

@@ -2,6 +2,9 @@
 
 The conversation becomes one task (earlier turns as context); the answer comes back as the assistant message.
 With stream=true, progress events arrive as `reasoning_content` deltas and the answer as `content` deltas.
+The one model is `workforce` (GET /v1/models); another model is a 404 `model_not_found`. What a task cannot do is
+refused with a 400 naming the field, never ignored: tools and functions (the workers use their own tools), a
+`response_format` other than text. Fields OpenAI's SDKs send that change nothing here are accepted.
 
 Retries are safe with an `Idempotency-Key` header: a request with a key the caller used before (within
 WF_IDEMPOTENCY_TTL_S) answers from the same task instead of starting another (the key with another conversation
@@ -11,6 +14,7 @@ requests on their own; pass a key per logical request, e.g. `extra_headers={"Ide
 
 import json
 import time
+from typing import Any
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -18,13 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..core.sampling import TEMPERATURE_KEY
 from ..v1 import common_pb2
-from .errors import CHANNEL_ERRORS, InvalidInput, channel_unavailable
+from .errors import CHANNEL_ERRORS, InvalidInput, ModelNotFound, channel_unavailable
 from .http_api import errors
 from .limits import error_payload
 from .tasks import Submission, TaskService
 from .tenancy import Caller
 
 MODEL_ID = "workforce"
+MODELS = (MODEL_ID,)   # what GET /v1/models lists
+_REFUSED = "is not supported: "
 
 
 class ContentPart(BaseModel):
@@ -46,6 +52,32 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2, description="the task's sampling temperature (planner and "
                                       "workers); unset: the services' default")
     user: str | None = None
+    tools: list[Any] | None = Field(None, description="not supported (400) unless empty: the workers use their own "
+                                                      "tools")
+    tool_choice: Any = Field(None, description='not supported (400) unless "none"')
+    functions: list[Any] | None = Field(None, description="not supported (400) unless empty")
+    function_call: Any = Field(None, description='not supported (400) unless "none"')
+    response_format: dict[str, Any] | None = Field(None, description='{"type": "text"} only (400 otherwise): the '
+                                                   "answer is text; a system message says its format")
+
+
+def check_supported(body: ChatRequest) -> None:
+    """404 for a model other than ours; 400 for what a task would silently not do."""
+    if body.model not in MODELS:
+        raise ModelNotFound(f"The model {body.model[:100]!r} does not exist; the models: {', '.join(MODELS)} "
+                            "(GET /v1/models)")
+    for name in ("tools", "functions"):
+        if getattr(body, name):
+            raise InvalidInput(f"{name} {_REFUSED}a Workforce task's workers use their own tools and the answer is "
+                               "always an assistant message; leave out " + name, param=name)
+    for name in ("tool_choice", "function_call"):
+        if getattr(body, name) not in (None, "none"):
+            raise InvalidInput(f"{name} {_REFUSED}there are no tools to call (only \"none\" is accepted)", param=name)
+    kind = (body.response_format or {}).get("type", "text")
+    if kind != "text":
+        raise InvalidInput(f"response_format {str(kind)[:40]!r} {_REFUSED}the answer is text. Describe its format "
+                           "in a system message (it becomes the task's answer format); /v1/tasks also takes "
+                           "metadata.answer_type (number, integer, boolean)", param="response_format")
 
 
 def _text(content) -> str:
@@ -60,7 +92,7 @@ def to_question(messages: list[ChatMessage]) -> tuple[str, str]:
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not _text(turns[-1].content).strip():
         raise InvalidInput("the last message must be a user message with text (images and other parts are not "
-                           "read)")
+                           "read)", param="messages")
     question = _text(turns[-1].content)
     if len(turns) > 1:
         history = "\n".join(f"{m.role}: {_text(m.content)}" for m in turns[:-1])
@@ -73,16 +105,28 @@ def router(tasks: TaskService, caller_dep) -> APIRouter:
 
     @api.get("/v1/models", responses=errors())
     async def models(who: Caller = caller_dep):
-        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "workforce"}]}
+        return {"object": "list", "data": [_model(m) for m in MODELS]}
 
-    @api.post("/v1/chat/completions", responses=errors(400, 409, 422, 429),
+    @api.get("/v1/models/{model}", responses=errors(404))
+    async def model(model: str, who: Caller = caller_dep):
+        """One model (OpenAI's retrieve): 404 `model_not_found` for a model that is not listed."""
+        if model not in MODELS:
+            raise ModelNotFound(f"The model {model[:100]!r} does not exist; the models: {', '.join(MODELS)}")
+        return _model(model)
+
+    @api.post("/v1/chat/completions", responses=errors(404, 409, 415, 422, 429),
               summary="A Workforce task as an OpenAI chat completion",
               description="The last user message is the task's question, earlier turns its context, system "
                           "messages its answer format. A failed or cancelled task is a 422 (type `task_failed` / "
                           "`task_cancelled`), never a 5xx the OpenAI SDKs would retry as a new task. Pass an "
-                          "`Idempotency-Key` header to make retries answer from the same task.")
+                          "`Idempotency-Key` header to make retries answer from the same task. A model other "
+                          "than `workforce` is a 404 `model_not_found`; tools, functions and a response_format "
+                          "other than text are a 400. With stream=true, progress comes as `delta.reasoning_content` "
+                          "chunks (one line per task event: `[type subtask] message`), then the answer as "
+                          "`delta.content` chunks.")
     async def chat(body: ChatRequest, who: Caller = caller_dep,
                    idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200)):
+        check_supported(body)
         question, answer_format = to_question(body.messages)
         record, _ = await tasks.submit(Submission(question=question, answer_format=answer_format,
                                                   idempotency_key=f"chat:{idempotency_key}" if idempotency_key else "",
@@ -110,6 +154,10 @@ def router(tasks: TaskService, caller_dep) -> APIRouter:
                 "usage": usage, "workforce": {"task_id": record.task_id, "last_event": final.type if final else ""}}
 
     return api
+
+
+def _model(model_id: str) -> dict:
+    return {"id": model_id, "object": "model", "owned_by": "workforce"}
 
 
 def _metadata(body: ChatRequest) -> dict[str, str]:

@@ -7,11 +7,9 @@ import asyncio
 import collections
 import contextlib
 import hashlib
-import mimetypes
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 from nats.js.errors import NotFoundError, ObjectNotFoundError
 
@@ -21,35 +19,17 @@ from ..core.channel import registry
 from ..core.task_lifecycle import TERMINAL_STATUSES, start_task, update_record
 from ..core.config import Settings
 from ..core.ids import created_ms, new_task_id, valid_task_id
-from ..core.sampling import answer_type_of, temperature_of
 from ..v1 import channel_pb2, common_pb2
 from .event_hub import EventHub
-from .errors import Conflict, InvalidInput, NotFound, QuotaExceeded, TooLarge, Unavailable
+from .errors import Conflict, InvalidInput, NotFound, QuotaExceeded, Unavailable
 from .limits import check_from_seq, check_text, shown
 from .metrics import TASKS_SUBMITTED
 from .quotas import Quotas
+from .submission import Submission, differs, file_name, media_type_of, validate
 from .task_index import TaskIndex, decode_token, encode_token
 from .tenancy import Caller
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def file_name(name: str) -> str:
-    """A file's name as the workers see it: without any folders ('../../etc/passwd' → 'passwd')."""
-    return name.replace("\\", "/").rsplit("/", 1)[-1].strip()
-
-
-@dataclass
-class Submission:
-    question: str
-    answer_format: str = ""
-    idempotency_key: str = ""
-    files: list[tuple[str, bytes, str]] = field(default_factory=list)   # (name, data, media type)
-    metadata: dict[str, str] = field(default_factory=dict)
-    timeout_s: int = 0
-    review_plan: bool = False        # hold the plan for a person's approval before it runs
-    review_replans: bool = False     # … and every replan
-    token_budget: int = 0            # tokens the task may use; 0 = the server default (WF_TASK_TOKEN_BUDGET)
 
 
 # A watch of a finished task waits this long for a late event before it ends.
@@ -81,51 +61,7 @@ class TaskService:
     # ---- validation (before anything is written) ----
 
     def validate(self, sub: Submission) -> None:
-        s = self.settings
-        if not sub.question or not sub.question.strip():
-            raise InvalidInput("question is empty")
-        check_text("question", sub.question)
-        check_text("answer_format", sub.answer_format)
-        check_text("idempotency_key", sub.idempotency_key, multiline=False)
-        for k, v in sub.metadata.items():
-            check_text("metadata key", k, multiline=False)
-            check_text(f"metadata[{k!r}]", v)
-        if len(sub.question) > s.max_question_chars:
-            raise TooLarge(f"question has {len(sub.question)} characters; the limit is {s.max_question_chars}")
-        if len(sub.answer_format) > s.max_answer_format_chars:
-            raise TooLarge(f"answer_format is longer than {s.max_answer_format_chars} characters")
-        if len(sub.idempotency_key) > s.max_idempotency_key_chars:
-            raise InvalidInput(f"idempotency_key is longer than {s.max_idempotency_key_chars} characters")
-        if len(sub.metadata) > s.max_metadata_entries or any(
-                len(k) > 100 or len(v) > 1000 for k, v in sub.metadata.items()):
-            raise InvalidInput(f"metadata: at most {s.max_metadata_entries} entries, keys ≤ 100 and values ≤ 1000 chars")
-        try:
-            temperature_of(sub.metadata)
-        except ValueError as exc:
-            raise InvalidInput(f"metadata.temperature: {exc}") from exc
-        try:
-            answer_type_of(sub.metadata)
-        except ValueError as exc:
-            raise InvalidInput(f"metadata.answer_type: {exc}") from exc
-        if sub.token_budget < 0 or sub.token_budget > 10**12:
-            raise InvalidInput("token_budget must be between 0 (server default) and 10^12")
-        if sub.timeout_s < 0 or sub.timeout_s > 7 * 24 * 3600:
-            raise InvalidInput("timeout_s must be between 0 (server default) and 604800")
-        if len(sub.files) > s.max_files:
-            raise TooLarge(f"{len(sub.files)} files; at most {s.max_files} per task")
-        names: set[str] = set()
-        for name, data, media_type in sub.files:
-            if not name or len(name) > 255:
-                raise InvalidInput("every file needs a name of at most 255 characters")
-            check_text("file name", name, multiline=False)
-            check_text("media type", media_type, multiline=False)
-            if len(data) > s.max_file_bytes:
-                raise TooLarge(f"file {name!r} has {len(data)} bytes; the limit is {s.max_file_bytes}")
-            if file_name(name) in ("", ".", ".."):
-                raise InvalidInput(f"file name {name!r} names no file")
-            if file_name(name) in names:   # the workers know a task's files by name: one would hide the other
-                raise InvalidInput(f"two files are named {file_name(name)!r}; give each file its own name")
-            names.add(file_name(name))
+        validate(sub, self.settings)
 
     # ---- commands ----
 
@@ -149,9 +85,7 @@ class TaskService:
                 earlier = entry.value.decode() if entry else task_id
                 existing = await self.channel.get_task(earlier)
                 if existing is not None:
-                    if (existing.question, existing.answer_format) != (sub.question, sub.answer_format):
-                        raise Conflict(f"the idempotency key was used for another request (task {earlier}): a "
-                                       "retry sends the same request, a new request a new key")
+                    self._same_request(existing, sub)
                     if existing.status == common_pb2.TASK_STATUS_QUEUED:
                         await start_task(self.channel, existing)  # finish what an interrupted submit began
                     return existing, False
@@ -173,7 +107,10 @@ class TaskService:
                 await self.quotas.release(caller, task_id)
             raise
         if written is None:                # a concurrent submission with the same key wrote it first
-            return await self.channel.get_task(task_id), False
+            existing = await self.channel.get_task(task_id)
+            if existing is not None:
+                self._same_request(existing, sub)
+            return existing, False
         record, revision = written
         self.owners[task_id] = record.owner
         while len(self.owners) > OWNERS_KEPT:
@@ -181,6 +118,13 @@ class TaskService:
         await start_task(self.channel, record, revision)
         TASKS_SUBMITTED.inc()
         return record, True
+
+    def _same_request(self, existing: common_pb2.TaskRecord, sub: Submission) -> None:
+        """Conflict unless `sub` asks for the task its idempotency key already names (every field that shapes it)."""
+        field = differs(existing, sub, self.settings)
+        if field is not None:
+            raise Conflict(f"the idempotency key was used for another request (task {existing.task_id}; this one has "
+                           f"another {field}): a retry sends the same request, a new request a new key", param=field)
 
     async def _write(self, sub: Submission, caller: Caller, task_id: str,
                      quota_reserved: bool) -> tuple[common_pb2.TaskRecord, int] | None:
@@ -193,7 +137,7 @@ class TaskService:
         record.created_at.GetCurrentTime()
         record.updated_at.CopyFrom(record.created_at)
         timeout = sub.timeout_s or self.settings.task_timeout_s
-        record.deadline.FromSeconds(int(time.time() + timeout))
+        record.deadline.FromSeconds(record.created_at.seconds + timeout)   # exact: a retry compares the timeout
         for name, data, media_type in sub.files:
             record.files.append(await self._store_file(task_id, name, data, media_type))
         # Both before the record: the sweeper finds a task whose submit was cut short, a listing finds the task.
@@ -214,8 +158,8 @@ class TaskService:
             await self.channel.files.get_info(key)
         except ObjectNotFoundError:
             await self.channel.files.put(key, data)
-        media_type = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        return common_pb2.FileRef(name=name, object_key=key, size=len(data), media_type=media_type, sha256=digest)
+        return common_pb2.FileRef(name=name, object_key=key, size=len(data), media_type=media_type_of(name, media_type),
+                                  sha256=digest)
 
     async def get(self, caller: Caller, task_id: str) -> common_pb2.TaskRecord:
         """The task, if the caller may see it; NotFound (the same answer) when it is missing or not theirs."""
@@ -233,7 +177,14 @@ class TaskService:
         if limit <= 0:
             limit = 50
         limit = min(limit, self.settings.list_limit_max)
-        start = decode_token(page_token) if page_token else None
+        try:
+            return await self._list(caller, limit, status, decode_token(page_token) if page_token else None)
+        except InvalidInput as exc:    # the page token is malformed or another identity's
+            exc.param = exc.param or "page_token"
+            raise
+
+    async def _list(self, caller: Caller, limit: int, status: int,
+                    start: int | None) -> tuple[list[common_pb2.TaskRecord], str]:
         entries = aiter(self.index.entries(caller, start))
         out, scanned = [], 0
         while True:
@@ -277,12 +228,23 @@ class TaskService:
             task_id=task_id, cancel=channel_pb2.CancelTask(reason=reason)), msg_id=f"cancel:{task_id}")
         return updated
 
-    async def open_watch(self, caller: Caller, task_id: str, from_seq: int = 0,
-                         keepalive: bool = False) -> AsyncIterator[channel_pb2.TaskEvent | None]:
+    async def open_watch(self, caller: Caller, task_id: str, from_seq: int = 0, keepalive: bool = False,
+                         sent_as: tuple[str, int] | None = None,
+                         follow: bool = True) -> AsyncIterator[channel_pb2.TaskEvent | None]:
+        """The watch below; with follow=False it ends at the task's last event stored now (a snapshot)."""
+        if follow:
+            return await self._open_watch(caller, task_id, from_seq, keepalive, sent_as)
+        watch = await self._open_watch(caller, task_id, from_seq, False, sent_as)
+        last = await self._last_event_seq(task_id)
+        return _until(watch, last) if last and from_seq <= last else _closed(watch)
+
+    async def _open_watch(self, caller: Caller, task_id: str, from_seq: int, keepalive: bool,
+                          sent_as: tuple[str, int] | None) -> AsyncIterator[channel_pb2.TaskEvent | None]:
         """Check everything first (so errors come before a stream starts), then the task's events from stream
         sequence from_seq (0 = all) until its terminal event. A finished task's watch ends after the events it
         has, at once when from_seq is past them. With keepalive, None comes now and then while nothing happens
-        (from the event hub; a TaskService without one sends none)."""
+        (from the event hub; a TaskService without one sends none). `sent_as`: what the client sent for from_seq
+        (its name and value, e.g. ("Last-Event-ID", from_seq - 1)), as errors name it."""
         owner = self.owners.get(task_id)
         if owner is not None and not from_seq and self.hub.running and self.hub.holds_history(task_id):
             if not caller.sees(owner):
@@ -290,7 +252,9 @@ class TaskService:
             return self.hub.watch(task_id, keepalive=keepalive)   # ends at the terminal event the hub holds
         record = await self.get(caller, task_id)
         if from_seq:
-            check_from_seq(from_seq, (await self.channel.js.stream_info(layout.EVENTS_STREAM)).state.last_seq)
+            param, sent = sent_as or ("from_seq", from_seq)
+            stream_end = (await self.channel.js.stream_info(layout.EVENTS_STREAM)).state.last_seq
+            check_from_seq(from_seq, stream_end, param, sent)
         idle = None
         if record.status in TERMINAL_STATUSES:
             last = await self._last_event_seq(task_id)
@@ -324,3 +288,27 @@ class TaskService:
 async def _nothing():
     return
     yield  # pragma: no cover
+
+
+async def _closed(watch: AsyncIterator) -> AsyncIterator[channel_pb2.TaskEvent]:
+    """No events: a snapshot past the task's last one (the watch opened for the checks is closed)."""
+    if hasattr(watch, "aclose"):
+        await watch.aclose()
+    return
+    yield  # pragma: no cover
+
+
+async def _until(watch: AsyncIterator, last_seq: int) -> AsyncIterator[channel_pb2.TaskEvent]:
+    """The watch's events up to stream sequence `last_seq` (read after the watch opened: nothing falls between)."""
+    try:
+        async for event in watch:
+            if event is None:
+                continue
+            if event.seq > last_seq:
+                return
+            yield event
+            if event.seq == last_seq:
+                return
+    finally:
+        if hasattr(watch, "aclose"):
+            await watch.aclose()     # unregistered from the event hub now, not when collected
