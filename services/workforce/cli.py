@@ -4,7 +4,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -37,42 +36,18 @@ def _client(args) -> httpx.Client:
     return httpx.Client(base_url=args.url, headers=headers, timeout=httpx.Timeout(30, read=None))
 
 
-SNAPSHOT_QUIET_S = 1.0   # a snapshot's events: what the stream sends until it is quiet this long (it has no "now")
-SNAPSHOT_MAX_S = 10.0    # … or this long at most, for a task busy enough never to be quiet
-
-
 def _events(http: httpx.Client, task_id: str, on_event=None, follow: bool = True) -> list[dict]:
-    """The task's events from the first, following them until the task ends; follow=False: those it has now."""
+    """The task's events from the first, following them until the task ends; follow=False: those stored now."""
     events: list[dict] = []
-    if follow:
-        _read_events(http, task_id, events, on_event)
-        return events
-    # The stream sends the stored events at once, then waits for the next. Every task has one (task.submitted):
-    # none yet means a gateway slow to start the stream, so ask again (until SNAPSHOT_MAX_S).
-    until = time.monotonic() + SNAPSHOT_MAX_S
-    quiet = httpx.Timeout(30, read=SNAPSHOT_QUIET_S)
-    while time.monotonic() < until:
-        try:
-            _read_events(http, task_id, events, on_event, until, timeout=quiet)
-            break   # the stream ended (the task had ended) or the time is up
-        except httpx.ReadTimeout:
-            if events:
-                break   # quiet after its events: the snapshot
-    return events
-
-
-def _read_events(http: httpx.Client, task_id: str, events: list[dict], on_event, until: float | None = None,
-                 **timeout) -> None:
-    """Add the stream's events to `events` until it ends (the task's end, or an `error` event), or until `until`."""
-    with http.stream("GET", f"/v1/tasks/{task_id}/events", **timeout) as stream:
+    params = None if follow else {"follow": "false"}
+    with http.stream("GET", f"/v1/tasks/{task_id}/events", params=params) as stream:
         if stream.status_code >= 400:
             stream.read()
             _fail(stream)
         for line in stream.iter_lines():
             if line.startswith("data:") and not _add_event(json.loads(line[5:]), events, on_event):
-                return
-            if until is not None and time.monotonic() > until:
-                return
+                break
+    return events
 
 
 def _add_event(event: dict, events: list[dict], on_event) -> bool:
@@ -210,7 +185,7 @@ def show(args) -> int:
         record = _record(http, args.task_id)
         if follow and not args.json and record["status"] not in ENDED:
             return _follow_story(http, args, record)
-        # an ended task's stream ends at its last event: read it whole, whatever a quiet moment on a busy gateway
+        # a snapshot unless following (an ended task: the same events either way)
         events = _events(http, args.task_id, follow=follow or record["status"] in ENDED)
         record = _record(http, args.task_id)
     print(story.as_json(record, events) if args.json else story.tell(record, events, args.verbose))
