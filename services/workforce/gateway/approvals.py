@@ -59,18 +59,18 @@ class ApprovalService:
         return record
 
     async def decide(self, caller: Caller, task_id: str, d: Decision) -> channel_pb2.ApprovalDecision:
-        check_text("reason", d.reason or "")
+        check_text("comment" if d.approve else "reason", d.reason or "")
         for item in d.subtasks or ():
             for name in ("id", "content", "worker_type"):
-                check_text(f"subtask {name}", str(item.get(name) or ""), multiline=name == "content")
+                check_text(f"subtask {name}", str(item.get(name) or ""), multiline=name == "content", param="subtasks")
         record = await self.decidable(caller, task_id)
         who = caller.identity
         reason = (d.reason or "").strip()
         if len(reason) > MAX_REASON_CHARS:
             raise InvalidInput(f"the {'comment' if d.approve else 'reason'} is longer than {MAX_REASON_CHARS} "
-                               "characters")
+                               "characters", param="comment" if d.approve else "reason")
         if not d.approve and not reason:
-            raise InvalidInput("a rejection needs a reason")
+            raise InvalidInput("a rejection needs a reason", param="reason")
         if record.status != S.TASK_STATUS_AWAITING_APPROVAL:
             raise Conflict(f"task {task_id} is not awaiting approval (it is "
                            f"{S.TaskStatus.Name(record.status).removeprefix('TASK_STATUS_')})")
@@ -84,7 +84,8 @@ class ApprovalService:
             proposal = next((p for p in proposals if p.plan_version == d.plan_version), None)
             if proposal is None:
                 waiting = ", ".join(str(p.plan_version) for p in proposals)
-                raise Conflict(f"plan version {d.plan_version} is not waiting for approval (waiting: {waiting})")
+                raise Conflict(f"plan version {d.plan_version} is not waiting for approval (waiting: {waiting})",
+                               param="plan_version")
         decision = channel_pb2.ApprovalDecision(plan_version=proposal.plan_version, verdict=APPROVE if d.approve
                                                 else REJECT, reason=reason, decided_by=who, via=d.via)
         decision.decided_at.GetCurrentTime()
@@ -93,7 +94,7 @@ class ApprovalService:
             try:
                 edited = check_edit(d.subtasks, proposal, plan, self.settings.max_subtasks, workers)
             except PlanEditError as exc:
-                raise InvalidInput(f"the edited plan is not valid: {exc}") from exc
+                raise InvalidInput(f"the edited plan is not valid: {exc}", param="subtasks") from exc
             decision.subtasks.extend(edited)
         key = layout.approval_key(task_id, proposal.plan_version)
         if await self.channel.approvals.create(key, decision.SerializeToString()) is None:

@@ -45,7 +45,7 @@ def decode_token(token: str) -> int:
             raise ValueError
         return seq
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("page_token is not a token this API returned") from None
+        raise InvalidInput("page_token is not a token this API returned", param="page_token") from None
 
 
 class TaskIndex:
@@ -122,6 +122,6 @@ class TaskIndex:
             raise
         if subject is not None and msg.subject != subject:
             # Chains never leave their subject, so only a page token can point elsewhere.
-            raise InvalidInput("page_token is not a token this API returned")
+            raise InvalidInput("page_token is not a token this API returned", param="page_token")
         prev = (msg.headers or {}).get(_PREV, "0")
         return Entry(seq, (msg.data or b"").decode(), int(prev) if prev.isdigit() else 0)

@@ -65,7 +65,7 @@ class ToolApprovalService:
         check_text("reason", reason or "")
         reason = (reason or "").strip()
         if len(reason) > MAX_REASON_CHARS:
-            raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters")
+            raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters", param="reason")
         record = await self.approvals.decidable(caller, task_id)  # NotFound / Forbidden as for plans
         if not CALL_ID.match(call_id or ""):
             raise NotFound(f"no tool call {shown(call_id)} of task {task_id}")
