@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from . import cli_review, cli_tool_review, story
-from .cli_errors import (EXIT_FAILED, EXIT_GATEWAY, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNNING, EXIT_STATUS, exit_with,
-                         usage)
+from .cli_errors import (EXIT_FAILED, EXIT_GATEWAY, EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE_CLOSED, EXIT_RUNNING,
+                         EXIT_STATUS, exit_with, usage)
 from .cli_errors import fail as _fail
 
 
@@ -318,7 +318,13 @@ def main(argv=None) -> None:
     for command in sub.choices.values():  # `workforce show T --api-key K` as well as `workforce --api-key K show T`
         _global_options(command, after_command=True)
     args = parser.parse_args(argv)
-    sys.exit(_run(args))
+    code = _run(args)
+    try:
+        sys.stdout.flush()      # what is still buffered, before the interpreter's own flush would fail on it
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_PIPE_CLOSED
+    sys.exit(code)
 
 
 def _submit_command(sub) -> None:
@@ -337,7 +343,8 @@ def _submit_command(sub) -> None:
     p.add_argument("--idempotency-key", default="", metavar="KEY",
                    help="submitting again with the same key gives the first submission's task, not a new one")
     p.add_argument("--metadata", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-                   help="a label kept on the task record (repeat for several)")
+                   help="kept on the task record (repeat for several); temperature=0.7 and answer_type=number"
+                        "|integer|boolean|text are also settings the gateway checks")
     p.add_argument("--no-wait", "--detach", dest="no_wait", action="store_true",
                    help="print the task id (with --json: the API's answer) and return at once, without following")
     p.add_argument("--json", action="store_true", help="no live lines: at the end, the task record and every event "
@@ -388,6 +395,9 @@ def _run(args) -> int:
             print(f"\nstopped following; task {task_id} keeps running: `workforce show {task_id}` follows it, "
                   f"`workforce cancel {task_id}` stops it", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:   # the output's reader went away (`| head`): end quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # nothing more reaches the closed pipe
+        return EXIT_PIPE_CLOSED
     except (httpx.UnsupportedProtocol, httpx.InvalidURL):
         usage(f"--url {args.url!r} is not an HTTP URL like http://127.0.0.1:8080")
     except httpx.ConnectError:

@@ -10,6 +10,7 @@ EXIT_USAGE = 2        # what argparse exits with too
 EXIT_RUNNING = 3      # the task has not ended
 EXIT_GATEWAY = 4      # the gateway could not be reached or refused the request
 EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141   # 128 + SIGPIPE, as a shell reports a tool the pipe's reader left
 
 EXIT_STATUS = """exit status (every command):
   0    done; a task (submit, show): it succeeded
@@ -20,7 +21,8 @@ EXIT_STATUS = """exit status (every command):
        stream ended before it did
   4    the gateway could not be reached or refused the request (its message on stderr: 401 wrong key, 404 no
        such task, 409, 429 quota, ...)
-  130  interrupted (Ctrl-C): a task being followed keeps running"""
+  130  interrupted (Ctrl-C): a task being followed keeps running
+  141  the output's reader closed the pipe early (`| head`)"""
 
 KEY_HINT = ("the key `make run` wrote is in .local/api-key of its checkout: pass --data-dir DIR/.local, "
             "--api-key KEY or set WF_API_KEY")

@@ -160,3 +160,14 @@ def test_list_and_workers_print_the_apis_json(system):
     assert set(pools) == {"pools", "instances", "failures"}
     echo = next(p for p in pools["pools"] if p["worker_type"] == "echo")
     assert echo["replicas"] == 2 and len([i for i in pools["instances"] if i["worker_type"] == "echo"]) == 2
+
+
+def test_a_reader_that_closes_the_pipe_early_ends_the_cli_quietly(system):
+    """`workforce list --json | head -c 1`: the reader gone, the CLI ends with 141 (as a shell reports SIGPIPE),
+    no traceback."""
+    task_id = system.submit("Say hello @echo")["task_id"]
+    wait_status(system, task_id, "SUCCEEDED")
+    proc = subprocess.Popen(_argv(system, "list", "--json"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                       # the reader is gone before the CLI writes
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 141 and b"Traceback" not in stderr and b"BrokenPipe" not in stderr, stderr

@@ -179,6 +179,10 @@ def test_reject_a_plan_from_the_page(page, system):
     task_id = system.submit(THREE, review_plan=True)["task_id"]
     open_task(page, system, task_id)
     expect(page.locator("#review-0")).to_be_visible(timeout=30_000)
+    # while the plan waits nothing is redrawn, and the task's age still goes on
+    said = page.locator("#task-meta").inner_text()
+    expect(page.locator("#task-meta")).not_to_have_text(said, timeout=5_000)
+    assert re.match(r"\d+ s old · ", page.locator("#task-meta").inner_text())
     page.get_by_role("button", name="Reject").click()
     expect(page.locator("#review-error-0")).to_contain_text("Say why")
     page.get_by_label("Reason to reject").fill("not needed any more")

@@ -93,6 +93,35 @@ def test_unknown_fields_and_other_media_types_are_refused(system, clients):
     assert chat.status_code == 200, chat.text
 
 
+def test_unknown_query_parameters_and_fields_of_decisions_are_refused(system, clients):
+    """A typo in a query (`?limt=5` listed everything) or in a plan decision (`plan_verison`, an edited subtask's
+    `depends_on`: the plan ran as proposed) is a 400 naming it; the chat route's conflict names its own field."""
+    alice = clients["alice"]
+    typo = error_of(alice.http.get("/v1/tasks", params={"limt": 5}), 400)
+    assert typo["param"] == "limt" and "did you mean 'limit'?" in typo["message"]
+    assert error_of(alice.http.get("/v1/tasks/x/events", params={"folow": "false"}), 400)["param"] == "folow"
+    assert alice.http.get("/v1/tasks", params={"limit": 5, "status": "succeeded"}).status_code == 200
+    task_id = alice.submit("SUBTASKS:\n- one @echo", review_plan=True)
+    for verb, body, param in (("reject", {"reason": "r", "plan_verison": 99}, "plan_verison"),
+                              ("approve", {"foo": 1}, "foo"),
+                              ("approve", {"subtasks": [{"id": "1", "content": "c", "worker_type": "echo",
+                                                         "depends_on": []}]}, "subtasks.0.depends_on")):
+        assert error_of(alice.http.post(f"/v1/tasks/{task_id}/plan/{verb}", json=body), 400)["param"] == param
+    assert alice.http.post(f"/v1/tasks/{task_id}/plan/reject", json={"reason": "checked"}).status_code == 200
+    key = {"Idempotency-Key": "chat-conflict"}
+    first = alice.http.post("/v1/chat/completions", headers=key,
+                            json={"messages": [{"role": "user", "content": "one @echo"}]})
+    assert first.status_code == 200, first.text
+    other = alice.http.post("/v1/chat/completions", headers=key,
+                            json={"messages": [{"role": "user", "content": "two @echo"}]})
+    assert error_of(other, 409)["param"] == "messages"
+    both = alice.http.post("/v1/tasks", json={"question": "a", "idempotency_key": "k1"},
+                           headers={"Idempotency-Key": "k2"})
+    assert error_of(both, 400)["param"] == "Idempotency-Key"
+    union = alice.http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": 5}]})
+    assert error_of(union, 400)["param"] == "messages.0.content"
+
+
 def test_a_method_a_route_lacks_is_a_405_client_error(system, clients):
     response = clients["alice"].http.delete("/v1/tasks/t0000000000000000000000000z")
     error = error_of(response, 405)

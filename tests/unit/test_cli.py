@@ -76,7 +76,7 @@ def test_help_lists_the_exit_statuses(command):
     codes = done.stdout.split("exit status (every command):")[1]
     for line in ("0    done; a task (submit, show): it succeeded", "1    the task failed or was cancelled",
                  "2    usage:", "3    the task has not ended", "4    the gateway could not be reached",
-                 "130  interrupted"):
+                 "130  interrupted", "141  the output's reader closed the pipe early"):
         assert "\n  " + line in codes, (line, codes)
 
 

@@ -44,7 +44,8 @@ def propose(machine, plan: channel_pb2.PlanState, ready: channel_pb2.PlanReady,
     proposal.deadline.FromSeconds(int(now + settings.approval_timeout_s))
     plan.status = S.TASK_STATUS_AWAITING_APPROVAL
     what = f"replan of {ready.replaced_subtask_id}" if ready.replaced_subtask_id else "plan"
-    machine.event(plan, "approval.requested", f"{what}: {len(subtasks)} subtasks wait for approval",
+    waiting = f"{len(subtasks)} subtask{'s wait' if len(subtasks) != 1 else ' waits'}"
+    machine.event(plan, "approval.requested", f"{what}: {waiting} for approval",
                   subtask_id=ready.replaced_subtask_id, status=S.TASK_STATUS_AWAITING_APPROVAL, data={
                       "plan_version": ready.plan_version, "replaced_subtask_id": ready.replaced_subtask_id,
                       "kind": "replan" if ready.replaced_subtask_id else "plan",

@@ -1,7 +1,7 @@
 """HTTP routes for human review of plans: approve (as proposed or edited) or reject a plan awaiting approval."""
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..v1 import channel_pb2
 from .approvals import ApprovalService, Decision
@@ -15,6 +15,7 @@ DECIDED = {200: json_ok(channel_pb2.ApprovalDecision, "The decision, as recorded
 
 
 class EditedSubtask(BaseModel):
+    model_config = ConfigDict(extra="forbid")   # a misspelt field is a 400, not a decision without it
     id: str = Field(description="Subtask id; keep a proposed id to edit that subtask, use a new one to add one")
     content: str = Field(description="What to do, self-contained")
     worker_type: str = Field(description="A registered worker type (GET /v1/workers)")
@@ -22,6 +23,7 @@ class EditedSubtask(BaseModel):
 
 
 class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")   # a misspelt field is a 400, not a decision without it
     plan_version: int | None = Field(None, description="The proposal decided on (GET …/plan: proposals[]."
                                                        "plan_version); omitted = the oldest one waiting")
     subtasks: list[EditedSubtask] | None = Field(
@@ -30,6 +32,7 @@ class ApproveBody(BaseModel):
 
 
 class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")   # a misspelt field is a 400, not a decision without it
     plan_version: int | None = None
     reason: str = Field(description="Why the plan is rejected (required); the task fails with it")
 

@@ -29,7 +29,7 @@ from .sse import KEEPALIVE, EventStream, frame
 from .submission import MAX_TIMEOUT_S, MAX_TOKEN_BUDGET
 from .tasks import Submission, TaskService
 from .tenancy import Caller, Tenancy
-from .validation import as_api_error, check_known
+from .validation import as_api_error, check_known, refuse_unknown_query
 
 UPLOAD_PATH = "/v1/tasks/upload"
 UPLOAD_FIELDS = ["question", "answer_format", "idempotency_key", "metadata", "timeout_s", "review_plan",
@@ -131,7 +131,7 @@ def build_asgi(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_r
 
 def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_routers=()) -> FastAPI:
     app = FastAPI(title="Workforce gateway", version="1", max_body_size=settings.max_json_bytes, docs_url=None,
-                  redoc_url=None, description=
+                  redoc_url=None, dependencies=[Depends(refuse_unknown_query)], description=
                   "Submit tasks to a Workforce (planner → coordinator → workers), watch them, cancel them. "
                   "Each API key is an identity that sees only its own tasks. The web console is at /.")
     console.install(app, auth_required=not tenancy.keys.disabled)
@@ -305,5 +305,5 @@ def _idempotency_key(field: str, header: str | None) -> str:
     """The submission's key: its `idempotency_key` field or the `Idempotency-Key` header (as on the OpenAI route);
     both, and different, is a 400."""
     if field and header and field != header:
-        raise InvalidInput("idempotency_key and the Idempotency-Key header differ: send one")
+        raise InvalidInput("idempotency_key and the Idempotency-Key header differ: send one", param="Idempotency-Key")
     return field or header or ""

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..core.sampling import TEMPERATURE_KEY
 from ..v1 import common_pb2
-from .errors import CHANNEL_ERRORS, InvalidInput, ModelNotFound, channel_unavailable
+from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, ModelNotFound, channel_unavailable
 from .http_api import errors
 from .limits import error_payload
 from .tasks import Submission, TaskService
@@ -30,6 +30,8 @@ from .tenancy import Caller
 
 MODEL_ID = "workforce"
 MODELS = (MODEL_ID,)   # what GET /v1/models lists
+# A task's fields as a chat request has them (an idempotency conflict names the field of this body).
+CHAT_PARAMS = {"question": "messages", "answer_format": "messages", "metadata": "temperature"}
 _REFUSED = "is not supported: "
 
 
@@ -128,9 +130,13 @@ def router(tasks: TaskService, caller_dep) -> APIRouter:
                    idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200)):
         check_supported(body)
         question, answer_format = to_question(body.messages)
-        record, _ = await tasks.submit(Submission(question=question, answer_format=answer_format,
-                                                  idempotency_key=f"chat:{idempotency_key}" if idempotency_key else "",
-                                                  metadata=_metadata(body)), who)
+        try:
+            record, _ = await tasks.submit(Submission(
+                question=question, answer_format=answer_format,
+                idempotency_key=f"chat:{idempotency_key}" if idempotency_key else "", metadata=_metadata(body)), who)
+        except ApiError as exc:   # named as this body has it: the question and answer format are its messages
+            exc.param = CHAT_PARAMS.get(exc.param, exc.param)
+            raise
         # the task's own creation time: an idempotent retry answers with the same id and the same `created`
         cid, created = f"chatcmpl-{record.task_id}", record.created_at.seconds or int(time.time())
         watch = await tasks.open_watch(who, record.task_id)

@@ -1,7 +1,7 @@
 """HTTP routes for tool calls held for approval (WF_APPROVE_TOOLS): list a task's gated calls, approve or deny one."""
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..v1 import channel_pb2, gateway_pb2
 from .http_api import errors
@@ -12,10 +12,12 @@ from .tool_approvals import ToolApprovalService
 
 
 class ApproveCallBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     comment: str = Field("", description="A comment kept with the decision")
 
 
 class DenyCallBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     reason: str = Field("", description="Why; the worker's model reads \"denied by <you>: <reason>\" and goes on")
 
 

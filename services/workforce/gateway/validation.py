@@ -34,7 +34,19 @@ def param_of(loc: tuple) -> str | None:
     body field (dotted below the top: "messages.0.content"), or "body" for the body as a whole."""
     if not loc:
         return None
-    return ".".join(str(x) for x in loc[1:]) or str(loc[0])
+    path = []
+    for part in loc[1:]:
+        if _union_tag(part):     # pydantic names the member of a union it tried: "content.str", "….list[Part]"
+            break
+        path.append(str(part))
+    return ".".join(path) or str(loc[0])
+
+
+_TYPE_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "bytes", "none"})
+
+
+def _union_tag(part) -> bool:
+    return isinstance(part, str) and (part in _TYPE_NAMES or "[" in part or "-" in part)
 
 
 def unknown_field(name: str, known: list[str], where: str) -> InvalidInput:
@@ -80,3 +92,20 @@ def _body_fields(request: Request) -> list[str]:
         if hasattr(model, "model_fields"):
             return list(model.model_fields)
     return []
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """An app-wide dependency: a query parameter the API route does not take is a 400 naming it (`?limt=5` was
+    answered as if nothing had been asked)."""
+    route = request.scope.get("route")
+    if not request.query_params or route is None or not request.url.path.startswith("/v1/"):
+        return
+    check_known(request.query_params.keys(), sorted(_query_names(route.dependant)), "in the query")
+
+
+def _query_names(dependant) -> set[str]:
+    """The query parameters a route takes, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names

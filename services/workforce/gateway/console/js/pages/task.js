@@ -24,7 +24,7 @@ export function mount(main, {taskId}) {
 
   const title = h("h1", {tabindex: "-1"}, "Task ", h("span", {class: "mono", text: taskId}));
   const status = h("span", {id: "task-status"});
-  const meta = h("span", {class: "muted small"});
+  const meta = h("span", {class: "muted small", id: "task-meta"});
   const streamState = h("span", {class: "stream-state", id: "stream-state", role: "status", text: "connecting"});
   const question = h("p", {class: "question", id: "task-question"});
   const files = h("section", {class: "card files", id: "task-files", "aria-labelledby": "files-title", hidden: true});
@@ -117,6 +117,7 @@ export function mount(main, {taskId}) {
     status.dataset.status = s;
     const subtasks = record.subtasks_total ? `${record.subtasks_done || 0}/${record.subtasks_total} subtasks` : "no subtasks";
     meta.textContent = `${age(record.created_at)} old · ${subtasks} · ${record.replans || 0} replans`;
+    meta.dataset.rest = ` · ${subtasks} · ${record.replans || 0} replans`;
     question.textContent = record.question;
     drawFiles(record.files || []);
     cancelButton.hidden = TERMINAL.has(s);
@@ -317,9 +318,16 @@ export function mount(main, {taskId}) {
     refresh(false).then(() => { if (!controller.signal.aborted) stream.run(); });
   });
 
+  // The age goes on while nothing else changes (a task waiting for review redraws nothing for minutes).
+  const ageTimer = setInterval(() => {
+    if (!record || meta.dataset.rest === undefined) return;
+    meta.textContent = `${age(record.created_at)} old${meta.dataset.rest}`;
+  }, 1000);
+
   return () => {
     stream.stop();
     controller.abort();
     clearTimeout(refreshTimer);
+    clearInterval(ageTimer);
   };
 }
