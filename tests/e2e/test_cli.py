@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_plan_approval import wait_status
 from tests.support.system import API_KEY
 
 pytestmark = pytest.mark.e2e
@@ -25,16 +26,6 @@ def cli(system, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess:
 
 def _argv(system, *argv: str) -> list[str]:
     return [WORKFORCE, "--url", f"http://127.0.0.1:{system.http_port}", "--api-key", API_KEY, *argv]
-
-
-def wait_status(system, task_id: str, status: str, timeout: float = 30) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        record = system.get(task_id)
-        if record["status"] == f"TASK_STATUS_{status}":
-            return record
-        time.sleep(0.1)
-    raise AssertionError(f"{task_id} is {system.get(task_id)['status']}, not {status}\n{system.logs()}")
 
 
 def awaiting(system) -> str:

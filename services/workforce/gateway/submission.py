@@ -102,7 +102,8 @@ def _check_files(files: list[tuple[str, bytes, str]], s: Settings) -> None:
 
 def differs(record: common_pb2.TaskRecord, sub: Submission, s: Settings) -> str | None:
     """The first field in which `sub` asks for another task than `record` is (None: the same request again).
-    Defaults are compared as applied: timeout_s 0 and the server's default timeout are the same request."""
+    Defaults are compared as applied: timeout_s 0 and the server's default timeout are the same request. A record
+    without a deadline (a submit cut short before it was set) is not compared on it."""
     timeout = sub.timeout_s or s.task_timeout_s
     ran_for = record.deadline.seconds - record.created_at.seconds
     files = [(file_name(n), hashlib.sha256(d).hexdigest(), media_type_of(file_name(n), t)) for n, d, t in sub.files]
@@ -111,7 +112,7 @@ def differs(record: common_pb2.TaskRecord, sub: Submission, s: Settings) -> str 
         ("answer_format", record.answer_format == sub.answer_format),
         ("metadata", dict(record.metadata) == sub.metadata),
         # a record written before deadlines counted from created_at may be a second later
-        ("timeout_s", ran_for in (timeout, timeout + 1)),
+        ("timeout_s", not record.HasField("deadline") or ran_for in (timeout, timeout + 1)),
         ("review_plan", record.review_plan == sub.review_plan),
         ("review_replans", record.review_replans == sub.review_replans),
         ("token_budget", record.token_budget == (sub.token_budget or s.task_token_budget)),
