@@ -277,9 +277,7 @@ class TaskService:
         plan, _ = await self.channel.get_plan(task_id)
         if plan is None:
             return channel_pb2.PlanState(task_id=task_id)
-        del plan.outbox[:]
-        del plan.applied[:]
-        return plan
+        return plan   # its bookkeeping (outbox, applied, …) is left out where it is answered: proto_json.INTERNAL
 
     async def workers(self) -> tuple[list[common_pb2.WorkerPool], list[common_pb2.WorkerInfo]]:
         return await registry.pools(self.channel, with_depth=True), await registry.instances(self.channel)
