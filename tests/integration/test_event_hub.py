@@ -62,3 +62,46 @@ def test_frames_are_the_event_stream_wire_format():
     assert frame("error", "two\nlines", retry_ms=2000) == b"event: error\r\nretry: 2000\r\ndata: two\r\ndata: lines\r\n\r\n"
     assert frame("x", "") == b"event: x\r\ndata: \r\n\r\n"
     assert KEEPALIVE.startswith(b":") and KEEPALIVE.endswith(b"\r\n\r\n")
+
+
+async def test_a_watch_opened_before_the_hub_hears_a_task_submitted_here_reads_nothing_from_the_stream(channel):
+    hub, stop, running = await _started(channel)
+
+    async def no_stream_reads(task_id, from_seq):
+        raise AssertionError("read the stream for a task submitted through this gateway")
+        yield  # pragma: no cover
+
+    try:
+        hub._stored = no_stream_reads    # the direct gets a watcher of an unknown task makes
+        hub.expect("thubmine")           # what the submit does before it publishes task.submitted
+        assert hub.holds_history("thubmine")
+        events = hub.watch("thubmine")
+        first = asyncio.create_task(events.__anext__())
+        await asyncio.sleep(0.1)         # the watch is open and has nothing yet
+        await channel.emit("thubmine", "task.submitted")
+        await channel.emit("thubmine", "task.succeeded", "done")
+        seen = [(await asyncio.wait_for(first, 10)).type] + [e.type async for e in events]
+        assert seen == ["task.submitted", "task.succeeded"]
+        assert [e.type for e in hub.recent["thubmine"]] == seen   # a later watcher reads it from memory too
+    finally:
+        stop.set()
+        await running
+
+
+async def test_a_task_expected_before_a_resubscription_is_read_from_the_stream(channel):
+    hub, stop, running = await _started(channel)
+    try:
+        hub.expect("thubresub")
+        hub.ready.clear()                # as _follow starts over after an error: the memory is cleared
+        hub.recent.clear()
+        assert not hub.holds_history("thubresub")
+        hub.expect("thubresub")          # not subscribed: nothing promised
+        assert not hub.holds_history("thubresub")
+        hub.ready.set()
+        await channel.emit("thubresub", "task.submitted")
+        await channel.emit("thubresub", "task.succeeded", "done")
+        seen = [e.type async for e in hub.watch("thubresub")]
+        assert seen == ["task.submitted", "task.succeeded"]
+    finally:
+        stop.set()
+        await running

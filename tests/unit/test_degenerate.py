@@ -1,5 +1,7 @@
 """Loops a small model falls into are told apart from text that merely repeats a little."""
 
+from pathlib import Path
+
 import pytest
 
 from workforce.core.llm.degenerate import cut_loop, loop_error, repeated_unit
@@ -71,3 +73,48 @@ def test_a_plans_subtask_stuck_in_a_loop_is_cut_where_it_began_repeating():
                             "cut subtask 2 where it began repeating '1:'"]
     assert cut_loop("Say 'hello world' four times: " + "hello world " * 4) is None
     assert cut_loop("=" * 200) is None
+
+
+def _reference_unit(text: str) -> str | None:
+    """The rules as plainly stated (regex scans over the whole text, every unit size and cut tried): the fast checks
+    in degenerate.py must find exactly what these find."""
+    from workforce.core.llm import degenerate as d
+    for match in d._LOOP.finditer(text):
+        unit, span = match.group(1), match.end() - match.start()
+        if any(c.isalnum() for c in unit) and span >= (d.MIN_SINGLE if len(unit) == 1 else d.MIN_SPAN):
+            return unit
+    body = text.strip()
+    if len(body) >= d.MIN_SPAN:
+        for match in d._SHORT_LOOP.finditer(body):
+            unit, span = match.group(1), match.end() - match.start()
+            if (len(set(unit)) > 1 and any(c.isalnum() for c in unit)
+                    and span >= max(d.MIN_SPAN, d.WHOLE_SHARE * len(body))):
+                return unit
+    for size in d.CUT_UNIT:
+        for cut in range(1, (size + 1) // 2):
+            unit = body[-cut - size:-cut]
+            if (len(unit) == size and body.endswith(unit[:cut]) and any(c.isalnum() for c in unit)
+                    and (unit + unit).find(unit, 1) == size
+                    and body[-cut - d.WHOLE_REPEATS * size:-cut] == unit * d.WHOLE_REPEATS):
+                return unit
+    return None
+
+
+def test_the_fast_checks_find_what_the_plain_rules_find():
+    import random
+    prose = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rng = random.Random(5)
+    alphabet = "ab1 (),.x-=|\n"
+    found = 0
+    for _ in range(6000):
+        unit = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 45)))
+        start, end = rng.randrange(len(prose)), rng.randrange(len(prose))
+        text = (prose[start:start + rng.randint(0, 300)] + unit * rng.choice([0, 2, 4, 5, 15, 16, 20])
+                + unit[:rng.randint(0, len(unit))] + prose[end:end + rng.choice([0, 0, 3, 50, 400])])
+        if rng.random() < 0.2 and text:
+            at = rng.randrange(len(text))
+            text = text[:at] + rng.choice(alphabet) + text[at + 1:]
+        expected = _reference_unit(text)
+        assert repeated_unit(text) == expected, repr(text)
+        found += expected is not None
+    assert 1000 < found < 5000   # both kinds of input were tried

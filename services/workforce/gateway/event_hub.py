@@ -124,6 +124,14 @@ class EventHub:
             _, dropped = self.recent.popitem(last=False)
             self.recent_bytes -= sum(e.ByteSize() for e in dropped)
 
+    def expect(self, task_id: str) -> None:
+        """This gateway is about to publish the task's first event: hold its history from now on, so that a watcher
+        who comes before the subscription delivers that event reads it here (not with direct gets from the stream).
+        Only while subscribed: the open subscription delivers whatever is published after this; a re-subscription
+        clears the memory and sends every watcher to the stream."""
+        if self.ready.is_set():
+            self.recent.setdefault(task_id, [])
+
     def holds_history(self, task_id: str) -> bool:
         """Whether every event of the task so far is in memory here (the hub saw its first one)."""
         return task_id in self.recent
@@ -139,6 +147,7 @@ class EventHub:
         self.watchers.setdefault(task_id, set()).add(queue)
         last = max(0, from_seq - 1)
         try:
+            held = task_id in self.recent    # every event so far is in memory (maybe none yet)
             remembered = list(self.recent.get(task_id) or ())   # a snapshot: later events come on the queue
             for event in remembered:
                 if event.seq > last:
@@ -147,8 +156,8 @@ class EventHub:
                     if event.type in TERMINAL_EVENTS:
                         return
             while True:
-                if remembered:
-                    remembered = []   # the history is complete: only a re-subscription sends us to the stream
+                if held:
+                    held = False   # the history is complete: only a re-subscription sends us to the stream
                     history = _nothing()
                 else:
                     history = self._stored(task_id, last + 1)

@@ -115,6 +115,7 @@ class TaskService:
         self.owners[task_id] = record.owner
         while len(self.owners) > OWNERS_KEPT:
             self.owners.popitem(last=False)
+        self.hub.expect(task_id)   # a watcher opened before the hub hears task.submitted reads it from memory
         await start_task(self.channel, record, revision)
         TASKS_SUBMITTED.inc()
         return record, True
