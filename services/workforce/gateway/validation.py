@@ -94,11 +94,12 @@ def _body_fields(request: Request) -> list[str]:
     return []
 
 
-def refuse_unknown_query(request: Request) -> None:
+async def refuse_unknown_query(request: Request) -> None:
     """An app-wide dependency: a query parameter the API route does not take is a 400 naming it (`?limt=5` was
-    answered as if nothing had been asked)."""
+    answered as if nothing had been asked). async: FastAPI runs a plain `def` dependency in its thread pool, a
+    thread hop on every request."""
     route = request.scope.get("route")
-    if not request.query_params or route is None or not request.url.path.startswith("/v1/"):
+    if not request.scope.get("query_string") or route is None or not request.url.path.startswith("/v1/"):
         return
     check_known(request.query_params.keys(), sorted(_query_names(route.dependant)), "in the query")
 
