@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -175,6 +176,7 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 ENDED = ("TASK_STATUS_SUCCEEDED", "TASK_STATUS_FAILED", "TASK_STATUS_CANCELLED")
+TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")   # what can go into a URL path as it is
 
 
 def show(args) -> int:
@@ -318,6 +320,10 @@ def main(argv=None) -> None:
     for command in sub.choices.values():  # `workforce show T --api-key K` as well as `workforce --api-key K show T`
         _global_options(command, after_command=True)
     args = parser.parse_args(argv)
+    task_id = getattr(args, "task_id", None)
+    if task_id is not None and not TASK_ID.fullmatch(task_id):   # `show ../../etc` left the API's routes: a bare 404
+        sub.choices[args.command].error(f"{task_id[:60]!r} is not a task id (letters and digits, as `workforce list` "
+                                        "shows them)")
     code = _run(args)
     try:
         sys.stdout.flush()      # what is still buffered, before the interpreter's own flush would fail on it

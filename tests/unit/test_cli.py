@@ -62,6 +62,10 @@ def test_options_out_of_range_are_said_by_their_own_names(argv, says):
     (["submit", "--metadata", "team", "q"], "argument --metadata: 'team' is not KEY=VALUE"),
     (["submit", "--metadata", "=a", "q"], "argument --metadata: '=a' is not KEY=VALUE"),
     (["show", "t1", "--follow=yes"], "argument -f/--follow/--no-follow: ignored explicit argument 'yes'"),
+    # a path would leave the API's routes (the gateway's answer was a bare 404)
+    (["show", "../../etc"], "workforce show: error: '../../etc' is not a task id (letters and digits"),
+    (["cancel", "t1?x=1"], "workforce cancel: error: 't1?x=1' is not a task id"),
+    (["approve", "a/b"], "workforce approve: error: 'a/b' is not a task id"),
 ])
 def test_scripting_options_are_checked_before_anything_is_sent(argv, says):
     done = subprocess.run([CLI, "--url", f"http://127.0.0.1:{free_port()}", *argv], capture_output=True, text=True,
