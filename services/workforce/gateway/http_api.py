@@ -23,7 +23,7 @@ from ..v1 import channel_pb2, common_pb2, gateway_pb2
 from . import console, openapi_doc
 from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, TooLarge, channel_unavailable
 from .limits import SEQ_MAX, EarlyReject, error_payload
-from .openapi_doc import EVENT_STREAM_OK, json_ok
+from .openapi_doc import EVENT_STREAM_OK, json_body, json_ok
 from .proto_json import public_json
 from .sse import KEEPALIVE, EventStream, frame
 from .submission import MAX_TIMEOUT_S, MAX_TOKEN_BUDGET
@@ -173,11 +173,11 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
         tasks.ensure_connected()
         return who
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], responses={200: json_body("Health", "The process serves")})
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], responses={503: {"model": ErrorBody, "description": _MEANING[503],
+    @app.get("/readyz", tags=["health"], responses={200: json_body("Health", "Connected to NATS"), 503: {"model": ErrorBody, "description": _MEANING[503],
                                                           "headers": _RETRY_AFTER}})
     async def readyz():
         if not tasks.channel.nc.is_connected:

@@ -25,6 +25,7 @@ from ..v1 import common_pb2
 from .errors import CHANNEL_ERRORS, ApiError, InvalidInput, ModelNotFound, channel_unavailable
 from .http_api import errors
 from .limits import error_payload
+from .openapi_doc import json_body
 from .tasks import Submission, TaskService
 from .tenancy import Caller
 
@@ -32,6 +33,10 @@ MODEL_ID = "workforce"
 MODELS = (MODEL_ID,)   # what GET /v1/models lists
 # A task's fields as a chat request has them (an idempotency conflict names the field of this body).
 CHAT_PARAMS = {"question": "messages", "answer_format": "messages", "metadata": "temperature"}
+CHAT_OK = json_body("ChatCompletion", "The task's answer as a chat completion; with stream=true, Server-Sent Events "
+                    "of `chat.completion.chunk` objects (progress as `delta.reasoning_content`, then the answer as "
+                    "`delta.content`, the last chunk with `usage`), then `data: [DONE]`")
+CHAT_OK["content"]["text/event-stream"] = {"schema": {"type": "string"}}
 _REFUSED = "is not supported: "
 
 
@@ -105,18 +110,18 @@ def to_question(messages: list[ChatMessage]) -> tuple[str, str]:
 def router(tasks: TaskService, caller_dep) -> APIRouter:
     api = APIRouter(tags=["openai"])
 
-    @api.get("/v1/models", responses=errors())
+    @api.get("/v1/models", responses={200: json_body("ModelList", "The models (one: workforce)"), **errors()})
     async def models(who: Caller = caller_dep):
         return {"object": "list", "data": [_model(m) for m in MODELS]}
 
-    @api.get("/v1/models/{model}", responses=errors(404))
+    @api.get("/v1/models/{model}", responses={200: json_body("Model", "The model"), **errors(404)})
     async def model(model: str, who: Caller = caller_dep):
         """One model (OpenAI's retrieve): 404 `model_not_found` for a model that is not listed."""
         if model not in MODELS:
             raise ModelNotFound(f"The model {model[:100]!r} does not exist; the models: {', '.join(MODELS)}")
         return _model(model)
 
-    @api.post("/v1/chat/completions", responses=errors(404, 409, 415, 422, 429),
+    @api.post("/v1/chat/completions", responses={200: CHAT_OK, **errors(404, 409, 415, 422, 429)},
               summary="A Workforce task as an OpenAI chat completion",
               description="The last user message is the task's question, earlier turns its context, system "
                           "messages its answer format. A failed or cancelled task is a 422 (type `task_failed` / "

@@ -16,6 +16,45 @@ COMPONENTS = schemas(
     required={"SubmitTaskResponse": ("task_id", "created", "task"), "ListTasksResponse": ("tasks", "next_page_token"),
               "ListWorkersResponse": ("pools", "instances"), "ListToolCallsResponse": ("calls",)})
 
+_TEXT, _INT, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+
+
+def _object(properties: dict, description: str = "") -> dict:
+    return {"type": "object", "properties": properties, "required": list(properties),
+            **({"description": description} if description else {})}
+
+
+# Bodies that are not protobuf messages (the console's look-closer routes, the OpenAI-compatible routes), by hand.
+COMPONENTS.update({
+    "Health": _object({"status": {"enum": ["ok", "ready"]}}),
+    "Identity": _object({"name": _TEXT, "admin": _BOOL, "auth": _BOOL},
+                        "The API key's name; admin: it sees every tenant's tasks; auth: whether keys are checked"),
+    "Trajectory": _object({"task_id": _TEXT, "subtask_id": _TEXT,
+                           "events": {"type": "array", "items": {"$ref": "#/components/schemas/TaskEvent"}}}),
+    "WorkerFailure": _object({"time": {"type": "string", "format": "date-time"}, "task_id": _TEXT,
+                              "subtask_id": _TEXT, "worker_type": _TEXT, "attempt_id": _TEXT, "reason": _TEXT}),
+    "WorkerFailures": _object({"failures": {"type": "array",
+                                            "items": {"$ref": "#/components/schemas/WorkerFailure"}}}),
+    "Model": _object({"id": _TEXT, "object": {"const": "model"}, "owned_by": _TEXT}),
+    "ModelList": _object({"object": {"const": "list"},
+                          "data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}}),
+    "ChatCompletion": _object({
+        "id": _TEXT, "object": {"const": "chat.completion"}, "created": _INT, "model": _TEXT,
+        "choices": {"type": "array", "items": _object({
+            "index": _INT, "finish_reason": _TEXT,
+            "message": _object({"role": {"const": "assistant"}, "content": _TEXT})})},
+        "usage": _object({"prompt_tokens": _INT, "completion_tokens": _INT, "total_tokens": _INT}),
+        "workforce": _object({"task_id": _TEXT, "last_event": _TEXT}, "The task that answered, its last event"),
+    }),
+})
+
+
+def json_body(name: str, description: str) -> dict:
+    """A success response whose body is the hand-written component `name`."""
+    assert name in COMPONENTS, name
+    return {"description": description, "content": {"application/json": {"schema": {
+        "$ref": f"#/components/schemas/{name}"}}}}
+
 
 def json_ok(message, description: str) -> dict:
     """A success response (for a route's `responses`) whose body is `message` (a protobuf class) as JSON."""
