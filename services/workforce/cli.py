@@ -6,6 +6,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -285,6 +286,30 @@ def cancel(args) -> int:
     return EXIT_OK
 
 
+def download(args) -> int:
+    """A file a subtask's worker produced (`show` lists them), into a file of that name here, -o PATH, or -o -."""
+    if not TASK_ID.fullmatch(args.subtask_id.replace(".", "")):
+        usage(f"{args.subtask_id[:60]!r} is not a subtask id (as `workforce show` lists them: 1, 2, 2.r1.1, …)")
+    if "/" in args.name or args.name in (".", ".."):
+        usage(f"{args.name[:60]!r} is not a file name (as `workforce show` lists them)")
+    out = args.output or args.name
+    if out != "-" and Path(out).exists() and not args.force:
+        usage(f"{out} exists: pass --force to replace it, or -o another path")
+    with _client(args) as http:
+        response = http.get(f"/v1/tasks/{args.task_id}/subtasks/{args.subtask_id}/files/{quote(args.name, safe='')}")
+        if response.status_code >= 400:
+            _fail(response)
+    if out == "-":
+        sys.stdout.buffer.write(response.content)
+        return EXIT_OK
+    try:
+        Path(out).write_bytes(response.content)
+    except OSError as exc:
+        usage(f"cannot write {out}: {exc.strerror}")
+    print(f"{out} ({len(response.content)} bytes)", file=sys.stderr)
+    return EXIT_OK
+
+
 SHOW_HELP = """Tell a task's story across services, from its events: the plan, repairs, retries, assignment, subtasks,
 tool calls, the answer or why there is none.
 
@@ -315,6 +340,14 @@ def main(argv=None) -> None:
     p.add_argument("task_id")
     p.add_argument("--reason", default="", help="recorded as the task's failure reason")
     p.set_defaults(fn=cancel)
+    p = sub.add_parser("download", help="save a file a subtask's worker produced (`show` lists them)")
+    p.add_argument("task_id")
+    p.add_argument("subtask_id")
+    p.add_argument("name", help="the file's name, as `show` lists it")
+    p.add_argument("-o", "--output", default="", metavar="PATH", help="where to write it (default: its name here; "
+                   "- for stdout)")
+    p.add_argument("--force", action="store_true", help="replace a file that is there")
+    p.set_defaults(fn=download)
     cli_review.register(sub, _client)
     cli_tool_review.register(sub, _client)
     for command in sub.choices.values():  # `workforce show T --api-key K` as well as `workforce --api-key K show T`

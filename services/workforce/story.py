@@ -3,6 +3,7 @@ repairs and retries, the assignment, each subtask's attempts and tool calls, the
 Used by `workforce show TASK` and `workforce submit`."""
 
 import json
+import shlex
 from datetime import datetime
 
 SERVICE_OF = {"task": "gateway", "plan": "planner", "planner": "planner", "answer": "planner",
@@ -57,6 +58,9 @@ def details(event: dict, verbose: bool = False) -> list[str]:
         out.append(f"{data.get('tool')}({_short(args, 200 if not verbose else 4000)}) "
                    f"{_call_outcome(data)} in {float(data.get('duration_s') or 0):.2f} s")
         out.append(f"   → {_short(data.get('result', ''), 200 if not verbose else 4000)}")
+    for f in data.get("files") or [] if kind == "subtask.succeeded" else []:   # what the worker produced
+        out.append(f"file {f.get('name')} ({f.get('size', 0)} bytes): workforce download {event.get('task_id')} "
+                   f"{event.get('subtask_id')} {shlex.quote(str(f.get('name')))}")
     if verbose and kind in ("subtask.succeeded", "subtask.failed"):
         for m in (data.get("trajectory") or {}).get("messages", []):
             out.append(f"   {m.get('role')}: {_short(m.get('content'), 600)}")

@@ -162,3 +162,22 @@ def test_a_reader_that_closes_the_pipe_early_ends_the_cli_quietly(system):
     proc.stdout.close()                       # the reader is gone before the CLI writes
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 141 and b"Traceback" not in stderr and b"BrokenPipe" not in stderr, stderr
+
+
+def test_show_lists_a_subtasks_files_and_download_saves_them(system, tmp_path):
+    system.llm.script([{"role": "worker:echo", "contains": "keep the tally", "times": 1,
+                        "reply": {"tool_calls": [{"name": "save", "arguments": {"name": "tally.txt",
+                                                                                "text": "a: 3\nb: 4\n"}}]}}])
+    task_id = system.submit("Please keep the tally @echo")["task_id"]
+    assert wait_status(system, task_id, "SUCCEEDED")
+    shown = cli(system, "show", task_id)
+    assert f"file tally.txt (10 bytes): workforce download {task_id} 1 tally.txt" in shown.stdout, shown.stdout
+    saved = subprocess.run([*_argv(system, "download", task_id, "1", "tally.txt")], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=30)
+    assert saved.returncode == 0 and (tmp_path / "tally.txt").read_text() == "a: 3\nb: 4\n", saved.stderr
+    again = subprocess.run([*_argv(system, "download", task_id, "1", "tally.txt")], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=30)
+    assert again.returncode == 2 and "exists: pass --force" in again.stderr    # nothing overwritten unasked
+    assert cli(system, "download", task_id, "1", "tally.txt", "-o", "-").stdout == "a: 3\nb: 4\n"
+    missing = cli(system, "download", task_id, "1", "other.txt", "-o", "-")
+    assert missing.returncode == 4 and "produced no file 'other.txt'" in missing.stderr, missing.stderr

@@ -547,6 +547,23 @@ def test_a_late_stale_answer_never_hides_the_final_one(page, system):
     expect(page.locator("#task-status")).to_have_attribute("data-status", "SUCCEEDED", timeout=1)
 
 
+def test_a_file_a_worker_saved_is_listed_under_its_subtask_and_downloads(page, system):
+    system.llm.script([{"role": "worker:echo", "contains": "write the notes file", "times": 1,
+                        "reply": {"tool_calls": [{"name": "save", "arguments": {"name": "notes.txt",
+                                                                                "text": "alpha = 1\n"}}]}}])
+    task_id = system.submit("Please write the notes file @echo")["task_id"]
+    assert system.wait(task_id)["status"] == "TASK_STATUS_SUCCEEDED"
+    open_task(page, system, task_id)
+    node(page, "1").click()
+    files = page.locator("#subtask-files")
+    expect(files).to_contain_text("notes.txt (10 bytes)")
+    with page.expect_download() as info:
+        files.get_by_role("button", name="Download notes.txt").click()
+    download = info.value
+    assert download.suggested_filename == "notes.txt"
+    assert Path(download.path()).read_bytes() == b"alpha = 1\n"
+
+
 def test_approve_a_waiting_tool_call_from_the_page(page, system, shots):
     """WF_APPROVE_TOOLS=echo.add: the call waits on the task page with its arguments until approved there."""
     system.llm.script([{"role": "worker:echo", "contains": "add two and three", "times": 1,

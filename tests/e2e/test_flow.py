@@ -107,7 +107,7 @@ def test_grpc_submit_and_watch_resumes_from_sequence(system):
         assert record.answer.startswith("done: Say hi")
         pools = stub.ListWorkers(gateway_pb2.ListWorkersRequest(), metadata=auth).pools
         assert [(p.worker_type, p.replicas) for p in pools] == [("echo", 2)]
-        assert set(pools[0].tools) == {"add", "wait"}
+        assert set(pools[0].tools) == {"add", "wait", "save"}
 
 
 def test_failure_then_replan_then_success_keeps_done_subtasks(system):

@@ -22,7 +22,8 @@ TYPED = [("post", "/v1/tasks", "201", "SubmitTaskResponse"), ("post", "/v1/tasks
          ("get", "/v1/tasks/{task_id}/tool-calls", "200", "ListToolCallsResponse")]
 
 # bodies that are not protobuf messages: their schemas are written by hand (gateway/openapi_doc.py)
-BY_HAND = [("get", "/healthz", "Health"), ("get", "/readyz", "Health"), ("get", "/v1/me", "Identity"), ("get", "/v1/tasks/{task_id}/subtasks/{subtask_id}/trajectory", "Trajectory"),
+BY_HAND = [("get", "/healthz", "Health"), ("get", "/readyz", "Health"), ("get", "/v1/me", "Identity"),
+           ("get", "/v1/tasks/{task_id}/subtasks/{subtask_id}/trajectory", "Trajectory"),
            ("get", "/v1/workers/failures", "WorkerFailures"), ("get", "/v1/models", "ModelList"),
            ("get", "/v1/models/{model}", "Model"), ("post", "/v1/chat/completions", "ChatCompletion")]
 

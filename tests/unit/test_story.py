@@ -25,6 +25,12 @@ def test_the_story_lists_the_tasks_files():
     assert "  file: sales.csv (text/csv, 84 bytes)" in story.tell(record, []).splitlines()
 
 
+def test_a_subtasks_output_files_are_listed_with_where_to_get_them():
+    event = {"type": "subtask.succeeded", "task_id": "t1", "subtask_id": "2", "data": {"files": [
+        {"name": "chart data.csv", "size": 120, "media_type": "text/csv", "sha256": "ab"}]}}
+    assert story.details(event) == ["file chart data.csv (120 bytes): workforce download t1 2 'chart data.csv'"]
+
+
 def test_a_planner_try_names_the_model_that_answered():
     """After the OWL loop switches the planner to a trained model, `show -v` says which model planned."""
     event = {"type": "plan.created", "data": {"attempts": [

@@ -244,7 +244,7 @@ def test_action_schema_offers_each_tool_and_the_result():
     s = Settings()
     schema = action_schema(echo.spec(s).tools)
     names = [alt["properties"]["tool"]["const"] for alt in schema["anyOf"] if "tool" in alt["properties"]]
-    assert names == ["add", "wait"] and schema["anyOf"][-1]["required"] == ["content", "failed"]
+    assert names == ["add", "wait", "save"] and schema["anyOf"][-1]["required"] == ["content", "failed"]
 
 
 def test_read_result():

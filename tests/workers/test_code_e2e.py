@@ -2,11 +2,10 @@
 program fails, is fixed, runs in the sandbox, and the file it writes lands in the object store."""
 
 import asyncio
-import re
 
 import pytest
 
-from workforce.core.channel import connect
+from workforce.core.channel import connect, layout
 from workforce.core.config import Settings
 from tests.workers.worker_helpers import task_events, tool_calls
 
@@ -62,6 +61,19 @@ def test_code_worker_iterates_and_stores_its_output(workers_system):
     assert len(calls) == 2
     assert "NameError: name 'total' is not defined" in calls[0]["result"]
     assert "exit status: 0 (success)" in calls[1]["result"] and "stdout:\n385" in calls[1]["result"]
-    key = re.search(r"result\.txt \(3 bytes, stored as (\S+)\)", calls[1]["result"]).group(1)
-    assert key.startswith(f"{task_id}/out/")
-    assert asyncio.run(_read_object(system.nats.url, key)) == b"385"
+    assert "result.txt (3 bytes, saved with the task's files as 'result.txt')" in calls[1]["result"]
+    assert f"{task_id}/" not in calls[1]["result"]     # no object-store key in what the model and the user read
+
+    # the subtask's event lists the file, and the API sends it
+    succeeded = next(e for e in task_events(system, task_id) if e["type"] == "subtask.succeeded")
+    listed = succeeded["data"]["files"]
+    assert [(f["name"], f["size"]) for f in listed] == [("result.txt", 3)]
+    url = f"/v1/tasks/{task_id}/subtasks/{succeeded['subtask_id']}/files"
+    download = system.http.get(f"{url}/result.txt")
+    assert download.status_code == 200, download.text
+    assert download.content == b"385" and "attachment" in download.headers["content-disposition"]
+    key = layout.output_file_key(task_id, succeeded["subtask_id"], listed[0]["sha256"], "result.txt")
+    assert asyncio.run(_read_object(system.nats.url, key)) == b"385"   # where the worker stored it
+    missing = system.http.get(f"{url}/other.txt")
+    assert missing.status_code == 404 and "produced no file 'other.txt'" in missing.json()["error"]["message"]
+    assert system.http.get(f"/v1/tasks/t{'0' * 26}/subtasks/1/files/result.txt").status_code == 404

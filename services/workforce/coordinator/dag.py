@@ -64,3 +64,14 @@ def dependency_results(plan: channel_pb2.PlanState, subtask: channel_pb2.Subtask
             result = s.result if len(s.result) <= limit else s.result[:limit] + " …[truncated]"
             out.append(channel_pb2.DependencyResult(subtask_id=s.subtask_id, content=s.content, result=result))
     return out
+
+
+def files_for(plan: channel_pb2.PlanState, subtask: channel_pb2.Subtask) -> list[common_pb2.FileRef]:
+    """The task's attached files and those its dependencies' workers produced (a dependency's file replaces an
+    attachment of the same name: a cleaned `data.csv` is the one to read next)."""
+    index = by_id(plan)
+    named = {f.name: f for f in plan.files}
+    for dep in subtask.dependencies:
+        if dep in index:
+            named.update((f.name, f) for f in index[dep].files)
+    return list(named.values())

@@ -61,6 +61,15 @@ def _trajectory(result: channel_pb2.SubtaskResult) -> dict:
     return {"trajectory": _decoded(result.trajectory_json, "worker's trajectory")} if result.trajectory_json else {}
 
 
+def _files(result: channel_pb2.SubtaskResult) -> dict:
+    """The files the worker produced, as the API shows them (GET …/subtasks/<id>/files/<name>; the store key is
+    the gateway's to derive, layout.output_file_key)."""
+    if not result.files:
+        return {}
+    return {"files": [{"name": f.name, "size": f.size, "media_type": f.media_type, "sha256": f.sha256}
+                      for f in result.files]}
+
+
 class Machine:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -121,7 +130,7 @@ class Machine:
             s.dispatched_at.FromSeconds(int(now))
             item = channel_pb2.WorkItem(
                 task_id=plan.task_id, subtask_id=s.subtask_id, attempt_id=s.attempt_id, worker_type=s.assignee,
-                overall_task=plan.question, subtask=s.content, files=list(plan.files),
+                overall_task=plan.question, subtask=s.content, files=dag.files_for(plan, s),
                 dependencies=dag.dependency_results(plan, s, self.settings.dependency_result_chars),
                 metadata=dict(plan.metadata),
             )
@@ -190,10 +199,12 @@ class Machine:
         if not result.failed:
             sub.status = S.SUBTASK_STATUS_DONE
             sub.result = result.content[:RESULT_KEEP_CHARS]
+            del sub.files[:]
+            sub.files.extend(result.files)
             self.event(plan, "subtask.succeeded", result.content[:RESULT_KEEP_CHARS], subtask_id=sub.subtask_id,
                        data={"worker_type": sub.assignee, "attempt_id": sub.attempt_id,
                              "tool_calls": result.tool_calls, "worker_instance": result.worker_instance,
-                             **_trajectory(result)}, dispatch=True)
+                             **_files(result), **_trajectory(result)}, dispatch=True)
             self.synthesize_when_done(plan)
             return
         reason = reason_prefix + result.content

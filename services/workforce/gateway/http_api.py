@@ -177,7 +177,8 @@ def build_app(tasks: TaskService, tenancy: Tenancy, settings: Settings, extra_ro
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], responses={200: json_body("Health", "Connected to NATS"), 503: {"model": ErrorBody, "description": _MEANING[503],
+    @app.get("/readyz", tags=["health"], responses={200: json_body("Health", "Connected to NATS"),
+                                                    503: {"model": ErrorBody, "description": _MEANING[503],
                                                           "headers": _RETRY_AFTER}})
     async def readyz():
         if not tasks.channel.nc.is_connected:

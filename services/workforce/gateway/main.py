@@ -12,6 +12,7 @@ from .approval_http import router as approval_router
 from .approvals import ApprovalService
 from .auth import ApiKeys
 from .event_reader import FailureLog
+from .files_http import router as files_router
 from .grpc_api import AuthInterceptor, WorkforceServicer, add_to_server, SERVICE
 from .http_api import build_asgi
 from .observe_http import router as observe_router
@@ -41,7 +42,8 @@ async def serve(settings, stop: asyncio.Event) -> None:
         openai_router,
         lambda _tasks, caller: approval_router(approvals, caller),
         lambda _tasks, caller: tool_approval_router(ToolApprovalService(approvals), caller),
-        lambda _tasks, caller: observe_router(tasks, failures, caller, auth_enabled=not tenancy.keys.disabled)])
+        lambda _tasks, caller: observe_router(tasks, failures, caller, auth_enabled=not tenancy.keys.disabled),
+        files_router])
     app = tracing.asgi(app)  # a request's traceparent becomes the parent of its spans (tracing on only)
     http = _Server(uvicorn.Config(app, host=settings.bind_host, port=settings.http_port, log_level="warning",
                                          access_log=False, lifespan="off"))

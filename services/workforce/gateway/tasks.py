@@ -152,7 +152,7 @@ class TaskService:
         name = file_name(name)
         safe = _SAFE_NAME.sub("_", name)[:200] or "file"
         digest = hashlib.sha256(data).hexdigest()
-        key = f"{task_id}/in/{digest[:16]}/{safe}"
+        key = layout.input_file_key(task_id, digest, safe)
         # Written once: a retry that converges on a submit cut short finds it there (replacing an object purges
         # its old chunks, which the gateway may not do).
         try:

@@ -22,7 +22,7 @@ APPROVAL_VERDICT_APPROVE: ApprovalVerdict
 APPROVAL_VERDICT_REJECT: ApprovalVerdict
 
 class Subtask(_message.Message):
-    __slots__ = ("subtask_id", "content", "dependencies", "assignee", "status", "attempt_id", "attempts", "failures", "result", "failure_reason", "replaces", "dispatched_at", "finished_at", "worker_instance")
+    __slots__ = ("subtask_id", "content", "dependencies", "assignee", "status", "attempt_id", "attempts", "failures", "result", "failure_reason", "replaces", "dispatched_at", "finished_at", "worker_instance", "files")
     SUBTASK_ID_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class Subtask(_message.Message):
     DISPATCHED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     WORKER_INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     subtask_id: str
     content: str
     dependencies: _containers.RepeatedScalarFieldContainer[str]
@@ -51,7 +52,8 @@ class Subtask(_message.Message):
     dispatched_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
     worker_instance: str
-    def __init__(self, subtask_id: _Optional[str] = ..., content: _Optional[str] = ..., dependencies: _Optional[_Iterable[str]] = ..., assignee: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.SubtaskStatus, str]] = ..., attempt_id: _Optional[str] = ..., attempts: _Optional[int] = ..., failures: _Optional[int] = ..., result: _Optional[str] = ..., failure_reason: _Optional[str] = ..., replaces: _Optional[str] = ..., dispatched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., worker_instance: _Optional[str] = ...) -> None: ...
+    files: _containers.RepeatedCompositeFieldContainer[_common_pb2.FileRef]
+    def __init__(self, subtask_id: _Optional[str] = ..., content: _Optional[str] = ..., dependencies: _Optional[_Iterable[str]] = ..., assignee: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.SubtaskStatus, str]] = ..., attempt_id: _Optional[str] = ..., attempts: _Optional[int] = ..., failures: _Optional[int] = ..., result: _Optional[str] = ..., failure_reason: _Optional[str] = ..., replaces: _Optional[str] = ..., dispatched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., worker_instance: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.FileRef, _Mapping]]] = ...) -> None: ...
 
 class OutboxEntry(_message.Message):
     __slots__ = ("subject", "msg_id", "payload")

@@ -1,6 +1,7 @@
 """A minimal worker type for tests and local smoke runs; not one of the product's workers.
 
-Tools: `add` (two numbers) and `wait` (sleeps, to exercise heartbeats, cancellation and redelivery).
+Tools: `add` (two numbers), `wait` (sleeps, to exercise heartbeats, cancellation and redelivery) and `save` (a text
+as a file of the task's, to exercise produced files).
 """
 
 import asyncio
@@ -18,6 +19,11 @@ async def _wait(ctx, seconds: float) -> str:
     return f"waited {seconds:g} s"
 
 
+async def _save(ctx, name: str, text: str) -> str:
+    ref = await ctx.save_file(name, text.encode(), "text/plain")
+    return f"saved {ref.name} ({ref.size} bytes)"
+
+
 def spec(settings: Settings) -> WorkerSpec:
     return WorkerSpec(
         worker_type="echo",
@@ -33,5 +39,11 @@ def spec(settings: Settings) -> WorkerSpec:
                 "properties": {"seconds": {"type": "number", "minimum": 0, "maximum": 600}},
                 "required": ["seconds"], "additionalProperties": False,
             }, _wait, timeout_s=600),
+            Tool("save", "Save a text as a file.", {
+                "type": "object",
+                "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9._ -]{1,64}$"},
+                               "text": {"type": "string", "maxLength": 100000}},
+                "required": ["name", "text"], "additionalProperties": False,
+            }, _save, timeout_s=30),
         ],
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 
+from ..core.channel import layout
 from ..core.config import Settings
 from ..core.tool_budget import ToolBudgetExceeded
 from ..v1 import common_pb2
@@ -75,7 +76,7 @@ class ToolContext:
     async def save_file(self, name: str, data: bytes, media_type: str = "application/octet-stream"):
         """Store a produced file in the object store and remember it for the subtask's result."""
         digest = hashlib.sha256(data).hexdigest()
-        key = f"{self.task_id}/out/{self.subtask_id}/{digest[:16]}/{Path(name).name}"
+        key = layout.output_file_key(self.task_id, self.subtask_id, digest, Path(name).name)
         if self.channel is not None and not await _stored(self.channel.files, key):
             # content-addressed: an object already stored under the key holds these bytes (and putting it again
             # would purge the old chunks, which a worker's NATS identity may not do)

@@ -81,6 +81,16 @@ def events_subject(task_id: str) -> str:
     return f"{EVENTS_PREFIX}.{task_id}"
 
 
+def input_file_key(task_id: str, sha256: str, name: str) -> str:
+    """Where a file attached to a task is kept in the files object store (content-addressed within the task)."""
+    return f"{task_id}/in/{sha256[:16]}/{name}"
+
+
+def output_file_key(task_id: str, subtask_id: str, sha256: str, name: str) -> str:
+    """Where a file a worker produced for a subtask is kept (the gateway finds it again from the subtask's event)."""
+    return f"{task_id}/out/{subtask_id}/{sha256[:16]}/{name}"
+
+
 def cancel_subject(task_id: str) -> str:
     return f"{CANCEL_PREFIX}.{task_id}"
 

@@ -136,7 +136,7 @@ class CodeTools:
                     continue
                 data = handle.read()
             ref = await ctx.save_file(rel.replace(os.sep, "_") if "/" in rel else rel, data)
-            lines.append(f"- {rel} ({len(data)} bytes, stored as {ref.object_key})")
+            lines.append(f"- {rel} ({len(data)} bytes, saved with the task's files as {ref.name!r})")
         if len(changed) > self.settings.code_max_files:
             lines.append(f"… {len(changed) - self.settings.code_max_files} more files not stored")
         return lines

@@ -47,7 +47,7 @@ def file_name(fetched: Fetched) -> str:
 async def read_document(ctx: ToolContext, fetched: Fetched) -> str:
     name = file_name(fetched)
     ref = await ctx.save_file(name, fetched.body, fetched.media_type or "application/octet-stream")
-    where = f"stored as file {ref.name!r} (object key {ref.object_key})"
+    where = f"saved with the task's files as {ref.name!r}"
     try:
         from ..document.extract import DocumentError, extract_bytes
     except ImportError:

@@ -49,3 +49,25 @@ export async function api(path, {method = "GET", json, form, signal, key} = {}) 
   }
   return data;
 }
+
+// A file the API sends (with the key, which a plain link cannot carry), saved under `name`.
+export async function download(path, name) {
+  const response = await fetch(path, {headers: authHeaders(), cache: "no-store"});
+  if (!response.ok) {
+    let e = {};
+    try {
+      e = (await response.json()).error || {};
+    } catch {
+      e = {};
+    }
+    throw new ApiError(response.status, e.code || "http_error", e.message || response.statusText);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}

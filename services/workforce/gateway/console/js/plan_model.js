@@ -117,6 +117,7 @@ export class PlanModel {
         const n = this.node(sid);
         n.status = "done";
         n.result = e.message || "";
+        n.files = (e.data && e.data.files) || [];   // what the worker produced: downloadable
         return true;
       }
       case "subtask.failed": {

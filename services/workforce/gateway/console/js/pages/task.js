@@ -2,7 +2,7 @@
 // timeline (resumes after a reconnect from the last sequence it showed), a subtask's result and trajectory, token
 // usage by role, the answer, cancel.
 
-import {api, authHeaders, ApiError} from "../api.js";
+import {api, authHeaders, ApiError, download} from "../api.js";
 import {EventStream} from "../sse.js";
 import {renderGraph} from "../graph.js";
 import {PlanModel} from "../plan_model.js";
@@ -218,6 +218,21 @@ export function mount(main, {taskId}) {
         n.replaces ? [h("dt", {text: "Replaces"}), h("dd", {class: "mono", text: n.replaces})] : null),
       h("h3", {text: "Subtask"}), h("p", {class: "pre", text: n.content}),
       n.result ? [h("h3", {text: "Result"}), h("p", {class: "pre", id: "subtask-result", text: n.result})] : null,
+      n.files && n.files.length ? [h("h3", {text: "Files"}), h("ul", {id: "subtask-files"}, n.files.map((f) => {
+        const status = h("span", {class: "muted"});
+        const path = `/v1/tasks/${encodeURIComponent(taskId)}/subtasks/${encodeURIComponent(n.id)}/files/` +
+          encodeURIComponent(f.name);
+        return h("li", {},
+          h("button", {type: "button", class: "file-link", text: f.name, "aria-label": `Download ${f.name}`,
+                       onclick: async () => {
+            status.textContent = "";
+            try {
+              await download(path, f.name);
+            } catch (err) {
+              status.textContent = " " + errorText(err);
+            }
+          }}), ` (${f.size || 0} bytes)`, status);
+      }))] : null,
       n.failure ? [h("h3", {text: "Failure"}), h("p", {class: "pre error-text", text: n.failure})] : null,
       show, trajectory].flat().filter(Boolean));
   }
