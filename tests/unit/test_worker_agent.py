@@ -301,3 +301,55 @@ def test_the_code_worker_offers_its_file_tools_only_to_a_subtask_with_files(monk
     with_files = channel_pb2.WorkItem(task_id="t", subtask_id="1", subtask="Sum the column",
                                       files=[common_pb2.FileRef(name="data.csv")])
     assert {"list_files", "read_document"} <= {t.name for t in agent.offered(with_files)}
+
+
+def reading_agent(scripted):
+    """The echo worker with a tool that reads an attached file by name (as worker-document's do)."""
+    from workforce.workers.tools import Tool
+
+    async def peek(ctx, file: str) -> str:
+        return "city,population\nOslo,709000\nBergen,291000"
+
+    scripted.reset()
+    settings = Settings(llm_base_url=scripted.base_url, llm_max_retries=0)
+    spec = echo.spec(settings)
+    spec.tools.append(Tool("peek", "Read an attached file.", {
+        "type": "object", "properties": {"file": {"type": "string"}}, "required": ["file"],
+        "additionalProperties": False}, peek))
+    return ToolCallingAgent(ChatClient(settings), spec, settings), settings
+
+
+CSV_ITEM = channel_pb2.WorkItem(task_id="t1", subtask_id="1", attempt_id="t1/1/1", overall_task="big task",
+                                subtask="Which city in the attached CSV has the largest population?",
+                                files=[{"name": "cities.csv", "object_key": "t1/in/x/cities.csv", "size": 44}])
+
+
+async def test_an_answer_about_an_attached_file_it_never_read_is_sent_back_once(scripted, tmp_path):
+    """A user's trial: the document worker listed the files, never read the CSV, and answered 'New York City'."""
+    agent, settings = reading_agent(scripted)
+    scripted.script([
+        {"role": "worker:echo", "contains": "Oslo,709000", "reply": answer("Oslo")},
+        {"role": "worker:echo", "contains": "without reading cities.csv", "times": 1,
+         "reply": {"tool_calls": [{"name": "peek", "arguments": {"file": "cities.csv"}}]}},
+        {"role": "worker:echo", "reply": answer("New York City")},
+    ])
+    outcome = await agent.run(CSV_ITEM, ctx(settings, tmp_path))
+    assert (outcome.content, outcome.failed, outcome.tool_calls) == ("Oslo", False, 1)
+    assert sum("You answered without reading cities.csv" in str(m.get("content")) for m in outcome.messages) == 1
+
+
+async def test_a_second_answer_without_reading_the_file_is_a_failed_result(scripted, tmp_path):
+    agent, settings = reading_agent(scripted)
+    scripted.script([{"role": "worker:echo", "reply": answer("New York City")}])
+    outcome = await agent.run(CSV_ITEM, ctx(settings, tmp_path))
+    assert outcome.failed and outcome.content == "answered about cities.csv without reading it: New York City"
+
+
+async def test_a_subtask_not_about_the_attached_file_answers_without_reading_it(scripted, tmp_path):
+    agent, settings = reading_agent(scripted)
+    scripted.script([{"role": "worker:echo", "reply": answer("5")}])
+    item = channel_pb2.WorkItem()
+    item.CopyFrom(CSV_ITEM)
+    item.subtask = "add 2 and 3"
+    outcome = await agent.run(item, ctx(settings, tmp_path))
+    assert (outcome.content, outcome.failed) == ("5", False)

@@ -22,7 +22,7 @@ from ..v1 import channel_pb2
 from .actions import StepError, action_schema, read_json_step, read_native, result_schema, tool_guide
 from .prompts import (CONCLUDE_SCHEMA_NAME, JSON_MODE_RULES, WORKER_SYSTEM, conclude_messages, conclusion_schema,
                       subtask_prompt)
-from .tools import ToolBudgetExceeded, ToolContext, WorkerSpec
+from .tools import ToolBudgetExceeded, ToolContext, WorkerSpec, file_in_question
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,11 @@ class ToolCallingAgent:
         messages = self.initial_messages(item, tools)
         outcome = AgentOutcome("", False, messages=messages)
         seen: dict[tuple[str, str], str] = {}    # (tool, arguments) → its result
-        repeats = bad_steps = nudged = worked = unfounded = 0
+        repeats = bad_steps = nudged = worked = unfounded = unread = 0
+        # A subtask about an attached file, with tools that read one: its answer must come after a read
+        readers = {t.name for t in tools if "file" in (t.parameters.get("properties") or {})}
+        about = file_in_question(item.subtask, [f.name for f in item.files]) if readers else ""
+        read = False
         last_error = ""
         keep = HISTORY_STEPS   # steps sent back with each request: 1 once a request outgrew the model's context
         must_answer = False
@@ -126,6 +130,15 @@ class ToolCallingAgent:
                         "None of your tool calls worked, so that answer is not from a tool. Call a tool in a way "
                         "that works, or reply that the subtask failed and why.")})
                     continue
+                if about and not read and not step.failed:
+                    if unread:
+                        return self._end(outcome, f"answered about {about} without reading it: "
+                                         + step.content[:300], True)
+                    unread = 1
+                    messages.append({"role": "user", "content": (
+                        f"You answered without reading {about}. Read it with {' or '.join(sorted(readers))} "
+                        "first, then answer from what it says.")})
+                    continue
                 return self._end(outcome, step.content, step.failed)
             messages.append(self._assistant_step(result, step))
             for call in step.calls:
@@ -145,6 +158,7 @@ class ToolCallingAgent:
                     except ToolBudgetExceeded as exc:
                         return self._end(outcome, self._capped_summary(ctx, str(exc)), True)
                     outcome.tool_calls += 1
+                    read = read or (ok and call.name in readers)
                     worked += ok or denied   # an answer after a person's denial says what they decided
                     last_error = last_error if ok else text
                     seen[key] = text

@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -112,6 +113,22 @@ async def _stored(files, key: str) -> bool:
 
 
 ToolFunc = Callable[..., Awaitable[Any]]
+
+
+# A subtask about a file without naming it ("Count the rows of the attached file.").
+_ABOUT_A_FILE = re.compile(r"\b(attached|attachment|files?|csv|spreadsheet|document|table)\b", re.I)
+
+
+def file_in_question(subtask: str, names: list[str]) -> str:
+    """The file (of `names`) the subtask is about: one it names, else the first when it speaks of a file; ''
+    when it is not about a file. A small model answers such a subtask from nothing ("New York City" as the
+    largest city of a CSV it never read): the workers check that the file was read."""
+    if not names:
+        return ""
+    named = [name for name in names if name.lower() in subtask.lower()]
+    if named:
+        return named[0]
+    return names[0] if _ABOUT_A_FILE.search(subtask) else ""
 
 
 @dataclass

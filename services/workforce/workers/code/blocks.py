@@ -21,7 +21,7 @@ from ...core.tool_budget import ToolBudgetExceeded
 from ...v1 import channel_pb2, common_pb2
 from ..agent import RETRY_TEMPERATURE, STEP_RETRIES, AgentOutcome, ToolCallingAgent, _temperature, recent_steps
 from ..prompts import subtask_prompt
-from ..tools import ToolContext
+from ..tools import ToolContext, file_in_question
 from .tools import not_a_value, reported_error, run_output, run_summary
 
 SYSTEM = """You are {worker_type}, a worker in a team of AI agents. You solve exactly one subtask by writing a \
@@ -85,8 +85,6 @@ def unused_quote(code: str, subtask: str) -> str:
     return ""
 
 
-# A subtask about a file without naming it ("Count the rows of the attached file.").
-_ABOUT_A_FILE = re.compile(r"\b(attached|attachment|files?|csv|spreadsheet|document|table)\b", re.I)
 # A program that finds its files itself reads one whose name it never writes.
 _LISTS_FILES = re.compile(r"\b(listdir|scandir|glob|iterdir|walk)\b")
 
@@ -97,10 +95,7 @@ def unread_file(code: str, subtask: str, names: list[str]) -> str:
     CSV column it never read)."""
     if not names or _LISTS_FILES.search(code) or any(name in code for name in names):
         return ""
-    named = [name for name in names if name.lower() in subtask.lower()]
-    if named:
-        return named[0]
-    return names[0] if _ABOUT_A_FILE.search(subtask) else ""
+    return file_in_question(subtask, names)
 
 
 def extract_code(text: str) -> str:
