@@ -68,11 +68,34 @@ class ToolCallingAgent:
         messages = self.initial_messages(item, tools)
         outcome = AgentOutcome("", False, messages=messages)
         seen: dict[tuple[str, str], str] = {}    # (tool, arguments) → its result
-        repeats = bad_steps = nudged = worked = unfounded = unread = 0
+        repeats = bad_steps = worked = 0
         # A subtask about an attached file, with tools that read one: its answer must come after a read
         readers = {t.name for t in tools if "file" in (t.parameters.get("properties") or {})}
         about = file_in_question(item.subtask, [f.name for f in item.files]) if readers else ""
         read = False
+        objected: set[str] = set()   # the rules an answer was sent back for
+
+        def objections(step) -> tuple[str, str, str] | None:
+            """What keeps an answer from being a result: (the rule, what the model is told, the failed result's
+            text should it answer so again). None: it is the result."""
+            if step.failed:
+                return None
+            if self.spec.requires_tool and outcome.tool_calls == 0:
+                return ("no tool", f"You answered without using a tool. Use one of your tools ({', '.join(offered)}) "
+                        "to do the subtask, then answer from its result.",
+                        "answered without using any tool, which this subtask needs: " + step.content[:300])
+            if self.spec.requires_tool and not worked:
+                # every call failed (an empty or unreadable file, a page that did not load, a program that
+                # crashed): an answer now is made up, not read from a tool
+                return ("no tool worked", "None of your tool calls worked, so that answer is not from a tool. Call a "
+                        "tool in a way that works, or reply that the subtask failed and why.",
+                        "no tool call worked; the last one said: " + last_error[:self.settings.tool_result_chars])
+            if about and not read:
+                return ("unread", f"You answered without reading {about}. Read it with "
+                        f"{' or '.join(sorted(readers))} first, then answer from what it says.",
+                        f"answered about {about} without reading it: " + step.content[:300])
+            return None
+
         last_error = ""
         keep = HISTORY_STEPS   # steps sent back with each request: 1 once a request outgrew the model's context
         must_answer = False
@@ -110,34 +133,13 @@ class ToolCallingAgent:
                 continue
             if step.final:
                 messages.append({"role": "assistant", "content": result.content})
-                if self.spec.requires_tool and outcome.tool_calls == 0 and not step.failed:
-                    if nudged:
-                        return self._end(outcome, "answered without using any tool, which this subtask needs: "
-                                         + step.content[:300], True)
-                    nudged = 1
-                    messages.append({"role": "user", "content": (
-                        f"You answered without using a tool. Use one of your tools ({', '.join(offered)}) "
-                        "to do the subtask, then answer from its result.")})
-                    continue
-                if self.spec.requires_tool and outcome.tool_calls and not worked and not step.failed:
-                    # every call failed (an empty or unreadable file, a page that did not load, a program that
-                    # crashed): an answer now is made up, not read from a tool
-                    if unfounded:
-                        return self._end(outcome, "no tool call worked; the last one said: "
-                                         + last_error[:self.settings.tool_result_chars], True)
-                    unfounded = 1
-                    messages.append({"role": "user", "content": (
-                        "None of your tool calls worked, so that answer is not from a tool. Call a tool in a way "
-                        "that works, or reply that the subtask failed and why.")})
-                    continue
-                if about and not read and not step.failed:
-                    if unread:
-                        return self._end(outcome, f"answered about {about} without reading it: "
-                                         + step.content[:300], True)
-                    unread = 1
-                    messages.append({"role": "user", "content": (
-                        f"You answered without reading {about}. Read it with {' or '.join(sorted(readers))} "
-                        "first, then answer from what it says.")})
+                objection = objections(step)
+                if objection is not None:
+                    rule, ask, failure = objection
+                    if rule in objected:   # sent back once already: the same answer again is a failed result
+                        return self._end(outcome, failure, True)
+                    objected.add(rule)
+                    messages.append({"role": "user", "content": ask})
                     continue
                 return self._end(outcome, step.content, step.failed)
             messages.append(self._assistant_step(result, step))
