@@ -353,3 +353,16 @@ async def test_a_subtask_not_about_the_attached_file_answers_without_reading_it(
     item.subtask = "add 2 and 3"
     outcome = await agent.run(item, ctx(settings, tmp_path))
     assert (outcome.content, outcome.failed) == ("5", False)
+
+
+@pytest.mark.parametrize("subtask, about", [
+    ("Which city in the attached CSV has the largest population?", "cities.csv"),
+    ("Sum the second column of cities.csv.", "cities.csv"),
+    ("Count the rows of the table.", "cities.csv"),
+    ("List the attached files.", ""),                      # about the attachments, not what one holds
+    ("What are the names of the files attached?", ""),
+    ("Add 2 and 3.", ""),
+])
+def test_which_attached_file_a_subtask_is_about(subtask, about):
+    from workforce.workers.tools import file_in_question
+    assert file_in_question(subtask, ["cities.csv", "notes.txt"]) == about

@@ -117,6 +117,7 @@ ToolFunc = Callable[..., Awaitable[Any]]
 
 # A subtask about a file without naming it ("Count the rows of the attached file.").
 _ABOUT_A_FILE = re.compile(r"\b(attached|attachment|files?|csv|spreadsheet|document|table)\b", re.I)
+_ABOUT_THE_FILES = re.compile(r"\b(list|names?|how many|which|what)\b[^.?!]*\b(files|attachments)\b", re.I)
 
 
 def file_in_question(subtask: str, names: list[str]) -> str:
@@ -128,6 +129,8 @@ def file_in_question(subtask: str, names: list[str]) -> str:
     named = [name for name in names if name.lower() in subtask.lower()]
     if named:
         return named[0]
+    if _ABOUT_THE_FILES.search(subtask):
+        return ""   # about the attachments themselves ("List the attached files."): listing them answers it
     return names[0] if _ABOUT_A_FILE.search(subtask) else ""
 
 
