@@ -62,8 +62,8 @@ def _trajectory(result: channel_pb2.SubtaskResult) -> dict:
 
 
 def _files(result: channel_pb2.SubtaskResult) -> dict:
-    """The files the worker produced, as the API shows them (GET …/subtasks/<id>/files/<name>; the store key is
-    the gateway's to derive, layout.output_file_key)."""
+    """The files the worker produced, as the API shows them (GET …/subtasks/<id>/files/<name>; the store keys stay
+    in the plan, Subtask.files)."""
     if not result.files:
         return {}
     return {"files": [{"name": f.name, "size": f.size, "media_type": f.media_type, "sha256": f.sha256}

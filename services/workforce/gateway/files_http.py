@@ -1,5 +1,6 @@
 """HTTP route for the files a task's workers produced (a program's output, a downloaded document): each subtask's
-`subtask.succeeded` event lists them (`data.files`: name, size, media_type, sha256), and this route sends one.
+`subtask.succeeded` event lists them (`data.files`: name, size, media_type, sha256), the plan keeps them with their
+store keys (`Subtask.files`), and this route sends one.
 Like every task route it serves only the caller's own tasks (an admin identity sees everyone's)."""
 
 from urllib.parse import quote
@@ -7,10 +8,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Response
 from nats.js.errors import ObjectNotFoundError
 
-from ..core.channel import layout
-from ..core.channel.events import event_data
+from ..v1 import common_pb2
 from .errors import NotFound
-from .event_reader import stored_events
 from .http_api import errors
 from .limits import check_text, shown
 from .tasks import TaskService
@@ -20,13 +19,11 @@ FILE_OK = {"description": "The file's bytes (Content-Disposition: attachment, wi
            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 
 
-async def produced_file(tasks: TaskService, task_id: str, subtask_id: str, name: str) -> dict | None:
-    """The file `name` of the subtask's last success, as its event lists it, or None."""
-    found = None
-    for event in await stored_events(tasks.channel, task_id):
-        if event.type == "subtask.succeeded" and event.subtask_id == subtask_id:
-            found = next((f for f in event_data(event).get("files") or () if f.get("name") == name), None)
-    return found
+async def produced_file(tasks: TaskService, task_id: str, subtask_id: str, name: str) -> common_pb2.FileRef | None:
+    """The file `name` of the subtask's last success, as the plan keeps it (one read: no scan of the events)."""
+    plan, _ = await tasks.channel.get_plan(task_id)
+    subtask = next((s for s in plan.subtasks if s.subtask_id == subtask_id), None) if plan else None
+    return next((f for f in subtask.files if f.name == name), None) if subtask else None
 
 
 def router(tasks: TaskService, caller) -> APIRouter:
@@ -45,10 +42,10 @@ def router(tasks: TaskService, caller) -> APIRouter:
         if ref is None:
             raise NotFound(missing)
         try:
-            stored = await tasks.channel.files.get(layout.output_file_key(task_id, subtask_id, ref["sha256"], name))
+            stored = await tasks.channel.files.get(ref.object_key)
         except ObjectNotFoundError:
             raise NotFound(missing + " that is still stored") from None
-        return Response(stored.data, media_type=ref.get("media_type") or "application/octet-stream",
+        return Response(stored.data, media_type=ref.media_type or "application/octet-stream",
                         headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
     return r

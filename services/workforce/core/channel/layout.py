@@ -87,7 +87,7 @@ def input_file_key(task_id: str, sha256: str, name: str) -> str:
 
 
 def output_file_key(task_id: str, subtask_id: str, sha256: str, name: str) -> str:
-    """Where a file a worker produced for a subtask is kept (the gateway finds it again from the subtask's event)."""
+    """Where a file a worker produced for a subtask is kept (its FileRef rides in the result into the plan)."""
     return f"{task_id}/out/{subtask_id}/{sha256[:16]}/{name}"
 
 
